@@ -1,0 +1,64 @@
+import { DataType } from './dtype';
+import { Tensor } from './tensor';
+
+/**
+ * One dimension of a shape: a size, a symbol (ONNX dim_param, e.g. 'batch' or
+ * 'sequence') or null when nothing is known about it.
+ */
+export type Dim = number | string | null;
+
+/** What is known of a value before it is computed: its element type and (maybe) shape. */
+export interface ValueType {
+  dtype: DataType;
+  /** undefined when even the rank is unknown. */
+  shape?: Dim[];
+}
+
+export interface ValueInfo extends ValueType {
+  name: string;
+}
+
+export type AttributeValue =
+  number | string | number[] | string[] | Tensor | Tensor[] | { graph: string };
+
+export interface Node {
+  /** Unique within the graph; the importer names unnamed nodes `<OpType>_<index>`. */
+  name: string;
+  opType: string;
+  /** '' is the default ONNX domain (ai.onnx). */
+  domain: string;
+  /** Value names; '' marks an omitted optional input. */
+  inputs: string[];
+  outputs: string[];
+  attributes: Record<string, AttributeValue>;
+}
+
+/**
+ * A computation graph as the importer produced it: nodes in topological order, the
+ * values they exchange by name, and the constant tensors (initializers and ONNX
+ * Constant nodes folded into them).
+ */
+export interface Graph {
+  name: string;
+  /** Opset version per domain ('' for ai.onnx). */
+  opsets: Record<string, number>;
+  /** Inputs the caller feeds (initializers listed as graph inputs are not among them). */
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: Node[];
+  initializers: Map<string, Tensor>;
+  /** Types of intermediate values, filled by shape inference. */
+  valueTypes: Map<string, ValueType>;
+  producerName?: string;
+}
+
+export function shapeToString(shape: readonly Dim[] | undefined): string {
+  if (!shape) {
+    return '?';
+  }
+  return `[${shape.map(d => (d === null ? '?' : String(d))).join(', ')}]`;
+}
+
+export function opsetOf(graph: Graph, domain = ''): number {
+  return graph.opsets[domain] ?? graph.opsets['ai.onnx'] ?? 0;
+}

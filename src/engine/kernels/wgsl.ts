@@ -1,0 +1,120 @@
+/**
+ * Small pieces of WGSL that every kernel generator needs: bindings, a 1-D grid that
+ * covers any element count within the 65535-workgroups-per-dimension limit, index
+ * arithmetic with shapes baked in as constants, and literals.
+ */
+import { stridesOf } from '../ir/tensor';
+import { GpuTensor, storageType, WgslStorageType } from './context';
+
+export const WORKGROUP_SIZE = 64;
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/** `@group(0) @binding(i) var<storage, ...> name: array<type>;` */
+export function binding(
+  index: number,
+  name: string,
+  type: WgslStorageType,
+  access: 'read' | 'read_write'
+): string {
+  return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${type}>;`;
+}
+
+/** Declarations for read-only inputs followed by writable outputs, bound in that order. */
+export function bindings(
+  inputs: readonly [string, GpuTensor][],
+  outputs: readonly [string, GpuTensor][]
+): string {
+  const lines = inputs.map(([name, t], i) => binding(i, name, wgslType(t), 'read'));
+  outputs.forEach(([name, t], i) =>
+    lines.push(binding(inputs.length + i, name, wgslType(t), 'read_write'))
+  );
+  return lines.join('\n');
+}
+
+export function wgslType(tensor: GpuTensor): WgslStorageType {
+  const type = storageType(tensor.dtype);
+  if (!type) {
+    throw new Error(`${tensor.dtype} tensors have no WebGPU storage`);
+  }
+  return type;
+}
+
+/** Workgroup counts for `count` invocations of WORKGROUP_SIZE threads, folded into 2-D. */
+export function linearGrid(count: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(count / WORKGROUP_SIZE));
+  const x = Math.min(groups, MAX_WORKGROUPS_PER_DIMENSION);
+  return [x, Math.ceil(groups / x)];
+}
+
+/**
+ * A compute entry point running `body` once per index in [0, count), with the index in
+ * the u32 `index`. Pair with `linearGrid(count)`.
+ */
+export function linearMain(count: number, body: string): string {
+  return `@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let index = gid.x + gid.y * nwg.x * ${WORKGROUP_SIZE}u;
+  if (index >= ${count}u) {
+    return;
+  }
+${body}
+}`;
+}
+
+/**
+ * Statements that split the flat row-major `index` of `shape` into u32 coordinates
+ * `${prefix}0`, `${prefix}1`, ...
+ */
+export function coordinates(index: string, shape: readonly number[], prefix: string): string {
+  const strides = stridesOf(shape);
+  return shape
+    .map((dim, axis) => {
+      const quotient = strides[axis] === 1 ? index : `(${index} / ${strides[axis]}u)`;
+      const value = axis === 0 ? quotient : `${quotient} % ${dim}u`;
+      return `  let ${prefix}${axis} = ${value};`;
+    })
+    .join('\n');
+}
+
+/**
+ * The flat offset into a tensor of `shape` that numpy broadcasting reads for the output
+ * coordinates `${prefix}*` of a tensor of rank `outRank`.
+ */
+export function broadcastOffset(shape: readonly number[], outRank: number, prefix: string): string {
+  const strides = stridesOf(shape);
+  const shift = outRank - shape.length;
+  const terms = shape
+    .map((dim, axis) =>
+      dim === 1
+        ? ''
+        : strides[axis] === 1
+          ? `${prefix}${axis + shift}`
+          : `${prefix}${axis + shift} * ${strides[axis]}u`
+    )
+    .filter(term => term !== '');
+  return terms.length ? terms.join(' + ') : '0u';
+}
+
+/** A WGSL f32 expression for any JavaScript number, infinities and NaN included. */
+export function f32Literal(value: number): string {
+  if (Number.isNaN(value)) {
+    return 'bitcast<f32>(0x7fc00000u)';
+  }
+  if (value === Infinity) {
+    return 'bitcast<f32>(0x7f800000u)';
+  }
+  if (value === -Infinity) {
+    return 'bitcast<f32>(0xff800000u)';
+  }
+  const f = Math.fround(value);
+  if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) {
+    // Subnormals are rejected as literals by some compilers; spell them by their bits.
+    const bits = new Uint32Array(new Float32Array([f]).buffer)[0];
+    return `bitcast<f32>(0x${bits.toString(16)}u)`;
+  }
+  if (Math.abs(f) >= 3.4028234663852886e38) {
+    return f > 0 ? 'bitcast<f32>(0x7f7fffffu)' : 'bitcast<f32>(0xff7fffffu)';
+  }
+  const text = f.toPrecision(9);
+  return /[.e]/.test(text) ? `f32(${text})` : `f32(${text}.0)`;
+}

@@ -1,0 +1,69 @@
+import { DataType } from '../ir/dtype';
+import { Node, ValueType } from '../ir/graph';
+import { Tensor } from '../ir/tensor';
+import { GpuTensor, KernelContext } from '../kernels/context';
+
+/** What shape inference knows of one input: its type and, for constants, its value. */
+export interface InferInput extends ValueType {
+  value?: Tensor;
+}
+
+/** Where an op is being evaluated, for defaults that changed between opsets and for errors. */
+export interface OpContext {
+  /** The ai.onnx opset the model imports. */
+  opset: number;
+  node: Node;
+}
+
+/**
+ * The WebGPU side of an op: one kernel per node, float32 arithmetic. Shapes are concrete
+ * when it runs, so kernels bake them into the WGSL they generate.
+ */
+export interface WebGpuKernel<A> {
+  /**
+   * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
+   * or null when it can. Without it, every non-host input must be float32.
+   */
+  unsupported?(inputs: (DataType | undefined)[], attrs: A): string | null;
+  run(
+    ctx: KernelContext,
+    inputs: (GpuTensor | undefined)[],
+    hostInputs: (Tensor | undefined)[],
+    attrs: A
+  ): GpuTensor[];
+}
+
+/**
+ * One ONNX operator, defined once: attributes with their per-opset defaults, type and
+ * shape inference, the CPU reference (faithful to the ONNX spec; it is also the fallback
+ * at run time) and the WebGPU kernel beside it.
+ */
+export interface OpDefinition<A = unknown> {
+  opType: string;
+  /** '' for ai.onnx (the default). */
+  domain?: string;
+  /** The oldest opset whose semantics this definition implements. */
+  sinceVersion?: number;
+  parseAttributes(ctx: OpContext): A;
+  /**
+   * Inputs whose values are needed on the host (shapes, axes, pads, scales): the GPU
+   * executor keeps or reads them back there, and kernels get them as `hostInputs`.
+   */
+  hostInputs?(attrs: A): readonly number[];
+  /**
+   * Output types and shapes, given what is known of the inputs (shapes may be undefined
+   * or hold symbols). An output may carry its `value` when it is known without running
+   * (Shape of a static shape).
+   */
+  inferTypes(inputs: (InferInput | undefined)[], attrs: A, ctx: OpContext): InferInput[];
+  cpu(inputs: (Tensor | undefined)[], attrs: A, ctx: OpContext): Tensor[];
+  webgpu?: WebGpuKernel<A>;
+}
+
+/** An error about one node, carrying its name so messages can say where. */
+export class OpError extends Error {
+  constructor(node: Node, reason: string) {
+    super(`node '${node.name}' (${node.opType}): ${reason}`);
+    this.name = 'OpError';
+  }
+}

@@ -1,0 +1,291 @@
+import { DataType } from '../ir/dtype';
+import { Graph } from '../ir/graph';
+import { sizeOf, Tensor } from '../ir/tensor';
+import { Dispatch, GpuTensor, KernelContext, storageType } from '../kernels/context';
+import { OpError } from '../ops/types';
+import { checkFeeds } from './feeds';
+import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepare';
+import { createStorageBuffer, download, upload } from './transfer';
+
+/** Where one node ran, and why it did not run on the GPU when it did not. */
+export interface NodePlacement {
+  node: string;
+  opType: string;
+  device: 'webgpu' | 'cpu';
+  reason?: string;
+}
+
+export interface NativeRunResult {
+  outputs: Record<string, Tensor>;
+  placements: NodePlacement[];
+}
+
+/** A value during a run: on the host, on the GPU, or both. */
+interface Slot {
+  host?: Tensor;
+  gpu?: GpuTensor;
+  dtype: DataType;
+}
+
+/**
+ * The op-by-op baseline ("native" in the TF-TRT tutorials' tables): runs a graph node by
+ * node on WebGPU, one kernel per node in float32, with no fusion and no memory planning.
+ * Shape arithmetic on integer tensors stays on the host, and nodes the GPU cannot run
+ * (no kernel, or an input type it does not store) run on the CPU reference ops.
+ */
+export class NativeExecutor {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(readonly device: GPUDevice) {}
+
+  async run(graph: Graph, feeds: Record<string, Tensor>): Promise<NativeRunResult> {
+    const prepared = prepareNodes(graph);
+    checkFeeds(graph, feeds);
+    const slots = new Map<string, Slot>();
+    for (const [name, tensor] of graph.initializers) {
+      slots.set(name, { host: tensor, dtype: tensor.dtype });
+    }
+    for (const [name, tensor] of Object.entries(feeds)) {
+      slots.set(name, { host: tensor, dtype: tensor.dtype });
+    }
+    const last = lastUses(graph);
+    const buffers = new BufferRefs();
+    const placements: NodePlacement[] = [];
+    try {
+      for (let index = 0; index < prepared.length; index++) {
+        const step = prepared[index];
+        const reason = this.cpuReason(step, slots);
+        placements.push({
+          node: step.node.name,
+          opType: step.node.opType,
+          device: reason ? 'cpu' : 'webgpu',
+          ...(reason ? { reason } : {})
+        });
+        const outputs = reason
+          ? await this.runOnCpu(step, slots)
+          : await this.runOnGpu(step, slots, buffers);
+        checkOutputCount(step, outputs.length);
+        step.node.outputs.forEach((name, i) => {
+          if (name) {
+            slots.set(name, outputs[i]);
+            if (outputs[i].gpu) {
+              buffers.retain(outputs[i].gpu!.buffer);
+            }
+          }
+        });
+        this.release(step, index, slots, last, buffers);
+      }
+      const outputs: Record<string, Tensor> = {};
+      for (const { name } of graph.outputs) {
+        outputs[name] = await this.toHost(name, slots);
+      }
+      return { outputs, placements };
+    } finally {
+      buffers.destroyAll();
+    }
+  }
+
+  /** Why `step` must run on the CPU, or undefined when it runs on the GPU. */
+  private cpuReason(step: PreparedNode, slots: Map<string, Slot>): string | undefined {
+    const kernel = step.op.webgpu;
+    if (!kernel) {
+      return 'no WebGPU kernel';
+    }
+    const inputs = step.node.inputs.map(name => (name ? slot(slots, name) : undefined));
+    const deviceInputs = inputs.filter((_, i) => !step.hostInputs.includes(i));
+    const shapeArithmetic = deviceInputs.every(
+      s => !s || (!s.gpu && s.dtype !== 'float32' && s.dtype !== 'float16')
+    );
+    if (shapeArithmetic && deviceInputs.some(s => s)) {
+      return 'integer shape arithmetic runs on the host';
+    }
+    const dtypes = inputs.map((s, i) => (s && !step.hostInputs.includes(i) ? s.dtype : undefined));
+    if (kernel.unsupported) {
+      return kernel.unsupported(dtypes, step.attrs) ?? undefined;
+    }
+    const other = dtypes.find(d => d !== undefined && d !== 'float32');
+    return other ? `${other} inputs run on the CPU` : undefined;
+  }
+
+  private async runOnCpu(step: PreparedNode, slots: Map<string, Slot>): Promise<Slot[]> {
+    const inputs: (Tensor | undefined)[] = [];
+    for (const name of step.node.inputs) {
+      inputs.push(name ? await this.toHost(name, slots) : undefined);
+    }
+    return step.op.cpu(inputs, step.attrs, step.ctx).map(host => ({ host, dtype: host.dtype }));
+  }
+
+  private async runOnGpu(
+    step: PreparedNode,
+    slots: Map<string, Slot>,
+    buffers: BufferRefs
+  ): Promise<Slot[]> {
+    const gpuInputs: (GpuTensor | undefined)[] = [];
+    const hostInputs: (Tensor | undefined)[] = [];
+    for (let i = 0; i < step.node.inputs.length; i++) {
+      const name = step.node.inputs[i];
+      if (!name) {
+        gpuInputs.push(undefined);
+        hostInputs.push(undefined);
+      } else if (step.hostInputs.includes(i)) {
+        gpuInputs.push(undefined);
+        hostInputs.push(await this.toHost(name, slots));
+      } else {
+        gpuInputs.push(this.toGpu(name, slots, buffers));
+        hostInputs.push(undefined);
+      }
+    }
+    const encoder = this.device.createCommandEncoder({ label: step.node.name });
+    const context = this.kernelContext(step, encoder, buffers);
+    this.device.pushErrorScope('validation');
+    this.device.pushErrorScope('out-of-memory');
+    const outputs = step.op.webgpu!.run(context, gpuInputs, hostInputs, step.attrs);
+    this.device.queue.submit([encoder.finish()]);
+    const outOfMemory = await this.device.popErrorScope();
+    const invalid = await this.device.popErrorScope();
+    const error = outOfMemory ?? invalid;
+    if (error) {
+      throw new OpError(
+        step.node,
+        `WebGPU ${outOfMemory ? 'out of memory' : 'error'}: ${error.message}`
+      );
+    }
+    return outputs.map(gpu => ({ gpu, dtype: gpu.dtype }));
+  }
+
+  private kernelContext(
+    step: PreparedNode,
+    encoder: GPUCommandEncoder,
+    buffers: BufferRefs
+  ): KernelContext {
+    const device = this.device;
+    return {
+      device,
+      allocate: (dtype, shape) => {
+        if (!storageType(dtype)) {
+          throw new OpError(step.node, `cannot hold ${dtype} on the GPU`);
+        }
+        const size = sizeOf(shape);
+        const buffer = createStorageBuffer(device, size, step.node.name);
+        buffers.track(buffer);
+        return { dtype, shape, size, buffer };
+      },
+      view: (tensor, shape, dtype) => {
+        if (sizeOf(shape) !== tensor.size) {
+          throw new OpError(
+            step.node,
+            `cannot view ${tensor.size} elements as shape [${shape.join(', ')}]`
+          );
+        }
+        return { ...tensor, shape, dtype: dtype ?? tensor.dtype };
+      },
+      dispatch: (dispatch: Dispatch) => {
+        const pipeline = this.pipeline(dispatch);
+        const bindGroup = device.createBindGroup({
+          layout: pipeline.getBindGroupLayout(0),
+          entries: dispatch.bindings.map((tensor, binding) => ({
+            binding,
+            resource: { buffer: tensor.buffer }
+          }))
+        });
+        const pass = encoder.beginComputePass({ label: dispatch.label });
+        pass.setPipeline(pipeline);
+        pass.setBindGroup(0, bindGroup);
+        const [x, y = 1, z = 1] = dispatch.workgroups;
+        pass.dispatchWorkgroups(x, y, z);
+        pass.end();
+      }
+    };
+  }
+
+  private pipeline(dispatch: Dispatch): GPUComputePipeline {
+    let pipeline = this.pipelines.get(dispatch.code);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({ label: dispatch.label, code: dispatch.code });
+      pipeline = this.device.createComputePipeline({
+        label: dispatch.label,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' }
+      });
+      this.pipelines.set(dispatch.code, pipeline);
+    }
+    return pipeline;
+  }
+
+  private async toHost(name: string, slots: Map<string, Slot>): Promise<Tensor> {
+    const value = slot(slots, name);
+    if (!value.host) {
+      value.host = await download(this.device, value.gpu!);
+    }
+    return value.host;
+  }
+
+  private toGpu(name: string, slots: Map<string, Slot>, buffers: BufferRefs): GpuTensor {
+    const value = slot(slots, name);
+    if (!value.gpu) {
+      value.gpu = upload(this.device, value.host!, name);
+      buffers.track(value.gpu.buffer);
+      buffers.retain(value.gpu.buffer);
+    }
+    return value.gpu;
+  }
+
+  /** Frees the GPU buffers of values no later node reads (views share one buffer). */
+  private release(
+    step: PreparedNode,
+    index: number,
+    slots: Map<string, Slot>,
+    last: Map<string, number>,
+    buffers: BufferRefs
+  ): void {
+    for (const name of [...step.node.inputs, ...step.node.outputs]) {
+      if (name && (last.get(name) ?? -1) <= index) {
+        const value = slots.get(name);
+        if (value?.gpu) {
+          buffers.releaseOne(value.gpu.buffer);
+          value.gpu = undefined;
+        }
+      }
+    }
+  }
+}
+
+function slot(slots: Map<string, Slot>, name: string): Slot {
+  const value = slots.get(name);
+  if (!value) {
+    throw new Error(`value '${name}' is read before any node produces it`);
+  }
+  return value;
+}
+
+/** Counts the values that hold each GPU buffer, destroying a buffer when none does. */
+class BufferRefs {
+  private readonly counts = new Map<GPUBuffer, number>();
+
+  track(buffer: GPUBuffer): void {
+    if (!this.counts.has(buffer)) {
+      this.counts.set(buffer, 0);
+    }
+  }
+
+  retain(buffer: GPUBuffer): void {
+    this.counts.set(buffer, (this.counts.get(buffer) ?? 0) + 1);
+  }
+
+  releaseOne(buffer: GPUBuffer): void {
+    const count = (this.counts.get(buffer) ?? 1) - 1;
+    if (count <= 0) {
+      this.counts.delete(buffer);
+      buffer.destroy();
+    } else {
+      this.counts.set(buffer, count);
+    }
+  }
+
+  destroyAll(): void {
+    for (const buffer of this.counts.keys()) {
+      buffer.destroy();
+    }
+    this.counts.clear();
+  }
+}
