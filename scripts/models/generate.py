@@ -1,0 +1,8 @@
+"""Writes every generated test model into examples/models/: python3 scripts/models/generate.py"""
+
+import small_cnn
+import small_transformer
+
+if __name__ == "__main__":
+    small_cnn.main()
+    small_transformer.main()
