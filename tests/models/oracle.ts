@@ -20,8 +20,8 @@ export const MODEL_TOLERANCE = 1e-4;
 export interface OracleCase {
   /** Path of the .onnx file, relative to the repository root. */
   model: string;
-  /** Concrete shape of each float32 graph input. */
-  inputs: Record<string, number[]>;
+  /** Each graph input: a tensor, or the shape of a random float32 one. */
+  inputs: Record<string, number[] | Tensor>;
   seed: number;
 }
 
@@ -35,8 +35,8 @@ export async function checkAgainstOnnxRuntime(c: OracleCase): Promise<void> {
   const bytes = new Uint8Array(readFileSync(c.model));
   const graph = importOnnx(bytes, { source: c.model });
   const feeds: Record<string, Tensor> = {};
-  Object.entries(c.inputs).forEach(([name, shape], i) => {
-    feeds[name] = randomTensor(shape, { seed: c.seed + i });
+  Object.entries(c.inputs).forEach(([name, input], i) => {
+    feeds[name] = input instanceof Tensor ? input : randomTensor(input, { seed: c.seed + i });
   });
 
   const [expected, ortMs] = await timed(() => runOnnxRuntime(bytes, feeds));
