@@ -1,0 +1,2 @@
+export { importOnnx, ImportOptions } from './model';
+export { decodeTensor, tensorFromProto } from './tensor';
