@@ -112,7 +112,9 @@ export function typedArrayFromBytes(
   length: number
 ): TypedArray {
   const ctor = STORAGE[dtype];
-  const copy = bytes.slice(0, length * ctor.BYTES_PER_ELEMENT);
+  // Not bytes.slice: on a Node Buffer, slice is a view into a shared pool, not a copy.
+  const copy = new Uint8Array(length * ctor.BYTES_PER_ELEMENT);
+  copy.set(bytes.subarray(0, copy.length));
   return new ctor(copy.buffer, 0, length);
 }
 
