@@ -65,15 +65,16 @@ export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Grap
   const names = uniqueNodeNames(nodeProtos);
   const nodes: Node[] = [];
   nodeProtos.forEach((nodeProto, index) => {
-    const node = nodeFromProto(nodeProto, names[index], source);
-    if (node.opType === 'Constant' && node.domain === '') {
-      const where = located(source, `node '${node.name}' (Constant)`);
-      if (node.outputs.length !== 1 || !node.outputs[0]) {
+    const name = names[index];
+    if (nodeProto.opType === 'Constant' && normalizeDomain(nodeProto.domain) === '') {
+      const where = located(source, `node '${name}' (Constant)`);
+      const outputs = nodeProto.output ?? [];
+      if (outputs.length !== 1 || !outputs[0]) {
         throw new Error(`${where} must have exactly one output`);
       }
-      addInitializer(node.outputs[0], constantValue(nodeProto, where));
+      addInitializer(outputs[0], constantValue(nodeProto, where));
     } else {
-      nodes.push(node);
+      nodes.push(nodeFromProto(nodeProto, name, source));
     }
   });
 
