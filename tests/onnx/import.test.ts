@@ -435,12 +435,16 @@ describe('what the importer builds', () => {
     );
   });
 
-  test('value_info types stay when an op is unknown to the engine', () => {
+  test('value_info types stay when an op is unknown to the engine; types it cannot carry go', () => {
     const graph = importOnnx(
       encodeModel({
         input: [tensorInfo('x', 'float32', ['n', 4])],
         output: [tensorInfo('z', 'float32', ['n', 2])],
-        valueInfo: [tensorInfo('y', 'float16', ['n', 8])],
+        valueInfo: [
+          tensorInfo('y', 'float16', ['n', 8]),
+          tensorInfo('strings', 8, [2]),
+          { name: 'list', type: { sequenceType: { elemType: { tensorType: { elemType: 1 } } } } }
+        ],
         node: [
           { opType: 'Mystery', domain: 'com.example', input: ['x'], output: ['y'] },
           { opType: 'Mystery', domain: 'com.example', input: ['y'], output: ['z'] }

@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { dataTypeFromOnnx, onnxTypeName } from '../ir/dtype';
-import { AttributeValue, Dim, Graph, Node, ValueInfo } from '../ir/graph';
+import { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { inferShapes } from '../ops/infer';
 import { UnsupportedOpError } from '../runtime/prepare';
@@ -21,84 +21,97 @@ export interface ImportOptions {
  */
 export function importOnnx(bytes: Uint8Array, options: ImportOptions = {}): Graph {
   const source = options.source ?? '';
+  const model = decodeProto(() => onnx.ModelProto.decode(bytes), source, 'ONNX model');
+  const proto = checkModel(model, source);
+  const initializers = new Map<string, Tensor>();
+  for (const tensor of proto.initializer ?? []) {
+    addInitializer(initializers, tensor.name ?? '', tensorFromProto(tensor, source), source);
+  }
+  const graph: Graph = {
+    name: proto.name ?? '',
+    opsets: readOpsets(model.opsetImport ?? [], source),
+    // Older exporters list every initializer as a graph input too; those are constants.
+    inputs: (proto.input ?? [])
+      .filter(input => !initializers.has(input.name ?? ''))
+      .map(input => valueInfoFromProto(input, 'input', source)),
+    outputs: (proto.output ?? []).map(output => valueInfoFromProto(output, 'output', source)),
+    nodes: readNodes(proto.node ?? [], initializers, source),
+    initializers,
+    valueTypes: valueTypesFromProto(proto.valueInfo ?? []),
+    producerName: model.producerName || undefined
+  };
+  checkDataFlow(graph, source);
+  inferTypesWherePossible(graph, source);
+  return graph;
+}
+
+/**
+ * Returns the model's graph after the checks that tell a model from other bytes:
+ * protobufjs decodes many foreign byte strings without complaint.
+ */
+function checkModel(model: onnx.IModelProto, source: string): onnx.IGraphProto {
   const invalid = (reason: string) =>
     new Error(located(source, `not a valid ONNX model (${reason})`));
-
-  const model = decodeProto(() => onnx.ModelProto.decode(bytes), source, 'ONNX model');
-  // protobufjs decodes many foreign byte strings without complaint; a real model has these.
   if (int64ToNumber(model.irVersion ?? 0) <= 0) {
     throw invalid('it has no IR version');
   }
   if (!model.opsetImport?.length) {
     throw invalid('it imports no opset');
   }
-  const proto = model.graph;
-  if (!proto) {
+  const graph = model.graph;
+  if (!graph) {
     throw invalid('it has no graph');
   }
-  if (!proto.output?.length) {
+  if (!graph.output?.length) {
     throw invalid('its graph has no outputs');
   }
-  const sparse = proto.sparseInitializer?.[0];
+  const sparse = graph.sparseInitializer?.[0];
   if (sparse) {
     const name = sparse.values?.name ? ` '${sparse.values.name}'` : '';
     throw new Error(
       located(source, `sparse initializer${name} is not supported; store it as a dense tensor`)
     );
   }
+  return graph;
+}
 
-  const initializers = new Map<string, Tensor>();
-  const addInitializer = (name: string, tensor: Tensor) => {
-    if (!name) {
-      throw new Error(located(source, 'an initializer has no name'));
-    }
-    if (initializers.has(name)) {
-      throw new Error(located(source, `initializer '${name}' is defined twice`));
-    }
-    initializers.set(name, tensor);
-  };
-  for (const tensor of proto.initializer ?? []) {
-    addInitializer(tensor.name ?? '', tensorFromProto(tensor, source));
+function addInitializer(
+  initializers: Map<string, Tensor>,
+  name: string,
+  tensor: Tensor,
+  source: string
+): void {
+  if (!name) {
+    throw new Error(located(source, 'an initializer has no name'));
   }
+  if (initializers.has(name)) {
+    throw new Error(located(source, `initializer '${name}' is defined twice`));
+  }
+  initializers.set(name, tensor);
+}
 
-  const nodeProtos = proto.node ?? [];
-  const names = uniqueNodeNames(nodeProtos);
+/** The graph's nodes, except Constants: their values join `initializers`. */
+function readNodes(
+  protos: readonly onnx.INodeProto[],
+  initializers: Map<string, Tensor>,
+  source: string
+): Node[] {
+  const names = uniqueNodeNames(protos);
   const nodes: Node[] = [];
-  nodeProtos.forEach((nodeProto, index) => {
+  protos.forEach((proto, index) => {
     const name = names[index];
-    if (nodeProto.opType === 'Constant' && normalizeDomain(nodeProto.domain) === '') {
+    if (proto.opType === 'Constant' && normalizeDomain(proto.domain) === '') {
       const where = located(source, `node '${name}' (Constant)`);
-      const outputs = nodeProto.output ?? [];
+      const outputs = proto.output ?? [];
       if (outputs.length !== 1 || !outputs[0]) {
         throw new Error(`${where} must have exactly one output`);
       }
-      addInitializer(outputs[0], constantValue(nodeProto, where));
+      addInitializer(initializers, outputs[0], constantValue(proto, where), source);
     } else {
-      nodes.push(nodeFromProto(nodeProto, name, source));
+      nodes.push(nodeFromProto(proto, name, source));
     }
   });
-
-  const graph: Graph = {
-    name: proto.name ?? '',
-    opsets: readOpsets(model.opsetImport, source),
-    // Older exporters list every initializer as a graph input too; those are constants.
-    inputs: (proto.input ?? [])
-      .filter(input => !initializers.has(input.name ?? ''))
-      .map(input => valueInfoFromProto(input, 'input', source)),
-    outputs: proto.output.map(output => valueInfoFromProto(output, 'output', source)),
-    nodes,
-    initializers,
-    valueTypes: new Map(
-      (proto.valueInfo ?? []).map(info => {
-        const { name, ...type } = valueInfoFromProto(info, 'value', source);
-        return [name, type];
-      })
-    ),
-    producerName: model.producerName || undefined
-  };
-  checkDataFlow(graph, source);
-  inferTypesWherePossible(graph, source);
-  return graph;
+  return nodes;
 }
 
 /** ONNX names its default domain both '' and 'ai.onnx'; the engine uses ''. */
@@ -211,24 +224,47 @@ const NON_TENSOR_KINDS = [
 
 function valueInfoFromProto(
   proto: onnx.IValueInfoProto,
-  role: 'input' | 'output' | 'value',
+  role: 'input' | 'output',
   source: string
 ): ValueInfo {
   const name = proto.name ?? '';
-  const fail = (reason: string) => new Error(located(source, `${role} '${name}' ${reason}`));
-  const type = proto.type;
+  const type = tensorTypeFromProto(proto.type);
+  if (typeof type === 'string') {
+    throw new Error(located(source, `${role} '${name}' ${type}`));
+  }
+  return { name, ...type };
+}
+
+/**
+ * Types from value_info. They are hints: a value the engine cannot carry (a sequence
+ * passed between sequence ops) is left out rather than failing the import; running the
+ * ops that make it fails with its own error.
+ */
+function valueTypesFromProto(infos: readonly onnx.IValueInfoProto[]): Map<string, ValueType> {
+  const types = new Map<string, ValueType>();
+  for (const info of infos) {
+    const type = tensorTypeFromProto(info.type);
+    if (info.name && typeof type !== 'string') {
+      types.set(info.name, type);
+    }
+  }
+  return types;
+}
+
+/** The tensor type a TypeProto declares, or why the engine cannot carry it. */
+function tensorTypeFromProto(type: onnx.ITypeProto | null | undefined): ValueType | string {
   const tensorType = type?.tensorType;
   if (!tensorType) {
     const kind = NON_TENSOR_KINDS.find(([field]) => type?.[field]);
-    throw fail(kind ? `is ${kind[1]}, which is not supported` : 'has no type');
+    return kind ? `is ${kind[1]}, which is not supported` : 'has no type';
   }
   const code = tensorType.elemType ?? 0;
   const dtype = dataTypeFromOnnx(code);
   if (!dtype) {
-    throw fail(`has element type ${onnxTypeName(code)}, which is not supported`);
+    return `has element type ${onnxTypeName(code)}, which is not supported`;
   }
   const dims = tensorType.shape?.dim;
-  return { name, dtype, shape: dims ? dims.map(dimFromProto) : undefined };
+  return { dtype, shape: dims ? dims.map(dimFromProto) : undefined };
 }
 
 function dimFromProto(dim: onnx.TensorShapeProto.IDimension): Dim {
