@@ -4,6 +4,7 @@ import { isFloat } from '../../src/engine/ir/dtype';
 import { Graph } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { importOnnx } from '../../src/engine/onnx/index';
+import { findOp } from '../../src/engine/ops/registry';
 import { NativeExecutor, NodePlacement } from '../../src/engine/runtime/native';
 import { runReference } from '../../src/engine/runtime/reference';
 import { errorStats } from '../helpers/compare';
@@ -34,6 +35,10 @@ export interface OracleCase {
 export async function checkAgainstOnnxRuntime(c: OracleCase): Promise<void> {
   const bytes = new Uint8Array(readFileSync(c.model));
   const graph = importOnnx(bytes, { source: c.model });
+  const unsupported = new Set(
+    graph.nodes.filter(n => !findOp(n.opType, n.domain)).map(n => n.opType)
+  );
+  assert.deepEqual([...unsupported], [], `${c.model} uses ops the engine does not define`);
   const feeds: Record<string, Tensor> = {};
   Object.entries(c.inputs).forEach(([name, input], i) => {
     feeds[name] = input instanceof Tensor ? input : randomTensor(input, { seed: c.seed + i });
