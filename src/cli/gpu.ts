@@ -1,18 +1,72 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { create, globals } from 'webgpu';
 
-/** Flags for Dawn from WEBGPU_DAWN_FLAGS (comma separated), e.g. to expose f16 on NVIDIA. */
+/** SwiftShader, the CPU Vulkan driver in Debian's chromium package. */
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+/**
+ * Where the Vulkan loader looks for driver manifests by default, and where NVIDIA's
+ * container toolkit mounts them.
+ */
+function icdDirectories(): string[] {
+  const dataDirs = (process.env.XDG_DATA_DIRS || '/usr/local/share:/usr/share').split(':');
+  return [
+    '/etc/vulkan/icd.d',
+    ...dataDirs.map(dir => join(dir, 'vulkan', 'icd.d')),
+    '/usr/local/nvidia/share/vulkan/icd.d'
+  ];
+}
+
+function hasNvidiaDriver(): boolean {
+  return icdDirectories().some(dir => {
+    try {
+      return readdirSync(dir).some(file => /nvidia/i.test(file));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * On a machine without an NVIDIA driver, points the Vulkan loader at SwiftShader unless
+ * the caller already chose a driver. Without this the loader picks Mesa's lavapipe on
+ * Debian, which is too old for Dawn, and no adapter is found. The loader reads these
+ * variables when Dawn creates its Vulkan instance (in `create`), so setting them in
+ * this process before that is enough.
+ */
+function defaultToSoftwareVulkan(): void {
+  const env = process.env;
+  const driverChosen = env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env.VK_ADD_DRIVER_FILES;
+  if (!driverChosen && existsSync(SWIFTSHADER_ICD) && !hasNvidiaDriver()) {
+    env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  }
+}
+
+/**
+ * Flags for Dawn from WEBGPU_DAWN_FLAGS, separated by spaces or semicolons (a flag's own
+ * value may hold commas), e.g. `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`.
+ */
 function dawnFlags(): string[] {
   const flags = process.env.WEBGPU_DAWN_FLAGS;
   return flags ? flags.split(/\s*;\s*|\s+/).filter(f => f) : [];
 }
 
+let instance: GPU | undefined;
+const adapters: GPUAdapter[] = [];
+
 /**
  * A GPUDevice from Dawn (the `webgpu` package), or a clear error when no adapter is
- * found. On machines without a GPU, set VK_ICD_FILENAMES to a software Vulkan driver.
+ * found. Without an NVIDIA driver it runs on SwiftShader when that is installed.
  */
 export async function requestNodeDevice(): Promise<GPUDevice> {
+  defaultToSoftwareVulkan();
   Object.assign(globalThis, globals);
-  const gpu = create(dawnFlags());
+  // Dawn tears its instance down when the JavaScript object is collected, taking every
+  // device made from it along (crashes inside the driver follow), so the instance and
+  // adapters are kept for the life of the process.
+  instance ??= create(dawnFlags());
+  const gpu = instance;
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     throw new Error(
@@ -22,6 +76,7 @@ export async function requestNodeDevice(): Promise<GPUDevice> {
   }
   const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
   const requiredFeatures = wanted.filter(f => adapter.features.has(f));
+  adapters.push(adapter);
   const limits = adapter.limits;
   return adapter.requestDevice({
     requiredFeatures,
@@ -35,4 +90,11 @@ export async function requestNodeDevice(): Promise<GPUDevice> {
       maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage
     }
   });
+}
+
+/** The adapter a device came from, in one line: "google swiftshader (SwiftShader driver 5.0.0)". */
+export function describeAdapter(device: GPUDevice): string {
+  const info = device.adapterInfo;
+  const name = [info.vendor, info.architecture].filter(s => s).join(' ') || 'unknown adapter';
+  return info.description ? `${name} (${info.description})` : name;
 }
