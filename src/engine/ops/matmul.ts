@@ -1,4 +1,360 @@
-import { OpDefinition } from './types';
+/**
+ * MatMul (numpy semantics) and Gemm. Both are one batched product
+ * out[b] = alpha * op(A[b]) · op(B[b]) + beta * C, planned once on concrete shapes and
+ * then run by the CPU reference or by one tiled WGSL kernel.
+ */
+import { Dim, Node } from '../ir/graph';
+import { sizeOf, Tensor } from '../ir/tensor';
+import { GpuTensor, KernelContext } from '../kernels/context';
+import { bindings, broadcastOffset, coordinates, f32Literal } from '../kernels/wgsl';
+import { Attributes } from './attributes';
+import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
+import { InferInput, OpContext, OpDefinition, OpError } from './types';
+
+/** Everything a batched product needs, on concrete shapes. */
+interface ProductPlan {
+  m: number;
+  k: number;
+  n: number;
+  /** The broadcast batch shape, and each operand's own batch shape (broadcast against it). */
+  batchShape: number[];
+  aBatchShape: number[];
+  bBatchShape: number[];
+  /** Whether A is stored as [K, M] and B as [N, K]. */
+  transA: boolean;
+  transB: boolean;
+  /** The output shape the op defines (a 1-D operand's extra dim removed). */
+  outShape: number[];
+}
+
+/** The scaled bias of Gemm: beta * C, C broadcast to [M, N]. */
+interface Bias<T> {
+  c: T;
+  beta: number;
+}
+
+function describe(shape: readonly Dim[]): string {
+  return `[${shape.map(d => d ?? '?').join(', ')}]`;
+}
+
+function checkInnerDims(a: readonly Dim[], b: readonly Dim[], ka: Dim, kb: Dim): void {
+  if (typeof ka === 'number' && typeof kb === 'number' && ka !== kb) {
+    throw new Error(
+      `inner dimensions differ: A ${describe(a)} has ${ka}, B ${describe(b)} has ${kb}`
+    );
+  }
+}
+
+/**
+ * Runs shape checks that throw plain Errors (kernels share them and know no node) and
+ * names the node in what they throw.
+ */
+function atNode<T>(node: Node, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw error instanceof OpError ? error : new OpError(node, (error as Error).message);
+  }
+}
+
+// --- MatMul ---------------------------------------------------------------------------
+
+/** numpy.matmul's view of the operands: a 1-D A is a row [1, K], a 1-D B a column [K, 1]. */
+function asMatrices<D extends Dim>(a: readonly D[], b: readonly D[]): [D[], D[]] {
+  if (a.length === 0 || b.length === 0) {
+    throw new Error('operands must have rank 1 or more, got a scalar');
+  }
+  const aMatrix = a.length === 1 ? [1 as D, a[0]] : [...a];
+  const bMatrix = b.length === 1 ? [b[0], 1 as D] : [...b];
+  return [aMatrix, bMatrix];
+}
+
+/** MatMul's output shape, symbolic dims carried through. */
+function matmulShape(a: readonly Dim[], b: readonly Dim[]): Dim[] {
+  const [aMatrix, bMatrix] = asMatrices(a, b);
+  checkInnerDims(a, b, aMatrix[aMatrix.length - 1], bMatrix[bMatrix.length - 2]);
+  const batch = broadcastShapes([aMatrix.slice(0, -2), bMatrix.slice(0, -2)])!;
+  return [
+    ...batch,
+    ...(a.length === 1 ? [] : [aMatrix[aMatrix.length - 2]]),
+    ...(b.length === 1 ? [] : [bMatrix[bMatrix.length - 1]])
+  ];
+}
+
+function planMatMul(a: readonly number[], b: readonly number[]): ProductPlan {
+  const outShape = matmulShape(a, b) as number[];
+  const [aMatrix, bMatrix] = asMatrices(a, b);
+  const aBatchShape = aMatrix.slice(0, -2);
+  const bBatchShape = bMatrix.slice(0, -2);
+  return {
+    m: aMatrix[aMatrix.length - 2],
+    k: aMatrix[aMatrix.length - 1],
+    n: bMatrix[bMatrix.length - 1],
+    batchShape: broadcastConcrete([aBatchShape, bBatchShape]),
+    aBatchShape,
+    bBatchShape,
+    transA: false,
+    transB: false,
+    outShape
+  };
+}
+
+const matmul: OpDefinition<Record<string, never>> = {
+  opType: 'MatMul',
+  parseAttributes: () => ({}),
+  inferTypes: ([a, b], _attrs, ctx) => {
+    checkSameType(ctx, a!, b!);
+    const shape = a!.shape && b!.shape ? matmulShape(a!.shape, b!.shape) : undefined;
+    return [{ dtype: a!.dtype, shape }];
+  },
+  cpu: ([a, b], _attrs, ctx) => {
+    checkSameType(ctx, a!, b!);
+    const plan = atNode(ctx.node, () => planMatMul(a!.shape, b!.shape));
+    return [multiplyOnCpu(plan, a!, b!, 1)];
+  },
+  webgpu: {
+    run: (ctx, [a, b]) => [multiplyOnGpu(ctx, 'MatMul', planMatMul(a!.shape, b!.shape), a!, b!, 1)]
+  }
+};
+
+// --- Gemm -------------------------------------------------------------------------------
+
+interface GemmAttributes {
+  alpha: number;
+  beta: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** op(A)'s and op(B)'s dims: M, K and N. */
+function gemmDims<D extends Dim>(
+  a: readonly D[],
+  b: readonly D[],
+  attrs: GemmAttributes
+): { m: D; k: D; n: D } {
+  if (a.length !== 2 || b.length !== 2) {
+    throw new Error(`A and B must be matrices, got ${describe(a)} and ${describe(b)}`);
+  }
+  const aRows = attrs.transA ? 1 : 0;
+  const bRows = attrs.transB ? 1 : 0;
+  checkInnerDims(a, b, a[1 - aRows], b[bRows]);
+  return { m: a[aRows], k: a[1 - aRows], n: b[1 - bRows] };
+}
+
+function planGemm(
+  a: readonly number[],
+  b: readonly number[],
+  c: readonly number[] | undefined,
+  attrs: GemmAttributes
+): ProductPlan {
+  const { m, k, n } = gemmDims<number>(a, b, attrs);
+  // C broadcasts one way only: to [M, N], never the other way round.
+  if (c && !(c.length <= 2 && c.every((d, i) => d === 1 || d === [m, n][i + 2 - c.length]))) {
+    throw new Error(`C of shape ${describe(c)} does not broadcast to [${m}, ${n}]`);
+  }
+  return {
+    m,
+    k,
+    n,
+    batchShape: [],
+    aBatchShape: [],
+    bBatchShape: [],
+    transA: attrs.transA,
+    transB: attrs.transB,
+    outShape: [m, n]
+  };
+}
+
+const gemm: OpDefinition<GemmAttributes> = {
+  opType: 'Gemm',
+  // Before opset 7 a `broadcast` attribute allowed C to broadcast; C is broadcast
+  // whenever its shape allows, which covers both readings.
+  parseAttributes: ({ node }) => {
+    const a = new Attributes(node);
+    return {
+      alpha: a.float('alpha', 1),
+      beta: a.float('beta', 1),
+      transA: a.int('transA', 0) !== 0,
+      transB: a.int('transB', 0) !== 0
+    };
+  },
+  inferTypes: ([a, b], attrs, ctx) => {
+    checkSameType(ctx, a!, b!);
+    if (!a!.shape || !b!.shape) {
+      return [{ dtype: a!.dtype, shape: [null, null] }];
+    }
+    const { m, n } = gemmDims(a!.shape, b!.shape, attrs);
+    return [{ dtype: a!.dtype, shape: [m, n] }];
+  },
+  cpu: ([a, b, c], attrs, ctx) => {
+    checkSameType(ctx, a!, b!);
+    const plan = atNode(ctx.node, () => planGemm(a!.shape, b!.shape, c?.shape, attrs));
+    return [multiplyOnCpu(plan, a!, b!, attrs.alpha, c && { c, beta: attrs.beta })];
+  },
+  webgpu: {
+    run: (ctx, [a, b, c], _host, attrs) => {
+      const plan = planGemm(a!.shape, b!.shape, c?.shape, attrs);
+      const bias = c && { c, beta: attrs.beta };
+      return [multiplyOnGpu(ctx, 'Gemm', plan, a!, b!, attrs.alpha, bias)];
+    }
+  }
+};
+
+function checkSameType(ctx: OpContext, a: InferInput | Tensor, b: InferInput | Tensor): void {
+  if (a.dtype !== b.dtype) {
+    throw new OpError(ctx.node, `A and B must share one type, got ${a.dtype} and ${b.dtype}`);
+  }
+}
+
+// --- the product, on the CPU ------------------------------------------------------------
+
+/** Element strides of op(A) as [row (m), column (k)] and of op(B) as [row (k), column (n)]. */
+function operandStrides(plan: ProductPlan): { a: [number, number]; b: [number, number] } {
+  const { m, k, n } = plan;
+  return {
+    a: plan.transA ? [1, m] : [k, 1],
+    b: plan.transB ? [1, k] : [n, 1]
+  };
+}
+
+function multiplyOnCpu(
+  plan: ProductPlan,
+  a: Tensor,
+  b: Tensor,
+  alpha: number,
+  bias?: Bias<Tensor>
+): Tensor {
+  const { m, k, n } = plan;
+  const aValues = a.toNumbers();
+  const bValues = b.toNumbers();
+  const strides = operandStrides(plan);
+  const [aRow, aCol] = strides.a;
+  const [bRow, bCol] = strides.b;
+  const aBatches = broadcastIndices(plan.aBatchShape, plan.batchShape);
+  const bBatches = broadcastIndices(plan.bBatchShape, plan.batchShape);
+  const cValues = bias?.c.toNumbers();
+  const cIndices = bias && broadcastIndices(bias.c.shape, [m, n]);
+  const out = new Float64Array(sizeOf(plan.batchShape) * m * n);
+  for (let batch = 0; batch < aBatches.length; batch++) {
+    const aBase = aBatches[batch] * m * k;
+    const bBase = bBatches[batch] * k * n;
+    const outBase = batch * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let sum = 0;
+        for (let p = 0; p < k; p++) {
+          sum += aValues[aBase + i * aRow + p * aCol] * bValues[bBase + p * bRow + j * bCol];
+        }
+        const cell = i * n + j;
+        out[outBase + cell] = alpha * sum + (cValues ? bias!.beta * cValues[cIndices![cell]] : 0);
+      }
+    }
+  }
+  return Tensor.fromNumbers(a.dtype, plan.outShape, out);
+}
+
+// --- the product, on the GPU ------------------------------------------------------------
+
+/** Output tile edge: each workgroup computes TILE × TILE outputs, one per invocation. */
+const TILE = 16;
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+
+/**
+ * A tiled product: each workgroup stages TILE × TILE blocks of op(A) and op(B) in
+ * workgroup memory, so every element read from storage serves TILE multiply-adds.
+ * Workgroups span the output columns in x and (batch, row block) pairs in y and z.
+ */
+function multiplyOnGpu(
+  ctx: KernelContext,
+  label: string,
+  plan: ProductPlan,
+  a: GpuTensor,
+  b: GpuTensor,
+  alpha: number,
+  bias?: Bias<GpuTensor>
+): GpuTensor {
+  const out = ctx.allocate('float32', plan.outShape);
+  if (out.size === 0) {
+    return out;
+  }
+  const { m, k, n } = plan;
+  const strides = operandStrides(plan);
+  const [aRow, aCol] = strides.a;
+  const [bRow, bCol] = strides.b;
+  const batchRank = plan.batchShape.length;
+  const rowBlocks = Math.ceil(m / TILE);
+  const blocks = sizeOf(plan.batchShape) * rowBlocks;
+  const product = `${f32Literal(alpha)} * acc`;
+  const result = bias
+    ? `${product} + ${f32Literal(bias.beta)} * c[${broadcastOffset(bias.c.shape, 2, 'o')}]`
+    : product;
+  const inputs: [string, GpuTensor][] = [
+    ['a', a],
+    ['b', b]
+  ];
+  if (bias) {
+    inputs.push(['c', bias.c]);
+  }
+  const code = `${bindings(inputs, [['out', out]])}
+var<workgroup> a_tile: array<array<f32, ${TILE}>, ${TILE}>;
+var<workgroup> b_tile: array<array<f32, ${TILE}>, ${TILE}>;
+
+// The offsets of batch \`batch\`'s matrices in A and B, under batch broadcasting.
+fn batch_offsets(batch: u32) -> vec2<u32> {
+${coordinates('batch', plan.batchShape, 'b')}
+  return vec2<u32>((${broadcastOffset(plan.aBatchShape, batchRank, 'b')}) * ${m * k}u,
+                   (${broadcastOffset(plan.bBatchShape, batchRank, 'b')}) * ${k * n}u);
+}
+
+@compute @workgroup_size(${TILE}, ${TILE})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let block = wid.y + wid.z * nwg.y;
+  if (block >= ${blocks}u) {
+    return;
+  }
+  let batch = block / ${rowBlocks}u;
+  let o0 = (block % ${rowBlocks}u) * ${TILE}u + lid.y;
+  let o1 = wid.x * ${TILE}u + lid.x;
+  let offsets = batch_offsets(batch);
+  var acc = 0.0;
+  for (var k0 = 0u; k0 < ${k}u; k0 += ${TILE}u) {
+    let ka = k0 + lid.x;
+    var av = 0.0;
+    if (o0 < ${m}u && ka < ${k}u) {
+      av = a[offsets.x + o0 * ${aRow}u + ka * ${aCol}u];
+    }
+    a_tile[lid.y][lid.x] = av;
+    let kb = k0 + lid.y;
+    var bv = 0.0;
+    if (kb < ${k}u && o1 < ${n}u) {
+      bv = b[offsets.y + kb * ${bRow}u + o1 * ${bCol}u];
+    }
+    b_tile[lid.y][lid.x] = bv;
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${TILE}u; kk++) {
+      acc += a_tile[lid.y][kk] * b_tile[kk][lid.x];
+    }
+    workgroupBarrier();
+  }
+  if (o0 < ${m}u && o1 < ${n}u) {
+    out[batch * ${m * n}u + o0 * ${n}u + o1] = ${result};
+  }
+}`;
+  const columnBlocks = Math.ceil(n / TILE);
+  const y = Math.min(blocks, MAX_WORKGROUPS_PER_DIMENSION);
+  const z = Math.ceil(blocks / y);
+  if (columnBlocks > MAX_WORKGROUPS_PER_DIMENSION || z > MAX_WORKGROUPS_PER_DIMENSION) {
+    throw new Error(`${label}: output of shape [${plan.outShape.join(', ')}] is too large`);
+  }
+  ctx.dispatch({
+    label,
+    code,
+    bindings: [...inputs.map(([, t]) => t), out],
+    workgroups: [columnBlocks, y, z]
+  });
+  return out;
+}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const matmulOps: OpDefinition<any>[] = [];
+export const matmulOps: OpDefinition<any>[] = [matmul, gemm];

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Dim } from '../../src/engine/ir/graph';
+import { Tensor } from '../../src/engine/ir/tensor';
+import { findOp } from '../../src/engine/ops/registry';
+import { checkKernel, singleNodeGraph } from '../helpers/compare';
+import { randomTensor } from '../helpers/random';
+
+const matrix = (rows: number[][]) =>
+  Tensor.fromNumbers('float32', [rows.length, rows[0].length], rows.flat());
+
+test('MatMul of 2-D operands matches a hand-computed product', async () => {
+  const [y] = await checkKernel({
+    opType: 'MatMul',
+    inputs: [
+      matrix([
+        [1, 2, 3],
+        [4, 5, 6]
+      ]),
+      matrix([
+        [1, -1],
+        [2, 0.5],
+        [-3, 2]
+      ])
+    ]
+  });
+  assert.deepEqual(y.shape, [2, 2]);
+  assert.deepEqual(Array.from(y.toNumbers()), [-4, 6, -4, 10.5]);
+});
+
+test('MatMul spanning several tiles, with edges that do not fill one', async () => {
+  await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([37, 41]), randomTensor([41, 19], { seed: 2 })]
+  });
+});
+
+test('MatMul of 1-D operands drops their extra dim', async () => {
+  const vector = randomTensor([5], { seed: 3 });
+  const [rowTimesMatrix] = await checkKernel({
+    opType: 'MatMul',
+    inputs: [vector, randomTensor([2, 5, 3], { seed: 4 })]
+  });
+  assert.deepEqual(rowTimesMatrix.shape, [2, 3]);
+  const [matrixTimesColumn] = await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([3, 4, 5], { seed: 5 }), vector]
+  });
+  assert.deepEqual(matrixTimesColumn.shape, [3, 4]);
+  const [dot] = await checkKernel({ opType: 'MatMul', inputs: [vector, vector] });
+  assert.deepEqual(dot.shape, []);
+  const v = vector.toNumbers();
+  assert.ok(Math.abs(dot.toNumbers()[0] - v.reduce((s, x) => s + x * x, 0)) < 1e-5);
+});
+
+test('MatMul broadcasts batch dims', async () => {
+  const [y] = await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([2, 1, 3, 4]), randomTensor([3, 4, 5], { seed: 6 })]
+  });
+  assert.deepEqual(y.shape, [2, 3, 3, 5]);
+  await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([4, 6]), randomTensor([2, 3, 6, 2], { seed: 7 })]
+  });
+});
+
+test('MatMul shape inference carries symbolic batch and sequence dims', () => {
+  const matmul = findOp('MatMul')!;
+  const ctx = { opset: 17, node: singleNodeGraph(matmulCase()).nodes[0] };
+  const infer = (a: Dim[], b: Dim[]) =>
+    matmul.inferTypes(
+      [
+        { dtype: 'float32', shape: a },
+        { dtype: 'float32', shape: b }
+      ],
+      {},
+      ctx
+    )[0].shape;
+  assert.deepEqual(infer(['batch', 'seq', 768], [768, 3072]), ['batch', 'seq', 3072]);
+  assert.deepEqual(infer(['batch', 12, 'seq', 64], ['batch', 12, 64, 'seq']), [
+    'batch',
+    12,
+    'seq',
+    'seq'
+  ]);
+  assert.deepEqual(infer([1, 'seq', 8], ['batch', 8, 2]), ['batch', 'seq', 2]);
+  assert.deepEqual(infer([null, 8], [8]), [null]);
+  assert.throws(() => infer(['batch', 7], [8, 2]), /inner dimensions differ/);
+});
+
+function matmulCase() {
+  return { opType: 'MatMul', inputs: [randomTensor([2, 3]), randomTensor([3, 2])] };
+}
+
+test('Gemm with transposes, alpha and beta, for every C shape', async () => {
+  const m = 5;
+  const k = 7;
+  const n = 3;
+  const cShapes = [[], [1], [n], [m, 1], [1, n], [m, n]];
+  for (const [transA, transB] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1]
+  ]) {
+    for (const cShape of cShapes) {
+      await checkKernel({
+        opType: 'Gemm',
+        inputs: [
+          randomTensor(transA ? [k, m] : [m, k]),
+          randomTensor(transB ? [n, k] : [k, n], { seed: 2 }),
+          randomTensor(cShape, { seed: 3 })
+        ],
+        attributes: { transA, transB, alpha: 0.75, beta: -1.5 }
+      });
+    }
+  }
+});
+
+test('Gemm without C, and C that does not broadcast to [M, N]', async () => {
+  const [y] = await checkKernel({
+    opType: 'Gemm',
+    inputs: [randomTensor([20, 18]), randomTensor([18, 17], { seed: 2 })]
+  });
+  assert.deepEqual(y.shape, [20, 17]);
+  await assert.rejects(
+    checkKernel({
+      opType: 'Gemm',
+      inputs: [randomTensor([2, 3]), randomTensor([3, 4]), randomTensor([2, 4, 1])]
+    }),
+    /does not broadcast to \[2, 4\]/
+  );
+});
+
+test('Gemm reference on a hand-computed case: alpha * A^T B + beta * C', async () => {
+  const [y] = await checkKernel({
+    opType: 'Gemm',
+    inputs: [
+      matrix([
+        [1, 2],
+        [3, 4]
+      ]),
+      matrix([
+        [1, 0],
+        [0, 1]
+      ]),
+      Tensor.fromNumbers('float32', [2], [10, 20])
+    ],
+    attributes: { transA: 1, alpha: 2, beta: 0.5 }
+  });
+  // A^T = [[1, 3], [2, 4]]; 2 * A^T + 0.5 * [10, 20] per row.
+  assert.deepEqual(Array.from(y.toNumbers()), [7, 16, 9, 18]);
+});
