@@ -95,16 +95,28 @@ export function broadcastOffset(shape: readonly number[], outRank: number, prefi
   return terms.length ? terms.join(' + ') : '0u';
 }
 
+/**
+ * WGSL rejects infinities and NaN in constant expressions (and has no literal for
+ * them), so `f32Literal` spells them as calls of this function, which the executor puts
+ * in front of every shader (see `withPrelude`): a call of a user function is evaluated
+ * at run time.
+ */
+const PRELUDE = 'fn f32_from_bits(bits: u32) -> f32 { return bitcast<f32>(bits); }';
+
+export function withPrelude(code: string): string {
+  return code.includes('f32_from_bits(') ? `${PRELUDE}\n${code}` : code;
+}
+
 /** A WGSL f32 expression for any JavaScript number, infinities and NaN included. */
 export function f32Literal(value: number): string {
   if (Number.isNaN(value)) {
-    return 'bitcast<f32>(0x7fc00000u)';
+    return 'f32_from_bits(0x7fc00000u)';
   }
   if (value === Infinity) {
-    return 'bitcast<f32>(0x7f800000u)';
+    return 'f32_from_bits(0x7f800000u)';
   }
   if (value === -Infinity) {
-    return 'bitcast<f32>(0xff800000u)';
+    return 'f32_from_bits(0xff800000u)';
   }
   const f = Math.fround(value);
   if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) {

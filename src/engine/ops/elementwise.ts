@@ -126,7 +126,7 @@ fn pow_real(x: f32, y: f32) -> f32 {
     return pow(x, y);
   }
   if (y != floor(y)) {
-    return bitcast<f32>(0x7fc00000u);
+    return ${f32Literal(NaN)};
   }
   let magnitude = pow(-x, y);
   return select(magnitude, -magnitude, (abs(y) % 2.0) == 1.0);
@@ -368,6 +368,8 @@ interface BroadcastSpec {
   /** Accepted input types; any numeric type by default. */
   inputs?: 'bool';
   variadic?: boolean;
+  /** The GPU kernel also runs on int32 (WGSL i32 arithmetic wraps as int32 does). */
+  int32?: boolean;
 }
 
 function truncateIfInteger(value: number, dtype: DataType): number {
@@ -418,14 +420,14 @@ function broadcastOp(spec: BroadcastSpec): OpDefinition<Numbers> {
     },
     webgpu: expression && {
       unsupported: dtypes => {
-        const other = dtypes.find(
-          d => d !== undefined && d !== (spec.inputs === 'bool' ? 'bool' : 'float32')
-        );
+        const accepted: DataType[] =
+          spec.inputs === 'bool' ? ['bool'] : spec.int32 ? ['float32', 'int32'] : ['float32'];
+        const other = dtypes.find(d => d !== undefined && !accepted.includes(d));
         return other ? `${other} inputs run on the CPU` : null;
       },
       run: (ctx, inputs, _host, a) => {
         const present = inputs.filter(i => i) as GpuTensor[];
-        const outDtype = spec.output ?? 'float32';
+        const outDtype = spec.output ?? present[0].dtype;
         const boolean = spec.inputs === 'bool';
         const operand = (i: number) => (boolean ? `(v${i} != 0u)` : `v${i}`);
         let body: string;
@@ -453,10 +455,11 @@ function integerDivide(a: number, b: number): number {
 }
 
 const binaryOps = [
-  broadcastOp({ opType: 'Add', cpu: ([a, b]) => a + b, wgsl: () => '(a + b)' }),
-  broadcastOp({ opType: 'Sub', cpu: ([a, b]) => a - b, wgsl: () => '(a - b)' }),
-  broadcastOp({ opType: 'Mul', cpu: ([a, b]) => a * b, wgsl: () => '(a * b)' }),
+  broadcastOp({ int32: true, opType: 'Add', cpu: ([a, b]) => a + b, wgsl: () => '(a + b)' }),
+  broadcastOp({ int32: true, opType: 'Sub', cpu: ([a, b]) => a - b, wgsl: () => '(a - b)' }),
+  broadcastOp({ int32: true, opType: 'Mul', cpu: ([a, b]) => a * b, wgsl: () => '(a * b)' }),
   broadcastOp({
+    int32: true,
     opType: 'Div',
     cpu: ([a, b], dtype) => (isInteger(dtype) ? integerDivide(a, b) : a / b),
     wgsl: () => '(a / b)'
@@ -484,25 +487,35 @@ const binaryOps = [
     wgsl: () => 'select(a, b * a, a < 0.0)'
   }),
   broadcastOp({
+    int32: true,
     opType: 'Equal',
     cpu: ([a, b]) => +(a === b),
     wgsl: () => '(a == b)',
     output: 'bool'
   }),
-  broadcastOp({ opType: 'Less', cpu: ([a, b]) => +(a < b), wgsl: () => '(a < b)', output: 'bool' }),
   broadcastOp({
+    int32: true,
+    opType: 'Less',
+    cpu: ([a, b]) => +(a < b),
+    wgsl: () => '(a < b)',
+    output: 'bool'
+  }),
+  broadcastOp({
+    int32: true,
     opType: 'Greater',
     cpu: ([a, b]) => +(a > b),
     wgsl: () => '(a > b)',
     output: 'bool'
   }),
   broadcastOp({
+    int32: true,
     opType: 'LessOrEqual',
     cpu: ([a, b]) => +(a <= b),
     wgsl: () => '(a <= b)',
     output: 'bool'
   }),
   broadcastOp({
+    int32: true,
     opType: 'GreaterOrEqual',
     cpu: ([a, b]) => +(a >= b),
     wgsl: () => '(a >= b)',
@@ -529,9 +542,22 @@ const binaryOps = [
     output: 'bool',
     inputs: 'bool'
   }),
-  broadcastOp({ opType: 'Min', cpu: v => Math.min(...v), wgsl: () => 'min(a, b)', variadic: true }),
-  broadcastOp({ opType: 'Max', cpu: v => Math.max(...v), wgsl: () => 'max(a, b)', variadic: true }),
   broadcastOp({
+    int32: true,
+    opType: 'Min',
+    cpu: v => Math.min(...v),
+    wgsl: () => 'min(a, b)',
+    variadic: true
+  }),
+  broadcastOp({
+    int32: true,
+    opType: 'Max',
+    cpu: v => Math.max(...v),
+    wgsl: () => 'max(a, b)',
+    variadic: true
+  }),
+  broadcastOp({
+    int32: true,
     opType: 'Sum',
     cpu: v => v.reduce((s, x) => s + x, 0),
     wgsl: () => '(a + b)',

@@ -1,11 +1,17 @@
 import { DataType } from '../ir/dtype';
-import { Node, ValueType } from '../ir/graph';
+import { Dim, Node, ValueType } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
 
 /** What shape inference knows of one input: its type and, for constants, its value. */
 export interface InferInput extends ValueType {
   value?: Tensor;
+  /**
+   * The elements of a scalar or 1-D integer value known only in part, as dims: Shape of
+   * ['batch', 3] is ['batch', 3]. Carries symbolic dims through exporters' shape
+   * arithmetic (Shape, Gather, Concat, ...) into Reshape / Expand targets.
+   */
+  symbolicValue?: Dim[];
 }
 
 /** Where an op is being evaluated, for defaults that changed between opsets and for errors. */

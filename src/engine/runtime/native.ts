@@ -2,10 +2,11 @@ import { DataType } from '../ir/dtype';
 import { Graph } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { Dispatch, GpuTensor, KernelContext, storageType } from '../kernels/context';
-import { OpError } from '../ops/types';
+import { InferInput, OpError } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepare';
 import { createStorageBuffer, download, upload } from './transfer';
+import { withPrelude } from '../kernels/wgsl';
 
 /** Where one node ran, and why it did not run on the GPU when it did not. */
 export interface NodePlacement {
@@ -25,6 +26,8 @@ interface Slot {
   host?: Tensor;
   gpu?: GpuTensor;
   dtype: DataType;
+  /** Fed by the caller: data to compute on, never shape arithmetic. */
+  fed?: boolean;
 }
 
 /**
@@ -46,7 +49,7 @@ export class NativeExecutor {
       slots.set(name, { host: tensor, dtype: tensor.dtype });
     }
     for (const [name, tensor] of Object.entries(feeds)) {
-      slots.set(name, { host: tensor, dtype: tensor.dtype });
+      slots.set(name, { host: tensor, dtype: tensor.dtype, fed: true });
     }
     const last = lastUses(graph);
     const buffers = new BufferRefs();
@@ -94,7 +97,7 @@ export class NativeExecutor {
     const inputs = step.node.inputs.map(name => (name ? slot(slots, name) : undefined));
     const deviceInputs = inputs.filter((_, i) => !step.hostInputs.includes(i));
     const shapeArithmetic = deviceInputs.every(
-      s => !s || (!s.gpu && s.dtype !== 'float32' && s.dtype !== 'float16')
+      s => !s || (!s.gpu && !s.fed && s.dtype !== 'float32' && s.dtype !== 'float16')
     );
     if (shapeArithmetic && deviceInputs.some(s => s)) {
       return 'integer shape arithmetic runs on the host';
@@ -108,6 +111,10 @@ export class NativeExecutor {
   }
 
   private async runOnCpu(step: PreparedNode, slots: Map<string, Slot>): Promise<Slot[]> {
+    const known = knownFromShapes(step, slots);
+    if (known) {
+      return known;
+    }
     const inputs: (Tensor | undefined)[] = [];
     for (const name of step.node.inputs) {
       inputs.push(name ? await this.toHost(name, slots) : undefined);
@@ -139,10 +146,21 @@ export class NativeExecutor {
     const context = this.kernelContext(step, encoder, buffers);
     this.device.pushErrorScope('validation');
     this.device.pushErrorScope('out-of-memory');
-    const outputs = step.op.webgpu!.run(context, gpuInputs, hostInputs, step.attrs);
-    this.device.queue.submit([encoder.finish()]);
+    let outputs: GpuTensor[] = [];
+    let failure: unknown;
+    try {
+      outputs = step.op.webgpu!.run(context, gpuInputs, hostInputs, step.attrs);
+      this.device.queue.submit([encoder.finish()]);
+    } catch (error) {
+      failure = error;
+    }
     const outOfMemory = await this.device.popErrorScope();
     const invalid = await this.device.popErrorScope();
+    if (failure) {
+      throw failure instanceof OpError
+        ? failure
+        : new OpError(step.node, (failure as Error).message);
+    }
     const error = outOfMemory ?? invalid;
     if (error) {
       throw new OpError(
@@ -201,7 +219,10 @@ export class NativeExecutor {
   private pipeline(dispatch: Dispatch): GPUComputePipeline {
     let pipeline = this.pipelines.get(dispatch.code);
     if (!pipeline) {
-      const module = this.device.createShaderModule({ label: dispatch.label, code: dispatch.code });
+      const module = this.device.createShaderModule({
+        label: dispatch.label,
+        code: withPrelude(dispatch.code)
+      });
       pipeline = this.device.createComputePipeline({
         label: dispatch.label,
         layout: 'auto',
@@ -248,6 +269,29 @@ export class NativeExecutor {
       }
     }
   }
+}
+
+/**
+ * The outputs of a node that shape inference computes from its input shapes alone
+ * (Shape, Size), so that inputs held only on the GPU need not be read back.
+ */
+function knownFromShapes(step: PreparedNode, slots: Map<string, Slot>): Slot[] | undefined {
+  const inputs = step.node.inputs.map(name => (name ? slot(slots, name) : undefined));
+  if (!inputs.some(s => s && !s.host)) {
+    return undefined;
+  }
+  const types = inputs.map(s => s && { dtype: s.dtype, shape: [...(s.host ?? s.gpu!).shape] });
+  let outputs: InferInput[];
+  try {
+    outputs = step.op.inferTypes(types, step.attrs, step.ctx);
+  } catch {
+    // Inference without input values may fail where the op itself would not: run it.
+    return undefined;
+  }
+  if (!outputs.every(o => o.value)) {
+    return undefined;
+  }
+  return outputs.map(o => ({ host: o.value!, dtype: o.value!.dtype }));
 }
 
 function slot(slots: Map<string, Slot>, name: string): Slot {
