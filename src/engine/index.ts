@@ -1,0 +1,48 @@
+/**
+ * webtrt's engine: the public API. The JupyterLab face and the command line import only
+ * from here; the engine knows nothing of either (nor of the DOM or Node): it takes bytes
+ * and a GPUDevice and returns graphs, tensors and plain-object reports.
+ */
+import { Graph } from './ir/graph';
+import { Tensor } from './ir/tensor';
+import { NativeExecutor, NativeRunResult } from './runtime/native';
+import { runReference } from './runtime/reference';
+
+export { importOnnx, decodeTensor } from './onnx/index';
+export type { ImportOptions } from './onnx/index';
+export { parseNpy, encodeNpy } from './io/npy';
+export type { DataType, TypedArray } from './ir/dtype';
+export { isFloat, bytesPerElement } from './ir/dtype';
+export type { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from './ir/graph';
+export { opsetOf, shapeToString } from './ir/graph';
+export { sizeOf, stridesOf, Tensor } from './ir/tensor';
+export { inferShapes } from './ops/infer';
+export { findOp, supportedOps } from './ops/registry';
+export { OpError } from './ops/types';
+export { checkFeeds } from './runtime/feeds';
+export type { NativeRunResult, NodePlacement } from './runtime/native';
+export { NativeExecutor } from './runtime/native';
+export { prepareNodes, UnsupportedOpError } from './runtime/prepare';
+export type { PreparedNode } from './runtime/prepare';
+export { runReference } from './runtime/reference';
+
+export type Backend = 'webgpu' | 'cpu';
+
+/**
+ * Runs a graph once on the chosen backend: 'webgpu' (the op-by-op baseline on `device`)
+ * or 'cpu' (the reference ops). The result says where each node ran.
+ */
+export async function runGraph(
+  graph: Graph,
+  feeds: Record<string, Tensor>,
+  options: { backend: 'cpu' } | { backend: 'webgpu'; device: GPUDevice }
+): Promise<NativeRunResult> {
+  if (options.backend === 'webgpu') {
+    return new NativeExecutor(options.device).run(graph, feeds);
+  }
+  const outputs = runReference(graph, feeds);
+  return {
+    outputs,
+    placements: graph.nodes.map(node => ({ node: node.name, opType: node.opType, device: 'cpu' }))
+  };
+}
