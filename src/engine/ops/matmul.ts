@@ -3,13 +3,14 @@
  * out[b] = alpha * op(A[b]) · op(B[b]) + beta * C, planned once on concrete shapes and
  * then run by the CPU reference or by one tiled WGSL kernel.
  */
-import { Dim, Node } from '../ir/graph';
+import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
 import { bindings, broadcastOffset, coordinates, f32Literal } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
 import { InferInput, OpContext, OpDefinition, OpError } from './types';
+import { atNode } from './window';
 
 /** Everything a batched product needs, on concrete shapes. */
 interface ProductPlan {
@@ -42,18 +43,6 @@ function checkInnerDims(a: readonly Dim[], b: readonly Dim[], ka: Dim, kb: Dim):
     throw new Error(
       `inner dimensions differ: A ${describe(a)} has ${ka}, B ${describe(b)} has ${kb}`
     );
-  }
-}
-
-/**
- * Runs shape checks that throw plain Errors (kernels share them and know no node) and
- * names the node in what they throw.
- */
-function atNode<T>(node: Node, check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    throw error instanceof OpError ? error : new OpError(node, (error as Error).message);
   }
 }
 
@@ -109,7 +98,7 @@ const matmul: OpDefinition<Record<string, never>> = {
   },
   cpu: ([a, b], _attrs, ctx) => {
     checkSameType(ctx, a!, b!);
-    const plan = atNode(ctx.node, () => planMatMul(a!.shape, b!.shape));
+    const plan = atNode(ctx, () => planMatMul(a!.shape, b!.shape));
     return [multiplyOnCpu(plan, a!, b!, 1)];
   },
   webgpu: {
@@ -188,7 +177,7 @@ const gemm: OpDefinition<GemmAttributes> = {
   },
   cpu: ([a, b, c], attrs, ctx) => {
     checkSameType(ctx, a!, b!);
-    const plan = atNode(ctx.node, () => planGemm(a!.shape, b!.shape, c?.shape, attrs));
+    const plan = atNode(ctx, () => planGemm(a!.shape, b!.shape, c?.shape, attrs));
     return [multiplyOnCpu(plan, a!, b!, attrs.alpha, c && { c, beta: attrs.beta })];
   },
   webgpu: {
