@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { GpuTensor, KernelContext } from '../../src/engine/kernels/context';
@@ -8,6 +9,7 @@ import { prepareNodes } from '../../src/engine/runtime/prepare';
 import { runReference } from '../../src/engine/runtime/reference';
 import { NativeExecutor } from '../../src/engine/runtime/native';
 import { checkKernel, feedsOf, NodeCase, singleNodeGraph } from '../helpers/compare';
+import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { testDevice } from '../helpers/gpu';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
@@ -204,19 +206,16 @@ test('Dropout at inference: the input, and a mask of all true (bool from opset 1
   assert.equal(oldMask.dtype, 'float32');
 });
 
-test('Dropout in training mode is refused', () => {
-  const c: NodeCase = {
+test('Dropout in training mode is refused unless its ratio is 0', () => {
+  const x = randomTensor([2, 2]);
+  const training = (ratio: number, mode: number): NodeCase => ({
     opType: 'Dropout',
-    inputs: [
-      randomTensor([2, 2]),
-      Tensor.scalar('float32', 0.5),
-      Tensor.fromNumbers('bool', [], [1])
-    ],
+    inputs: [x, Tensor.scalar('float32', ratio), Tensor.fromNumbers('bool', [], [mode])],
     constants: [1, 2]
-  };
-  assert.throws(() => singleNodeGraph(c), /training_mode is true/);
-  // A training_mode of false is inference.
-  reference({ ...c, inputs: [c.inputs[0], c.inputs[1], Tensor.fromNumbers('bool', [], [0])] });
+  });
+  assert.throws(() => singleNodeGraph(training(0.5, 1)), /training_mode is true/);
+  assert.deepEqual(values(reference(training(0, 1))[0]), values(x));
+  assert.deepEqual(values(reference(training(0.5, 0))[0]), values(x));
 });
 
 // --- Shape / Size ---------------------------------------------------------------------------------
@@ -365,3 +364,32 @@ test('inference keeps symbolic dims through the shape ops', () => {
   assert.deepEqual(infer('Size', [x]), []);
   assert.deepEqual(infer('Identity', [{ dtype: 'float32' }]), undefined);
 });
+
+// --- ONNX backend conformance -------------------------------------------------------------------
+
+/** Cases outside what the engine does: optional and sequence values, random training dropout. */
+const NOT_SUPPORTED = new Set([
+  'test_identity_opt',
+  'test_identity_sequence',
+  'test_training_dropout',
+  'test_training_dropout_default',
+  'test_training_dropout_default_mask',
+  'test_training_dropout_mask'
+]);
+
+const SHAPE_CASES =
+  /^test_(reshape|flatten|(un)?squeeze|shape|size|constantofshape|expand|identity|(training_)?dropout|range|eyelike)(_|$)/;
+
+test(
+  'ONNX conformance cases of the shape ops pass on the reference',
+  { skip: conformanceSkip('test_reshape_zero_dim') },
+  () => {
+    const names = readdirSync(NODE_TESTS_DIR).filter(
+      name => SHAPE_CASES.test(name) && !name.endsWith('_expanded') && !NOT_SUPPORTED.has(name)
+    );
+    assert.ok(names.length >= 60, `only ${names.length} cases found`);
+    for (const name of names) {
+      checkConformance(name);
+    }
+  }
+);

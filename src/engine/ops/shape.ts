@@ -683,10 +683,15 @@ interface DropoutAttributes {
   maskDtype?: DataType;
 }
 
-/** Dropout at inference is the identity; a training_mode of true asks for what we do not do. */
-function checkInference(trainingMode: Tensor | undefined): void {
-  if (trainingMode && trainingMode.size > 0 && trainingMode.toNumbers()[0]) {
-    throw new Error('training_mode is true; only inference (the identity) is supported');
+/**
+ * Dropout at inference is the identity. Training mode is random, which we do not
+ * reproduce, except with a ratio of 0, where it is the identity too.
+ */
+function checkInference(ratio: Tensor | undefined, trainingMode: Tensor | undefined): void {
+  const training = trainingMode && trainingMode.size > 0 && trainingMode.toNumbers()[0];
+  const dropped = ratio && ratio.size > 0 ? ratio.toNumbers()[0] : 0.5;
+  if (training && dropped !== 0) {
+    throw new Error(`training_mode is true with ratio ${dropped}; only inference is supported`);
   }
 }
 
@@ -696,15 +701,18 @@ const dropout: OpDefinition<DropoutAttributes> = {
   // ratio and training_mode stay on the host: neither is read on the device.
   hostInputs: () => [1, 2],
   inferTypes: (inputs, a) => {
-    checkInference(inputs[2]?.value);
+    const ratio = inputs[1];
+    if (!ratio || ratio.value) {
+      checkInference(ratio?.value, inputs[2]?.value);
+    }
     const x = inputs[0]!;
     return [
       { dtype: x.dtype, shape: x.shape },
       { dtype: a.maskDtype ?? x.dtype, shape: x.shape }
     ];
   },
-  cpu: ([x, , trainingMode], a) => {
-    checkInference(trainingMode);
+  cpu: ([x, ratio, trainingMode], a) => {
+    checkInference(ratio, trainingMode);
     const mask = Tensor.fromNumbers(
       a.maskDtype ?? x!.dtype,
       x!.shape,
@@ -715,7 +723,7 @@ const dropout: OpDefinition<DropoutAttributes> = {
   webgpu: {
     unsupported: movesAnyStorage,
     run: (ctx, [x], host, a) => {
-      checkInference(host[2]);
+      checkInference(host[1], host[2]);
       const dtype = a.maskDtype ?? x!.dtype;
       return [
         ctx.view(x!, x!.shape),
