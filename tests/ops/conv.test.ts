@@ -1,0 +1,220 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AttributeValue } from '../../src/engine/ir/graph';
+import { Tensor } from '../../src/engine/ir/tensor';
+import { checkKernel } from '../helpers/compare';
+import { checkConformance, conformanceSkip } from '../helpers/conformance-case';
+import { inferNode } from '../helpers/infer-node';
+import { randomTensor } from '../helpers/random';
+
+let seed = 0;
+/** Random non-zero values, a fresh seed each call so X, W and B differ. */
+const random = (...shape: number[]) => randomTensor(shape, { seed: ++seed });
+
+async function checkConv(
+  x: number[],
+  w: number[],
+  attributes: Record<string, AttributeValue> = {},
+  bias = true
+): Promise<Tensor> {
+  const inputs = [random(...x), random(...w), bias ? random(w[0]) : undefined];
+  const [y] = await checkKernel({ opType: 'Conv', inputs, attributes });
+  return y;
+}
+
+async function checkConvTranspose(
+  x: number[],
+  w: number[],
+  attributes: Record<string, AttributeValue> = {},
+  bias = true
+): Promise<Tensor> {
+  const group = (attributes.group as number | undefined) ?? 1;
+  const inputs = [random(...x), random(...w), bias ? random(w[1] * group) : undefined];
+  const [y] = await checkKernel({ opType: 'ConvTranspose', inputs, attributes });
+  return y;
+}
+
+// --- Conv ------------------------------------------------------------------------------
+
+test('Conv 2-D with bias and symmetric pads', async () => {
+  const y = await checkConv([2, 3, 6, 5], [4, 3, 3, 3], { pads: [1, 1, 1, 1] });
+  assert.deepEqual(y.shape, [2, 4, 6, 5]);
+});
+
+test('Conv 2-D without bias, kernel_shape given', async () => {
+  const y = await checkConv([1, 2, 5, 5], [3, 2, 2, 3], { kernel_shape: [2, 3] }, false);
+  assert.deepEqual(y.shape, [1, 3, 4, 3]);
+});
+
+test('Conv with strides and asymmetric pads', async () => {
+  const y = await checkConv([1, 2, 7, 6], [3, 2, 3, 3], { strides: [2, 3], pads: [1, 0, 0, 2] });
+  assert.deepEqual(y.shape, [1, 3, 3, 2]);
+});
+
+test('Conv with dilations', async () => {
+  const y = await checkConv([1, 2, 7, 7], [2, 2, 3, 2], { dilations: [2, 3], pads: [1, 1, 1, 1] });
+  assert.deepEqual(y.shape, [1, 2, 5, 6]);
+});
+
+test('Conv with groups', async () => {
+  const y = await checkConv([1, 4, 5, 5], [6, 2, 3, 3], { group: 2, pads: [1, 1, 1, 1] });
+  assert.deepEqual(y.shape, [1, 6, 5, 5]);
+});
+
+test('Conv depthwise with a channel multiplier', async () => {
+  const y = await checkConv([2, 3, 6, 6], [6, 1, 3, 3], {
+    group: 3,
+    strides: [2, 2],
+    auto_pad: 'SAME_UPPER'
+  });
+  assert.deepEqual(y.shape, [2, 6, 3, 3]);
+});
+
+test('Conv auto_pad SAME_UPPER and SAME_LOWER put the odd pad on opposite sides', async () => {
+  // A 2-wide kernel at stride 1 needs one pad: after the input (UPPER) or before (LOWER).
+  const inputs = [random(1, 1, 4, 4), random(1, 1, 2, 2)];
+  const [upper] = await checkKernel({
+    opType: 'Conv',
+    inputs,
+    attributes: { auto_pad: 'SAME_UPPER' }
+  });
+  const [lower] = await checkKernel({
+    opType: 'Conv',
+    inputs,
+    attributes: { auto_pad: 'SAME_LOWER' }
+  });
+  assert.deepEqual(upper.shape, [1, 1, 4, 4]);
+  assert.deepEqual(lower.shape, [1, 1, 4, 4]);
+  const u = upper.toNumbers();
+  const l = lower.toNumbers();
+  // LOWER's output at (1, 1) reads the window UPPER's reads at (0, 0).
+  assert.equal(l[5], u[0]);
+  assert.notEqual(l[0], u[0]);
+});
+
+test('Conv auto_pad SAME_LOWER with strides', async () => {
+  const y = await checkConv([1, 2, 7, 6], [2, 2, 3, 4], {
+    auto_pad: 'SAME_LOWER',
+    strides: [2, 2]
+  });
+  assert.deepEqual(y.shape, [1, 2, 4, 3]);
+});
+
+test('Conv auto_pad VALID ignores pads', async () => {
+  const y = await checkConv([1, 2, 7, 6], [2, 2, 3, 3], {
+    auto_pad: 'VALID',
+    strides: [2, 1]
+  });
+  assert.deepEqual(y.shape, [1, 2, 3, 4]);
+});
+
+test('Conv 1-D', async () => {
+  const y = await checkConv([2, 3, 9], [4, 3, 3], { strides: [2], pads: [2, 1], dilations: [2] });
+  assert.deepEqual(y.shape, [2, 4, 4]);
+});
+
+test('Conv 3-D', async () => {
+  const y = await checkConv([1, 2, 4, 5, 3], [3, 2, 2, 3, 2], { pads: [1, 0, 1, 0, 1, 0] });
+  assert.deepEqual(y.shape, [1, 3, 4, 4, 3]);
+});
+
+test('Conv shape inference carries the symbolic batch and checks channels', () => {
+  const w = random(8, 3, 3, 3);
+  const [y] = inferNode('Conv', [{ dtype: 'float32', shape: ['N', 3, 32, 'W'] }, w], {
+    strides: [2, 2],
+    pads: [1, 1, 1, 1]
+  });
+  assert.deepEqual(y, { dtype: 'float32', shape: ['N', 8, 16, null] });
+  const [unknown] = inferNode('Conv', [{ dtype: 'float32' }, w]);
+  assert.equal(unknown.shape, undefined);
+  assert.throws(
+    () => inferNode('Conv', [{ dtype: 'float32', shape: ['N', 4, 8, 8] }, w]),
+    /Conv_0.*X has 4 channels, W takes 3 per group × 1 groups/
+  );
+  assert.throws(
+    () => inferNode('Conv', [{ dtype: 'float32', shape: [1, 3, 2, 2] }, w]),
+    /does not fit the input of 2/
+  );
+});
+
+// --- ConvTranspose ------------------------------------------------------------------------
+
+test('ConvTranspose 2-D with bias', async () => {
+  const y = await checkConvTranspose([2, 3, 3, 4], [3, 2, 3, 2]);
+  assert.deepEqual(y.shape, [2, 2, 5, 5]);
+});
+
+test('ConvTranspose with strides, pads and output_padding', async () => {
+  const y = await checkConvTranspose([1, 2, 3, 3], [2, 3, 3, 3], {
+    strides: [3, 2],
+    pads: [1, 0, 0, 2],
+    output_padding: [2, 1]
+  });
+  // 3 * 2 + 2 + 3 - 1 - 0 = 10, 2 * 2 + 1 + 3 - 0 - 2 = 6
+  assert.deepEqual(y.shape, [1, 3, 10, 6]);
+});
+
+test('ConvTranspose with dilations and groups', async () => {
+  const y = await checkConvTranspose([1, 4, 3, 3], [4, 3, 2, 2], { group: 2, dilations: [2, 1] });
+  assert.deepEqual(y.shape, [1, 6, 5, 4]);
+});
+
+test('ConvTranspose with output_shape derives the pads', async () => {
+  const y = await checkConvTranspose(
+    [1, 1, 3, 3],
+    [1, 2, 3, 3],
+    { strides: [3, 2], output_shape: [10, 8] },
+    false
+  );
+  assert.deepEqual(y.shape, [1, 2, 10, 8]);
+});
+
+test('ConvTranspose auto_pad SAME_UPPER and SAME_LOWER', async () => {
+  for (const auto_pad of ['SAME_UPPER', 'SAME_LOWER']) {
+    const y = await checkConvTranspose([1, 2, 3, 4], [2, 2, 3, 2], { auto_pad, strides: [2, 2] });
+    assert.deepEqual(y.shape, [1, 2, 6, 8], auto_pad);
+  }
+});
+
+test('ConvTranspose 1-D and 3-D', async () => {
+  const y1 = await checkConvTranspose([2, 2, 4], [2, 3, 3], { strides: [2], pads: [1, 1] });
+  assert.deepEqual(y1.shape, [2, 3, 7]);
+  const y3 = await checkConvTranspose([1, 2, 2, 3, 2], [2, 2, 2, 2, 3], { strides: [1, 2, 1] });
+  assert.deepEqual(y3.shape, [1, 2, 3, 6, 4]);
+});
+
+test('ConvTranspose shape inference', () => {
+  const w = random(3, 2, 3, 3);
+  const [y] = inferNode('ConvTranspose', [{ dtype: 'float32', shape: ['N', 3, 4, null] }, w], {
+    strides: [2, 2],
+    output_padding: [1, 1]
+  });
+  assert.deepEqual(y, { dtype: 'float32', shape: ['N', 2, 10, null] });
+});
+
+// --- the CPU references against the ONNX backend tests ---------------------------------------
+
+const conformance = [
+  'test_basic_conv_with_padding',
+  'test_basic_conv_without_padding',
+  'test_conv_with_autopad_same',
+  'test_conv_with_strides_and_asymmetric_padding',
+  'test_conv_with_strides_no_padding',
+  'test_conv_with_strides_padding',
+  'test_convtranspose',
+  'test_convtranspose_1d',
+  'test_convtranspose_3d',
+  'test_convtranspose_autopad_same',
+  'test_convtranspose_dilations',
+  'test_convtranspose_kernel_shape',
+  'test_convtranspose_output_shape',
+  'test_convtranspose_pad',
+  'test_convtranspose_pads',
+  'test_convtranspose_with_kernel'
+];
+
+for (const name of conformance) {
+  test(`CPU reference passes ${name}`, { skip: conformanceSkip(name) }, () => {
+    checkConformance(name);
+  });
+}
