@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { Dim } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { findOp } from '../../src/engine/ops/registry';
 import { checkKernel, singleNodeGraph } from '../helpers/compare';
+import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { randomTensor } from '../helpers/random';
 
 const matrix = (rows: number[][]) =>
@@ -152,3 +154,15 @@ test('Gemm reference on a hand-computed case: alpha * A^T B + beta * C', async (
   // A^T = [[1, 3], [2, 4]]; 2 * A^T + 0.5 * [10, 20] per row.
   assert.deepEqual(Array.from(y.toNumbers()), [7, 16, 9, 18]);
 });
+
+test(
+  'ONNX conformance cases of MatMul and Gemm pass on the reference',
+  { skip: conformanceSkip('test_matmul_2d') },
+  () => {
+    const names = readdirSync(NODE_TESTS_DIR).filter(name => /^test_(matmul|gemm)_/.test(name));
+    assert.ok(names.length >= 14, `only ${names.length} cases`);
+    for (const name of names) {
+      checkConformance(name);
+    }
+  }
+);

@@ -382,12 +382,52 @@ function argAxis(shape: readonly number[], attrs: ArgAttributes): number {
   return axis;
 }
 
+/** Which element of a row an arg search picks: the largest or smallest, first or last of ties. */
+export interface ArgSearch {
+  largest: boolean;
+  lastOfTies: boolean;
+}
+
+/** The position in its row of the element `search` picks (0 for an empty row). */
+export function rowArg(
+  values: Float64Array,
+  base: number,
+  offsets: Int32Array,
+  search: ArgSearch
+): number {
+  let best = 0;
+  for (let r = 1; r < offsets.length; r++) {
+    const x = values[base + offsets[r]];
+    const bestValue = values[base + offsets[best]];
+    if (
+      (search.largest ? x > bestValue : x < bestValue) ||
+      (search.lastOfTies && x === bestValue)
+    ) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+/** WGSL statements declaring `best`, the position in the row of `input` that `search` picks. */
+export function wgslRowArg(input: string, search: ArgSearch): string {
+  const comparison = (search.largest ? '>' : '<') + (search.lastOfTies ? '=' : '');
+  return `  var best = 0u;
+  var best_value = ${input}[base];
+  for (var r = 1u; r < ROW_SIZE; r++) {
+    let x = ${input}[base + row_offset(r)];
+    if (x ${comparison} best_value) {
+      best = r;
+      best_value = x;
+    }
+  }`;
+}
+
 function argOp(opType: 'ArgMax' | 'ArgMin'): OpDefinition<ArgAttributes> {
-  const better = opType === 'ArgMax' ? '>' : '<';
-  const isBetter =
-    opType === 'ArgMax'
-      ? (x: number, best: number, ties: boolean) => x > best || (ties && x === best)
-      : (x: number, best: number, ties: boolean) => x < best || (ties && x === best);
+  const search = (attrs: ArgAttributes): ArgSearch => ({
+    largest: opType === 'ArgMax',
+    lastOfTies: attrs.selectLastIndex
+  });
   const outShape = <D extends Dim>(shape: readonly D[], axis: number, attrs: ArgAttributes) =>
     reducedShape(shape, [axis], attrs.keepdims);
   return {
@@ -413,17 +453,7 @@ function argOp(opType: 'ArgMax' | 'ArgMin'): OpDefinition<ArgAttributes> {
       const axis = atNode(ctx, () => argAxis(x.shape, attrs));
       const { bases, offsets } = rowOffsets(rowLayout(x.shape, [axis]));
       const values = x.toNumbers();
-      const out = Array.from(bases, base => {
-        let best = 0;
-        for (let r = 1; r < offsets.length; r++) {
-          if (
-            isBetter(values[base + offsets[r]], values[base + offsets[best]], attrs.selectLastIndex)
-          ) {
-            best = r;
-          }
-        }
-        return best;
-      });
+      const out = Array.from(bases, base => rowArg(values, base, offsets, search(attrs)));
       return [Tensor.fromNumbers(INDEX_TYPE, outShape(x.shape, axis, attrs), out)];
     },
     webgpu: {
@@ -431,21 +461,12 @@ function argOp(opType: 'ArgMax' | 'ArgMin'): OpDefinition<ArgAttributes> {
         const x = data!;
         const axis = argAxis(x.shape, attrs);
         const out = ctx.allocate(INDEX_TYPE, outShape(x.shape, axis, attrs));
-        const comparison = attrs.selectLastIndex ? `${better}=` : better;
         dispatchRows(ctx, {
           label: opType,
           layout: rowLayout(x.shape, [axis]),
           inputs: [['data', x]],
           outputs: [['out', out]],
-          body: `  var best = 0u;
-  var best_value = data[base];
-  for (var r = 1u; r < ROW_SIZE; r++) {
-    let x = data[base + row_offset(r)];
-    if (x ${comparison} best_value) {
-      best = r;
-      best_value = x;
-    }
-  }
+          body: `${wgslRowArg('data', search(attrs))}
   out[index] = i32(best);`
         });
         return [out];

@@ -1,0 +1,293 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { Tensor } from '../../src/engine/ir/tensor';
+import { checkKernel } from '../helpers/compare';
+import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
+import { inferNode } from '../helpers/infer-node';
+import { randomTensor } from '../helpers/random';
+
+const floats = (shape: number[], values: number[]) => Tensor.fromNumbers('float32', shape, values);
+
+function assertNear(actual: Tensor, expected: number[], tolerance = 1e-6): void {
+  const values = actual.toNumbers();
+  assert.equal(values.length, expected.length);
+  values.forEach((v, i) =>
+    assert.ok(Math.abs(v - expected[i]) <= tolerance, `element ${i}: ${v}, expected ${expected[i]}`)
+  );
+}
+
+/** Sums of `t` over consecutive blocks of `block` elements. */
+function blockSums(t: Tensor, block: number): number[] {
+  const values = t.toNumbers();
+  return Array.from({ length: values.length / block }, (_, b) =>
+    values.slice(b * block, (b + 1) * block).reduce((s, v) => s + v, 0)
+  );
+}
+
+// --- Softmax, LogSoftmax, Hardmax ---------------------------------------------------------
+
+for (const opType of ['Softmax', 'LogSoftmax', 'Hardmax']) {
+  test(`${opType} along every axis, before and from opset 13`, async () => {
+    for (const opset of [11, 13]) {
+      for (const axis of [undefined, 0, 1, -1]) {
+        await checkKernel({
+          opType,
+          inputs: [randomTensor([2, 3, 4], { low: -4, high: 4 })],
+          attributes: axis === undefined ? {} : { axis },
+          opset
+        });
+      }
+    }
+  });
+}
+
+test('Softmax before opset 13 normalizes the coerced 2-D rows, from 13 one axis', async () => {
+  const x = randomTensor([2, 3, 4]);
+  const [coerced] = await checkKernel({ opType: 'Softmax', inputs: [x], opset: 11 });
+  // Default axis 1: each batch's 12 elements form one row.
+  assertNear(floats([2], blockSums(coerced, 12)), [1, 1], 1e-6);
+  const [lastAxis] = await checkKernel({ opType: 'Softmax', inputs: [x], opset: 13 });
+  assertNear(floats([6], blockSums(lastAxis, 4)), [1, 1, 1, 1, 1, 1], 1e-6);
+  const [middle] = await checkKernel({
+    opType: 'Softmax',
+    inputs: [x],
+    attributes: { axis: 1 },
+    opset: 13
+  });
+  const m = middle.toNumbers();
+  for (let b = 0; b < 2; b++) {
+    for (let k = 0; k < 4; k++) {
+      const sum = m[b * 12 + k] + m[b * 12 + 4 + k] + m[b * 12 + 8 + k];
+      assert.ok(Math.abs(sum - 1) < 1e-6);
+    }
+  }
+});
+
+test('Softmax and LogSoftmax of [-1, 0, 1] (ONNX test_softmax_example)', async () => {
+  const x = floats([1, 3], [-1, 0, 1]);
+  const [softmax] = await checkKernel({ opType: 'Softmax', inputs: [x] });
+  assertNear(softmax, [0.09003057, 0.24472846, 0.66524094]);
+  const [logSoftmax] = await checkKernel({ opType: 'LogSoftmax', inputs: [x] });
+  assertNear(logSoftmax, [-2.4076061, -1.407606, -0.407606]);
+});
+
+test('Softmax subtracts the row max: large inputs do not overflow', async () => {
+  const x = floats([2, 4], [1000, 1001, 1002, 1003, -1000, -1001, -1002, -1003]);
+  const expected = [0.0320586, 0.08714432, 0.23688282, 0.64391426];
+  const [y] = await checkKernel({ opType: 'Softmax', inputs: [x] });
+  assertNear(y, [...expected, ...expected.reverse()]);
+  await checkKernel({ opType: 'LogSoftmax', inputs: [x] });
+});
+
+test('Softmax over a long row', async () => {
+  await checkKernel({
+    opType: 'Softmax',
+    inputs: [randomTensor([3, 3000], { low: -20, high: 20 })]
+  });
+});
+
+test('Hardmax marks the first of tied maxima', async () => {
+  const x = floats([3, 4], [3, 0, 1, 2, 2, 5, 5, 0, 1, 1, 1, 1]);
+  for (const opset of [11, 13]) {
+    const [y] = await checkKernel({ opType: 'Hardmax', inputs: [x], opset });
+    assert.deepEqual(Array.from(y.toNumbers()), [1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0]);
+  }
+});
+
+test('softmax shape inference keeps the shape and checks the axis', () => {
+  const x = { dtype: 'float32' as const, shape: ['batch', 12, 'seq', 'seq'] };
+  assert.deepEqual(inferNode('Softmax', [x])[0].shape, ['batch', 12, 'seq', 'seq']);
+  assert.equal(inferNode('LogSoftmax', [{ dtype: 'float32' }])[0].shape, undefined);
+  assert.throws(() => inferNode('Softmax', [x], { axis: 4 }), /out of range/);
+});
+
+// --- LayerNormalization -----------------------------------------------------------------
+
+test('LayerNormalization for every axis, with Mean and InvStdDev', async () => {
+  const x = randomTensor([2, 3, 4]);
+  for (const axis of [0, 1, 2, -1, -2]) {
+    const normalized = x.shape.slice(axis < 0 ? axis + 3 : axis);
+    const [y, mean, invStdDev] = await checkKernel({
+      opType: 'LayerNormalization',
+      inputs: [x, randomTensor(normalized, { seed: 2 }), randomTensor(normalized, { seed: 3 })],
+      attributes: { axis, epsilon: 1e-3 },
+      outputs: 3
+    });
+    assert.deepEqual(y.shape, [2, 3, 4]);
+    assert.deepEqual(mean.shape, invStdDev.shape);
+    assert.deepEqual(
+      mean.shape,
+      [2, 3, 4].map((d, i) => (i < (axis + 3) % 3 ? d : 1))
+    );
+  }
+});
+
+test('LayerNormalization with broadcast Scale and B, and without B', async () => {
+  const x = randomTensor([2, 5, 8]);
+  await checkKernel({
+    opType: 'LayerNormalization',
+    inputs: [x, randomTensor([8], { seed: 2 }), randomTensor([1, 8], { seed: 3 })],
+    attributes: { axis: 1 }
+  });
+  await checkKernel({
+    opType: 'LayerNormalization',
+    inputs: [x, randomTensor([8], { seed: 2 })],
+    outputs: 3
+  });
+  await assert.rejects(
+    checkKernel({
+      opType: 'LayerNormalization',
+      inputs: [x, randomTensor([5], { seed: 2 })]
+    }),
+    /Scale of shape \[5\] does not broadcast to \[8\]/
+  );
+});
+
+test('LayerNormalization of [1, 2, 3, 4] by hand', async () => {
+  const [y, mean, invStdDev] = await checkKernel({
+    opType: 'LayerNormalization',
+    inputs: [floats([1, 4], [1, 2, 3, 4]), floats([4], [1, 1, 2, 2]), floats([4], [0, 0, 0, 1])],
+    attributes: { epsilon: 0 },
+    outputs: 3
+  });
+  const inverse = 1 / Math.sqrt(1.25);
+  assertNear(mean, [2.5]);
+  assertNear(invStdDev, [inverse]);
+  assertNear(y, [-1.5 * inverse, -0.5 * inverse, inverse, 3 * inverse + 1]);
+});
+
+test('LayerNormalization shape inference: symbolic statistics shapes', () => {
+  const x = { dtype: 'float32' as const, shape: ['batch', 'seq', 768] };
+  const scale = { dtype: 'float32' as const, shape: [768] };
+  const [y, mean, invStdDev] = inferNode('LayerNormalization', [x, scale], {}, { outputs: 3 });
+  assert.deepEqual(y.shape, ['batch', 'seq', 768]);
+  assert.deepEqual(mean, { dtype: 'float32', shape: ['batch', 'seq', 1] });
+  assert.deepEqual(invStdDev.shape, ['batch', 'seq', 1]);
+  const [, axis0] = inferNode('LayerNormalization', [x, scale], { axis: -3 }, { outputs: 2 });
+  assert.deepEqual(axis0.shape, [1, 1, 1]);
+});
+
+// --- InstanceNormalization ---------------------------------------------------------------
+
+test('InstanceNormalization on 3-D and 4-D inputs', async () => {
+  for (const shape of [
+    [2, 3, 7],
+    [2, 3, 4, 5]
+  ]) {
+    await checkKernel({
+      opType: 'InstanceNormalization',
+      inputs: [randomTensor(shape), randomTensor([3], { seed: 2 }), randomTensor([3], { seed: 3 })],
+      attributes: { epsilon: 1e-3 }
+    });
+  }
+});
+
+test('InstanceNormalization by hand (ONNX test_instancenorm_example)', async () => {
+  const [y] = await checkKernel({
+    opType: 'InstanceNormalization',
+    inputs: [floats([1, 2, 1, 3], [-1, 0, 1, 2, 3, 4]), floats([2], [1, 1.5]), floats([2], [0, 1])]
+  });
+  assertNear(y, [-1.2247356, 0, 1.2247356, -0.8371035, 1, 2.8371034]);
+});
+
+// --- BatchNormalization -------------------------------------------------------------------
+
+function batchNormInputs(shape: number[], parameterShape = [shape[1]]): Tensor[] {
+  return [
+    randomTensor(shape),
+    randomTensor(parameterShape, { seed: 2 }),
+    randomTensor(parameterShape, { seed: 3 }),
+    randomTensor(parameterShape, { seed: 4 }),
+    randomTensor(parameterShape, { seed: 5, low: 0.1, high: 2 })
+  ];
+}
+
+test('BatchNormalization at inference on 2-D and 4-D inputs', async () => {
+  for (const shape of [
+    [4, 3],
+    [2, 3, 4, 5]
+  ]) {
+    for (const opset of [9, 15]) {
+      await checkKernel({
+        opType: 'BatchNormalization',
+        inputs: batchNormInputs(shape),
+        attributes: { epsilon: 1e-3 },
+        opset
+      });
+    }
+  }
+});
+
+test('BatchNormalization with per-element parameters (spatial = 0, opset 7)', async () => {
+  await checkKernel({
+    opType: 'BatchNormalization',
+    inputs: batchNormInputs([2, 3, 4], [3, 4]),
+    attributes: { spatial: 0 },
+    opset: 7
+  });
+});
+
+test('BatchNormalization by hand: (x - mean) / sqrt(var + epsilon) * scale + B', async () => {
+  const [y] = await checkKernel({
+    opType: 'BatchNormalization',
+    inputs: [
+      floats([1, 2, 2], [1, 2, 3, 4]),
+      floats([2], [2, 0.5]),
+      floats([2], [1, -1]),
+      floats([2], [1, 3]),
+      floats([2], [4, 0.25])
+    ],
+    attributes: { epsilon: 0 },
+    opset: 15
+  });
+  assertNear(y, [1, 2, -1, 0]);
+});
+
+test('BatchNormalization in training mode is declined', async () => {
+  await assert.rejects(
+    checkKernel({
+      opType: 'BatchNormalization',
+      inputs: batchNormInputs([2, 3]),
+      attributes: { training_mode: 1 },
+      opset: 15
+    }),
+    /training mode is not supported/
+  );
+  await assert.rejects(
+    checkKernel({ opType: 'BatchNormalization', inputs: batchNormInputs([2, 3]), opset: 6 }),
+    /training mode is not supported/
+  );
+  await assert.rejects(
+    checkKernel({
+      opType: 'BatchNormalization',
+      inputs: batchNormInputs([2, 3]),
+      outputs: 3,
+      opset: 9
+    }),
+    /outputs beyond Y .* are not supported/
+  );
+  await checkKernel({
+    opType: 'BatchNormalization',
+    inputs: batchNormInputs([2, 3]),
+    attributes: { is_test: 1 },
+    opset: 6
+  });
+});
+
+// --- conformance --------------------------------------------------------------------------
+
+const CONFORMANCE_PATTERN =
+  /^test_(softmax|logsoftmax|hardmax|layer_normalization|instancenorm|batchnorm)_(?!.*(_expanded|_training_mode)$)/;
+
+test(
+  'ONNX conformance cases of the normalizations pass on the reference',
+  { skip: conformanceSkip('test_softmax_example') },
+  () => {
+    const names = readdirSync(NODE_TESTS_DIR).filter(name => CONFORMANCE_PATTERN.test(name));
+    assert.ok(names.length > 40, `only ${names.length} cases`);
+    for (const name of names) {
+      checkConformance(name);
+    }
+  }
+);
