@@ -13,9 +13,11 @@ import { Attributes } from './attributes';
 import {
   AxisRead,
   dispatchOver,
+  Elements,
   elementsType,
   gatherOp,
   GatherStep,
+  identityReads,
   inferList,
   intList,
   IntList,
@@ -30,15 +32,11 @@ import {
   PadMode,
   readList,
   takeElements,
+  unknownDims,
   valueElements,
   withNodeErrors
 } from './shape';
 import { InferInput, OpContext, OpDefinition } from './types';
-
-/** Any tensor storage indexed without caring whether its elements are numbers or BigInts. */
-type Elements = { [index: number]: number | bigint };
-
-const unknownDims = (rank: number): Dim[] => new Array<Dim>(rank).fill(null);
 
 // --- Transpose and the ops that are transposes of a view -------------------------------
 
@@ -190,24 +188,23 @@ function sliceAxis(dim: number, start: number, end: number, step: number): AxisS
   return { start: first, step, count: Math.max(0, Math.ceil((last - first) / step)) };
 }
 
-interface SliceParameters {
-  starts: number[];
-  ends: number[];
+interface SliceParameters<T extends Dim> {
+  starts: T[];
+  ends: T[];
   axes: number[];
   steps: number[];
 }
 
 /** Checks Slice's lists against each other and the rank, filling default axes and steps. */
-function sliceParameters(
+function sliceParameters<T extends Dim>(
   rank: number,
-  starts: number[],
-  ends: number[],
+  starts: T[],
+  ends: T[],
   axes: number[] | undefined,
   steps: number[] | undefined
-): SliceParameters {
+): SliceParameters<T> {
   const count = starts.length;
-  const given = { ends, axes, steps };
-  for (const [name, list] of Object.entries(given)) {
+  for (const [name, list] of Object.entries({ ends, axes, steps })) {
     if (list && list.length !== count) {
       throw new Error(`${name} has ${list.length} elements, starts has ${count}`);
     }
@@ -220,13 +217,12 @@ function sliceParameters(
   };
 }
 
-function sliceStep(shape: readonly number[], p: SliceParameters): GatherStep {
-  const strides = stridesOf(shape);
-  const reads: AxisRead[] = shape.map((_, axis) => ({ stride: strides[axis], start: 0, step: 1 }));
+function sliceStep(shape: readonly number[], p: SliceParameters<number>): GatherStep {
+  const reads = identityReads(shape);
   const outShape = [...shape];
   p.axes.forEach((axis, i) => {
     const { start, step, count } = sliceAxis(shape[axis], p.starts[i], p.ends[i], p.steps[i]);
-    reads[axis] = { stride: strides[axis], start, step };
+    reads[axis] = { stride: reads[axis].stride, start, step };
     outShape[axis] = count;
   });
   return { plan: { shape: outShape, reads }, outShape };
@@ -235,62 +231,58 @@ function sliceStep(shape: readonly number[], p: SliceParameters): GatherStep {
 /** Past this, an end means "to the end of the axis" whatever its (symbolic) size. */
 const END_OF_AXIS = 2 ** 31 - 1;
 
-/** A sliced symbolic dim: kept when the slice takes all of it, otherwise unknown. */
-function sliceSymbol(dim: Dim, start: Dim, end: Dim, step: Dim): Dim {
-  const whole =
-    start === 0 && step === 1 && (end === dim || (typeof end === 'number' && end >= END_OF_AXIS));
-  return whole ? dim : null;
+/**
+ * A sliced dim during inference: computed when all is known, kept when a symbolic dim
+ * is taken whole (forward or reversed), otherwise unknown.
+ */
+function slicedDim(dim: Dim, start: Dim, end: Dim, step: number): Dim {
+  if (typeof dim === 'number' && typeof start === 'number' && typeof end === 'number') {
+    return sliceAxis(dim, start, end, step).count;
+  }
+  const toEnd = typeof end === 'number' && Math.abs(end) >= END_OF_AXIS;
+  const forward = step === 1 && start === 0 && (end === dim || toEnd);
+  const backward = step === -1 && start === -1 && toEnd && (end as number) < 0;
+  return forward || backward ? dim : null;
 }
 
 function inferSlice(inputs: (InferInput | undefined)[], a: SliceAttributes): InferInput {
   const x = inputs[0]!;
-  const [starts, ends, axes, steps] = [a.starts, a.ends, a.axes, a.steps].map(list =>
-    inferList(list, inputs)
-  );
   if (!x.shape) {
     return { dtype: x.dtype };
   }
-  if (starts === undefined || ends === undefined) {
-    throw new Error('starts and ends are required');
-  }
   const rank = x.shape.length;
-  const axisList = knownNumbers(axes);
-  if (!starts || !ends || axes === null || steps === null || (axes && !axisList)) {
+  const [starts, ends, axes, steps] = [a.starts, a.ends, a.axes, a.steps].map(list =>
+    inferList(list, inputs)
+  );
+  const [axisNumbers, stepNumbers] = [knownNumbers(axes), knownNumbers(steps)];
+  if (
+    !starts ||
+    !ends ||
+    (axes !== undefined && !axisNumbers) ||
+    (steps !== undefined && !stepNumbers)
+  ) {
     // Which axes are cut, or by how much, is only known at run time.
-    const cut = axisList && normalizeAxes(axisList, rank);
+    const cut = axisNumbers && normalizeAxes(axisNumbers, rank);
     return {
       dtype: x.dtype,
       shape: x.shape.map((d, axis) => (cut && !cut.includes(axis) ? d : null))
     };
   }
-  const p = sliceParameters(
-    rank,
-    starts as number[],
-    ends as number[],
-    axisList,
-    steps as number[] | undefined
-  );
+  const p = sliceParameters(rank, starts, ends, axisNumbers, stepNumbers);
   const shape = [...x.shape];
   p.axes.forEach((axis, i) => {
-    const [dim, start, end, step] = [x.shape![axis], starts[i], ends[i], p.steps[i]];
-    shape[axis] =
-      typeof dim === 'number' &&
-      typeof start === 'number' &&
-      typeof end === 'number' &&
-      typeof step === 'number'
-        ? sliceAxis(dim, start, end, step).count
-        : sliceSymbol(dim, start, end, step);
+    shape[axis] = slicedDim(x.shape![axis], p.starts[i], p.ends[i], p.steps[i]);
   });
+  // Slicing a shape value (Shape → Slice) keeps its elements, symbols included.
   const elements = valueElements(x);
-  if (elements && rank === 1 && p.axes.length === 1 && isConcrete(shape)) {
-    const { start, step, count } = sliceAxis(
-      elements.length,
-      starts[0] as number,
-      ends[0] as number,
-      p.steps[0]
+  const [start, end] = [p.starts[0], p.ends[0]];
+  if (elements && rank === 1 && typeof start === 'number' && typeof end === 'number') {
+    const range = sliceAxis(elements.length, start, end, p.steps[0]);
+    const picked = Array.from(
+      { length: range.count },
+      (_, i) => elements[range.start + i * range.step]
     );
-    const picked = Array.from({ length: count }, (_, i) => elements[start + i * step]);
-    return elementsType(x.dtype, shape, picked);
+    return elementsType(x.dtype, [range.count], picked);
   }
   return { dtype: x.dtype, shape };
 }
@@ -452,6 +444,9 @@ const tile = gatherOp<Record<string, never>>({
   hostInputs: () => [1],
   inferTypes: ([x, repeatsInput]) => {
     const repeats = knownNumbers(valueElements(repeatsInput));
+    if (x!.shape && repeats && repeats.length !== x!.shape.length) {
+      throw new Error(`repeats has ${repeats.length} elements for rank ${x!.shape.length}`);
+    }
     const shape =
       x!.shape &&
       x!.shape.map((d, axis) =>
@@ -594,8 +589,9 @@ const concat: OpDefinition<{ axis: number }> = {
   opType: 'Concat',
   parseAttributes: ({ node, opset }) => {
     const a = new Attributes(node);
-    const axis = a.int('axis', opset < 4 ? 1 : NaN);
-    if (Number.isNaN(axis)) {
+    // Opsets before 4 concatenate along 1 by default; later ones require the axis.
+    const axis = a.int('axis') ?? (opset < 4 ? 1 : undefined);
+    if (axis === undefined) {
       throw a.invalid('axis', 'is required');
     }
     return { axis };
@@ -674,6 +670,18 @@ function splitSizes(dim: number, split: number[] | undefined, a: SplitAttributes
   return Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(chunk, dim - i * chunk)));
 }
 
+/** The parts' sizes during inference, unknown where the sizes or the dim are. */
+function splitDims(dim: Dim, given: Dim[] | null | undefined, a: SplitAttributes): Dim[] {
+  const known = knownNumbers(given);
+  if (given === null || (given && !known)) {
+    return unknownDims(a.outputs);
+  }
+  if (typeof dim === 'number') {
+    return splitSizes(dim, known, a);
+  }
+  return known?.length ? known : unknownDims(a.outputs);
+}
+
 function splitPlan(shape: readonly number[], split: number[] | undefined, a: SplitAttributes) {
   const axis = normalizeAxis(a.axis, shape.length);
   const { outer, inner } = aroundAxis(shape, axis);
@@ -702,18 +710,10 @@ const split: OpDefinition<SplitAttributes> = {
     const x = inputs[0]!;
     const shape = x.shape;
     if (!shape) {
-      return new Array(a.outputs).fill({ dtype: x.dtype });
+      return Array.from({ length: a.outputs }, () => ({ dtype: x.dtype }));
     }
     const axis = normalizeAxis(a.axis, shape.length);
-    const dim = shape[axis];
-    const given = inferList(a.split, inputs);
-    const known = knownNumbers(given);
-    const sizes: Dim[] =
-      given === null || (given && !known)
-        ? unknownDims(a.outputs)
-        : typeof dim === 'number'
-          ? splitSizes(dim, known, a)
-          : (known ?? unknownDims(a.outputs));
+    const sizes = splitDims(shape[axis], inferList(a.split, inputs), a);
     return sizes.map(size => ({
       dtype: x.dtype,
       shape: shape.map((d, i) => (i === axis ? size : d))
@@ -756,9 +756,8 @@ function normalizeIndices(indices: Tensor, size: number): number[] {
  * outside the buffer).
  */
 function wgslIndex(at: string, size: number): string {
-  return `  var k = indices[${at}];
-  k = select(k, k + ${size}, k < 0);
-  let kk = u32(clamp(k, 0, ${Math.max(size - 1, 0)}));`;
+  return `  let given = indices[${at}];
+  let k = u32(clamp(select(given, given + ${size}, given < 0), 0, ${Math.max(size - 1, 0)}));`;
 }
 
 function gatherDims(data: readonly Dim[], indices: readonly Dim[], axis: number): Dim[] {
@@ -814,7 +813,7 @@ const gather: OpDefinition<{ axis: number }> = {
   let j = (index / ${inner}u) % ${count}u;
   let i = index % ${inner}u;
 ${wgslIndex('j', size)}
-  out[index] = data[(block * ${size}u + kk) * ${inner}u + i];`;
+  out[index] = data[(block * ${size}u + k) * ${inner}u + i];`;
       const code = [
         bindings(
           [
@@ -869,7 +868,7 @@ const gatherElements: OpDefinition<{ axis: number }> = {
       const strides = stridesOf(data!.shape);
       const out = ctx.allocate(data!.dtype, indices!.shape);
       const offset = strides
-        .map((stride, d) => `${d === axis ? 'kk' : `c${d}`} * ${stride}u`)
+        .map((stride, d) => `${d === axis ? 'k' : `c${d}`} * ${stride}u`)
         .join(' + ');
       const body = [
         coordinates('index', indices!.shape, 'c'),

@@ -107,6 +107,16 @@ export function elementsType(dtype: DataType, shape: number[], elements: Dim[]):
     : { dtype, shape, symbolicValue: elements };
 }
 
+export function unknownDims(rank: number): Dim[] {
+  return new Array<Dim>(rank).fill(null);
+}
+
+/** The dims a 1-D shape input stands for: its elements, or as many unknown dims as it has. */
+export function shapeInputDims(input: InferInput | undefined): Dim[] | undefined {
+  const rank = input?.shape?.[0];
+  return valueElements(input) ?? (typeof rank === 'number' ? unknownDims(rank) : undefined);
+}
+
 /** The product of dims: a number when all are, the one symbol when the rest are 1, else null. */
 export function dimProduct(dims: readonly Dim[]): Dim {
   let product = 1;
@@ -124,7 +134,7 @@ export function dimProduct(dims: readonly Dim[]): Dim {
   return symbols.length === 1 && product === 1 ? symbols[0] : null;
 }
 
-/** A shape that is known to be concrete at run time, for the CPU references and kernels. */
+/** Whether every dim is a known size. */
 export function isConcrete(shape: readonly Dim[] | undefined): shape is number[] {
   return shape !== undefined && shape.every(d => typeof d === 'number');
 }
@@ -132,7 +142,7 @@ export function isConcrete(shape: readonly Dim[] | undefined): shape is number[]
 // --- element gathers: one plan, a CPU reference and a WGSL kernel ------------------------
 
 /** Any tensor storage indexed without caring whether its elements are numbers or BigInts. */
-type Elements = { [index: number]: number | bigint };
+export type Elements = { [index: number]: number | bigint };
 
 export type PadMode = 'constant' | 'edge' | 'reflect' | 'wrap';
 
@@ -309,6 +319,8 @@ export function gatherGpu(
       terms.push(`${s} * ${read.stride}`);
     }
   });
+  // Outside a constant pad the load reads out of bounds, which WebGPU makes harmless
+  // (reads are clamped to the buffer); select then keeps the fill value.
   const load = `source[u32(${terms.join(' + ') || '0'})]`;
   lines.push(
     inside.length
@@ -379,7 +391,6 @@ function viewKernel<A>(
   };
 }
 
-/** What a gather op reads, given its input's shape, host inputs and attributes. */
 /** What a gather op knows of its data input when it plans: a host or a GPU tensor. */
 export interface GatherSource {
   readonly dtype: DataType;
@@ -562,17 +573,8 @@ const reshape: OpDefinition<ReshapeAttributes> = {
   hostInputs: a => listInputs(a.shape),
   inferTypes: (inputs, a) => {
     const x = inputs[0]!;
-    const target = inferList(a.shape, inputs);
-    if (target) {
-      return [reshapedElements(x, reshapeDims(x.shape, target, a.allowZero))];
-    }
-    const rank = inputs[1]?.shape?.[0];
-    return [
-      {
-        dtype: x.dtype,
-        shape: typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : undefined
-      }
-    ];
+    const target = 'input' in a.shape ? shapeInputDims(inputs[a.shape.input]) : a.shape.attribute;
+    return [reshapedElements(x, target && reshapeDims(x.shape, target, a.allowZero))];
   },
   cpu: (inputs, a) => [inputs[0]!.reshape(reshapeTarget(inputs[0]!, inputs, a))],
   webgpu: viewKernel(reshapeTarget)
@@ -771,7 +773,7 @@ const size: OpDefinition<Record<string, never>> = {
   parseAttributes: () => ({}),
   inferTypes: ([x]) => {
     const count = x!.shape ? dimProduct(x!.shape) : null;
-    return [elementsType('int64', [], [typeof count === 'string' ? null : count])];
+    return [elementsType('int64', [], [count])];
   },
   cpu: ([x]) => [Tensor.scalar('int64', x!.size)]
 };
@@ -794,10 +796,8 @@ const expand = gatherOp<Record<string, never>>({
   parseAttributes: () => ({}),
   hostInputs: () => [1],
   inferTypes: ([x, target]) => {
-    const dims = valueElements(target);
-    const rank = target?.shape?.[0];
-    const shape = dims ?? (typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : undefined);
-    return [{ dtype: x!.dtype, shape: x!.shape && shape && broadcastShapes([x!.shape, shape]) }];
+    const dims = shapeInputDims(target);
+    return [{ dtype: x!.dtype, shape: x!.shape && dims && broadcastShapes([x!.shape, dims]) }];
   },
   gather: (x, host) => {
     if (!host[1]) {
@@ -826,16 +826,7 @@ const constantOfShape: OpDefinition<{ value: Tensor }> = {
     return { value };
   },
   hostInputs: () => [0],
-  inferTypes: ([shape], a) => {
-    const dims = valueElements(shape);
-    const rank = shape?.shape?.[0];
-    return [
-      {
-        dtype: a.value.dtype,
-        shape: dims ?? (typeof rank === 'number' ? new Array<Dim>(rank).fill(null) : undefined)
-      }
-    ];
-  },
+  inferTypes: ([shape], a) => [{ dtype: a.value.dtype, shape: shapeInputDims(shape) }],
   cpu: ([shape], a) => {
     const dims = shape!.toIntegers();
     return [takeElements(a.value, dims, new Int32Array(sizeOf(dims)))];
@@ -848,7 +839,7 @@ const constantOfShape: OpDefinition<{ value: Tensor }> = {
         'ConstantOfShape',
         a.value.dtype,
         shape!.toIntegers(),
-        f32Literal(a.value.toNumbers()[0])
+        storageLiteral(a.value.dtype, a.value.toNumbers()[0])
       )
     ]
   }
