@@ -449,6 +449,9 @@ test('inference carries symbolic dims through the layout ops', () => {
     ['N', 4, 'L']
   ]);
   assert.deepEqual(shape('Slice', [x, int64([0]), int64([2]), int64([0])]), [[null, 4, 'L']]);
+  assert.deepEqual(shape('Slice', [x, int64([-1]), int64([INT64_MIN]), int64([2]), int64([-1])]), [
+    ['N', 4, 'L']
+  ]);
   assert.deepEqual(shape('Slice', [x, { dtype: 'int64', shape: [1] }, int64([2]), int64([1])]), [
     ['N', null, 'L']
   ]);
