@@ -3,9 +3,9 @@ import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { Dim } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { findOp } from '../../src/engine/ops/registry';
-import { checkKernel, singleNodeGraph } from '../helpers/compare';
+import { checkKernel } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
+import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
 
 const matrix = (rows: number[][]) =>
@@ -68,17 +68,11 @@ test('MatMul broadcasts batch dims', async () => {
 });
 
 test('MatMul shape inference carries symbolic batch and sequence dims', () => {
-  const matmul = findOp('MatMul')!;
-  const ctx = { opset: 17, node: singleNodeGraph(matmulCase()).nodes[0] };
   const infer = (a: Dim[], b: Dim[]) =>
-    matmul.inferTypes(
-      [
-        { dtype: 'float32', shape: a },
-        { dtype: 'float32', shape: b }
-      ],
-      {},
-      ctx
-    )[0].shape;
+    inferNode('MatMul', [
+      { dtype: 'float32', shape: a },
+      { dtype: 'float32', shape: b }
+    ])[0].shape;
   assert.deepEqual(infer(['batch', 'seq', 768], [768, 3072]), ['batch', 'seq', 3072]);
   assert.deepEqual(infer(['batch', 12, 'seq', 64], ['batch', 12, 64, 'seq']), [
     'batch',
@@ -91,9 +85,21 @@ test('MatMul shape inference carries symbolic batch and sequence dims', () => {
   assert.throws(() => infer(['batch', 7], [8, 2]), /inner dimensions differ/);
 });
 
-function matmulCase() {
-  return { opType: 'MatMul', inputs: [randomTensor([2, 3]), randomTensor([3, 2])] };
-}
+test('Gemm shape inference, with transposes and partly known operands', () => {
+  const infer = (a: Dim[] | undefined, b: Dim[] | undefined, transA = 0, transB = 0) =>
+    inferNode(
+      'Gemm',
+      [
+        { dtype: 'float32', shape: a },
+        { dtype: 'float32', shape: b }
+      ],
+      { transA, transB }
+    )[0].shape;
+  assert.deepEqual(infer(['batch', 512], [512, 10]), ['batch', 10]);
+  assert.deepEqual(infer([512, 'batch'], [10, 512], 1, 1), ['batch', 10]);
+  assert.deepEqual(infer(['batch', 512], undefined, 0, 1), ['batch', null]);
+  assert.throws(() => infer([4, 5], [4, 3]), /inner dimensions differ/);
+});
 
 test('Gemm with transposes, alpha and beta, for every C shape', async () => {
   const m = 5;

@@ -169,10 +169,12 @@ const gemm: OpDefinition<GemmAttributes> = {
   },
   inferTypes: ([a, b], attrs, ctx) => {
     checkSameType(ctx, a!, b!);
-    if (!a!.shape || !b!.shape) {
-      return [{ dtype: a!.dtype, shape: [null, null] }];
+    if (a!.shape && b!.shape) {
+      const { m, n } = gemmDims(a!.shape, b!.shape, attrs);
+      return [{ dtype: a!.dtype, shape: [m, n] }];
     }
-    const { m, n } = gemmDims(a!.shape, b!.shape, attrs);
+    const m = a!.shape?.[attrs.transA ? 1 : 0] ?? null;
+    const n = b!.shape?.[attrs.transB ? 0 : 1] ?? null;
     return [{ dtype: a!.dtype, shape: [m, n] }];
   },
   cpu: ([a, b, c], attrs, ctx) => {

@@ -42,22 +42,21 @@ function describe(shape: readonly Dim[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/**
- * Checks that a parameter of `shape` broadcasts one way to `target` (numpy rules,
- * right-aligned) and returns, for each element of `target`, the parameter element read.
- */
-function parameterIndices(
-  what: string,
-  shape: readonly number[],
-  target: readonly number[]
-): Int32Array {
+/** Checks that a parameter of `shape` broadcasts one way to `target` (numpy rules). */
+function checkBroadcastsTo(what: string, shape: readonly number[], target: readonly number[]) {
   const shift = target.length - shape.length;
   if (shift < 0 || shape.some((d, i) => d !== 1 && d !== target[i + shift])) {
     throw new Error(
       `${what} of shape ${describe(shape)} does not broadcast to ${describe(target)}`
     );
   }
-  return broadcastIndices(shape, target);
+}
+
+/** A parameter's values broadcast to `target`, one per element of `target`. */
+function broadcastValues(what: string, t: Tensor, target: readonly number[]): Float64Array {
+  checkBroadcastsTo(what, t.shape, target);
+  const values = t.toNumbers();
+  return Float64Array.from(broadcastIndices(t.shape, target), i => values[i]);
 }
 
 // --- Softmax, LogSoftmax, Hardmax -------------------------------------------------------
@@ -206,12 +205,6 @@ interface Affine<T> {
   target: number[];
 }
 
-/** A parameter's values broadcast to `target` (checked: one-way, numpy rules). */
-function broadcastValues(what: string, t: Tensor, target: number[]): Float64Array {
-  const values = t.toNumbers();
-  return Float64Array.from(parameterIndices(what, t.shape, target), i => values[i]);
-}
-
 /**
  * Standardizes every row of `x` (the variance taken of centered values, two passes) and
  * applies `affine`, read at `parameter(row, r)` for element r of a row. Returns y and
@@ -280,7 +273,7 @@ function standardizeOnGpu(ctx: KernelContext, s: GpuStandardization): void {
   if (s.statistics) {
     outputs.push(['mean_out', s.statistics.mean], ['inv_std_dev_out', s.statistics.invStdDev]);
   }
-  const shift = bias ? ' + bias[bias_index(p)]' : '';
+  const biasTerm = bias ? ' + bias[bias_index(p)]' : '';
   dispatchRows(ctx, {
     label: s.label,
     layout: s.layout,
@@ -301,7 +294,7 @@ function standardizeOnGpu(ctx: KernelContext, s: GpuStandardization): void {
   for (var r = 0u; r < ROW_SIZE; r++) {
     let o = base + row_offset(r);
     let p = ${s.parameter};
-    y[o] = (x[o] - mean) * inv_std_dev * scale[scale_index(p)]${shift};
+    y[o] = (x[o] - mean) * inv_std_dev * scale[scale_index(p)]${biasTerm};
   }
 ${s.statistics ? '  mean_out[index] = mean;\n  inv_std_dev_out[index] = inv_std_dev;' : ''}`
   });
@@ -334,9 +327,9 @@ function layerNormPlan(
 ) {
   const axis = normalizeAxis(attrs.axis, x.length);
   const normalized = x.slice(axis);
-  parameterIndices('Scale', scale, normalized);
+  checkBroadcastsTo('Scale', scale, normalized);
   if (bias) {
-    parameterIndices('B', bias, normalized);
+    checkBroadcastsTo('B', bias, normalized);
   }
   return {
     layout: rowLayout(x, trailingAxes(axis, x.length)),
@@ -441,8 +434,8 @@ function instanceNormPlan(x: readonly number[], scale: readonly number[], bias: 
     throw new Error(`input must be (N, C, ...), got shape ${describe(x)}`);
   }
   const channels = [x[1]];
-  parameterIndices('scale', scale, channels);
-  parameterIndices('B', bias, channels);
+  checkBroadcastsTo('scale', scale, channels);
+  checkBroadcastsTo('B', bias, channels);
   return { layout: rowLayout(x, trailingAxes(2, x.length)), channels };
 }
 
@@ -497,7 +490,7 @@ function channelAligned(what: string, x: readonly number[], shape: readonly numb
     throw new Error(`${what} of shape ${describe(shape)} does not fit X of shape ${describe(x)}`);
   }
   const aligned = [...shape, ...new Array<number>(trailing).fill(1)];
-  parameterIndices(what, aligned, x);
+  checkBroadcastsTo(what, aligned, x);
   return aligned;
 }
 
@@ -520,9 +513,11 @@ const batchNormalization: OpDefinition<EpsilonAttributes> = {
     const [scale, bias, mean, variance] = atNode(ctx, () =>
       parameters.map((p, i) => {
         const what = BATCH_NORM_PARAMETERS[i];
-        return broadcastValues(what, p!.reshape(channelAligned(what, x!.shape, p!.shape)), [
-          ...x!.shape
-        ]);
+        return broadcastValues(
+          what,
+          p!.reshape(channelAligned(what, x!.shape, p!.shape)),
+          x!.shape
+        );
       })
     );
     const y = x!

@@ -183,6 +183,7 @@ interface Reduction {
 }
 
 const sum = (acc: number, x: number) => acc + x;
+const sumOfSquares = (acc: number, x: number) => acc + x * x;
 
 const REDUCTIONS: Reduction[] = [
   { opType: 'ReduceSum', axesInputSince: 13, initial: 0, step: sum, wgslStep: 'acc + x' },
@@ -227,7 +228,7 @@ const REDUCTIONS: Reduction[] = [
     opType: 'ReduceL2',
     axesInputSince: 18,
     initial: 0,
-    step: (acc, x) => acc + x * x,
+    step: sumOfSquares,
     wgslStep: 'acc + x * x',
     finish: Math.sqrt,
     wgslFinish: 'sqrt(acc)'
@@ -295,10 +296,12 @@ function reduceRow(
   return (reduction.finish ? reduction.finish(acc, offsets.length) : acc) + shift;
 }
 
+const F32_MAX = 3.4028234663852886e38;
+
 function wgslReduceRow(reduction: Reduction): string {
   const shift = reduction.shifted
     ? `${wgslRowMax('data', 'peak')}
-  let shift = select(0.0, peak, abs(peak) <= ${f32Literal(3.4028234663852886e38)});`
+  let shift = select(0.0, peak, abs(peak) <= ${f32Literal(F32_MAX)});`
     : '  let shift = 0.0;';
   return `${shift}
   var acc = ${f32Literal(reduction.initial)};
