@@ -30,7 +30,7 @@ import {
   wgslRowMax
 } from './reduce';
 import { normalizeAxis } from './shape';
-import { InferInput, OpDefinition, OpError } from './types';
+import { InferInput, OpDefinition, OpError, UnsupportedOpError } from './types';
 import { atNode } from './window';
 
 /** The axes from `first` to the last of a tensor of `rank`. */
@@ -501,10 +501,13 @@ const batchNormalization: OpDefinition<EpsilonAttributes> = {
     // Before opset 7, is_test = 0 (the default) meant training; from opset 14, training_mode = 1.
     const training = opset < 7 ? a.int('is_test', 0) === 0 : a.int('training_mode', 0) !== 0;
     if (training) {
-      throw new OpError(node, 'training mode is not supported (inference only)');
+      throw new UnsupportedOpError(node, 'training mode is not supported (inference only)');
     }
     if (node.outputs.slice(1).some(name => name)) {
-      throw new OpError(node, 'outputs beyond Y (training statistics) are not supported');
+      throw new UnsupportedOpError(
+        node,
+        'outputs beyond Y (training statistics) are not supported'
+      );
     }
     return { epsilon: a.float('epsilon', 1e-5) };
   },

@@ -73,3 +73,11 @@ export class OpError extends Error {
     this.name = 'OpError';
   }
 }
+
+/** Raised for a node whose op (or op variant) the engine does not implement. */
+export class UnsupportedOpError extends OpError {
+  constructor(node: Node, reason: string) {
+    super(node, reason);
+    this.name = 'UnsupportedOpError';
+  }
+}

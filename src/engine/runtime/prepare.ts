@@ -1,6 +1,6 @@
 import { Graph, Node, opsetOf } from '../ir/graph';
 import { findOp } from '../ops/registry';
-import { OpContext, OpDefinition, OpError } from '../ops/types';
+import { OpContext, OpDefinition, OpError, UnsupportedOpError } from '../ops/types';
 
 /** A node bound to its op definition and parsed attributes, ready to run. */
 export interface PreparedNode {
@@ -12,13 +12,8 @@ export interface PreparedNode {
   hostInputs: readonly number[];
 }
 
-/** Raised for a node whose op (or op variant) the engine does not implement. */
-export class UnsupportedOpError extends OpError {
-  constructor(node: Node, reason: string) {
-    super(node, reason);
-    this.name = 'UnsupportedOpError';
-  }
-}
+// Defined beside OpError so that op definitions can decline variants they do not implement.
+export { UnsupportedOpError };
 
 /**
  * Binds every node to its op and parses its attributes, so that a model with an op the
