@@ -157,6 +157,16 @@ test('LayerNormalization of [1, 2, 3, 4] by hand', async () => {
   assertNear(y, [-1.5 * inverse, -0.5 * inverse, inverse, 3 * inverse + 1]);
 });
 
+test('LayerNormalization declines a stash_type it does not carry', () => {
+  const x = { dtype: 'float32' as const, shape: [2, 3] };
+  assert.throws(
+    () => inferNode('LayerNormalization', [x, x], { stash_type: 16 }),
+    (error: Error) =>
+      error.name === 'UnsupportedOpError' &&
+      /stash_type BFLOAT16 is not supported/.test(error.message)
+  );
+});
+
 test('LayerNormalization shape inference: symbolic statistics shapes', () => {
   const x = { dtype: 'float32' as const, shape: ['batch', 'seq', 768] };
   const scale = { dtype: 'float32' as const, shape: [768] };

@@ -351,7 +351,7 @@ const layerNormalization: OpDefinition<LayerNormAttributes> = {
     const stash = a.int('stash_type', 1);
     const statisticsType = dataTypeFromOnnx(stash);
     if (!statisticsType || !isFloat(statisticsType)) {
-      throw a.invalid('stash_type', `${onnxTypeName(stash)} is not supported`);
+      throw new UnsupportedOpError(node, `stash_type ${onnxTypeName(stash)} is not supported`);
     }
     return {
       axis: a.int('axis', -1),
