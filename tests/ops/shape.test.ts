@@ -3,7 +3,6 @@ import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { GpuTensor, KernelContext } from '../../src/engine/kernels/context';
-import { findOp } from '../../src/engine/ops/registry';
 import { OpError } from '../../src/engine/ops/types';
 import { prepareNodes } from '../../src/engine/runtime/prepare';
 import { runReference } from '../../src/engine/runtime/reference';
