@@ -89,8 +89,14 @@ function assertFloatWorkOnGpu(
   const fellBack = onCpu.filter(p =>
     outputsOf.get(p.node)!.some(name => name && isFloat(values[name].dtype))
   );
+  const cpuOps = new Map<string, number>();
+  for (const { opType } of onCpu) {
+    cpuOps.set(opType, (cpuOps.get(opType) ?? 0) + 1);
+  }
+  const cpuSummary = [...cpuOps].map(([opType, count]) => `${opType} ${count}`).join(', ');
   console.log(
-    `  placements: ${placements.length - onCpu.length} on webgpu, ${onCpu.length} on cpu`
+    `  placements: ${placements.length - onCpu.length} on webgpu, ${onCpu.length} on cpu` +
+      (cpuSummary ? ` (${cpuSummary})` : '')
   );
   assert.deepEqual(
     fellBack.map(p => `${p.node} (${p.opType}): ${p.reason}`),
