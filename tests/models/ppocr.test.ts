@@ -15,7 +15,9 @@ test('PP-OCR direction classifier (opset 9) agrees with ONNX Runtime', async () 
 });
 
 test('PP-OCRv4 text detector (opset 11) agrees with ONNX Runtime', async () => {
-  // On noise the detector finds no text and its map stays near 0; on this it spans 0 to 1.
+  // On noise the detector finds no text and its map stays below 1e-4, where ONNX Runtime's
+  // fast Sigmoid is off by ~1% of the map's maximum: relative error would measure ONNX
+  // Runtime, not us. On this page of strokes the map spans 0 to 1.
   await checkAgainstOnnxRuntime({
     model: `${PPOCR_MODELS}/ch_PP-OCRv4_det_infer.onnx`,
     inputs: { x: textLikeImage(64, 64, 102) },
