@@ -28,7 +28,7 @@ export interface OracleCase {
 
 /**
  * Runs a model on ONNX Runtime (the oracle), on the CPU reference and on the op-by-op WebGPU
- * executor with the same random inputs; asserts both of ours agree with ONNX Runtime within
+ * executor with the same inputs; asserts both of ours agree with ONNX Runtime within
  * MODEL_TOLERANCE on every output, and that only nodes producing no float values (the int64
  * shape arithmetic) left the GPU. Logs the errors and timings.
  */
