@@ -48,26 +48,14 @@ class GraphBuilder:
 
     def constant(self, array: np.ndarray) -> str:
         """A Constant node, as torch.onnx emits for scalars and shape pieces."""
-        (name,) = self.node("Constant", [], value=numpy_helper.from_array(array))
-        return name
-
-    def node(
-        self, op_type: str, inputs: list[str], outputs: int | list[str] = 1, **attributes
-    ) -> list[str]:
-        """Appends a node; `outputs` is a count of fresh names or the names themselves."""
-        names = (
-            [self.fresh(op_type.lower()) for _ in range(outputs)]
-            if isinstance(outputs, int)
-            else outputs
-        )
-        self.nodes.append(
-            helper.make_node(op_type, inputs, names, name=self.fresh(f"/{op_type}"), **attributes)
-        )
-        return names
+        return self.op("Constant", value=numpy_helper.from_array(array))
 
     def op(self, op_type: str, *inputs: str, out: str | None = None, **attributes) -> str:
-        """A node with one output (named `out`, or fresh), returned by name."""
-        return self.node(op_type, list(inputs), [out] if out else 1, **attributes)[0]
+        """Appends a node with one output (named `out`, or fresh) and returns its name."""
+        output = out or self.fresh(op_type.lower())
+        node_name = self.fresh(f"/{op_type}")
+        self.nodes.append(helper.make_node(op_type, inputs, [output], node_name, **attributes))
+        return output
 
     def normal(self, shape: tuple[int, ...], std: float) -> np.ndarray:
         return (self.rng.standard_normal(shape) * std).astype(np.float32)
