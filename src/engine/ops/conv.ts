@@ -1,9 +1,10 @@
 /**
- * Convolutions: Conv and ConvTranspose over 1, 2 or 3 spatial axes, with groups
+ * Convolutions: Conv and ConvTranspose over any number of spatial axes, with groups
  * (depthwise included), strides, dilations, explicit pads or auto_pad, and an optional
  * bias; ConvTranspose also takes output_padding and output_shape.
  */
 import { Dim } from '../ir/graph';
+import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
 import { bindings, coordinates, linearGrid, linearMain } from '../kernels/wgsl';
@@ -11,7 +12,6 @@ import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
 import {
   atNode,
-  checkFloat,
   checkWindowRank,
   gridPoints,
   parseWindowAttributes,
@@ -71,6 +71,12 @@ function parseConvTransposeAttributes(ctx: OpContext): ConvTransposeAttributes {
     throw a.invalid('output_shape', `must hold positive sizes, got [${outputShape.join(', ')}]`);
   }
   return { ...parseConvAttributes(ctx), outputPadding, outputShape };
+}
+
+function checkFloat(dtype: DataType): void {
+  if (!isFloat(dtype)) {
+    throw new Error(`${dtype} input is not supported (float types only)`);
+  }
 }
 
 /**
@@ -203,6 +209,20 @@ function resolveTranspose(
   );
 }
 
+/** ConvTranspose's output spatial dims for shape inference: null where the input's are not numbers. */
+function transposeOutputDims(
+  attrs: ConvTransposeAttributes,
+  inputSpatial: readonly Dim[],
+  kernel: readonly number[]
+): Dim[] {
+  checkTransposeRank(attrs, inputSpatial.length);
+  return inputSpatial.map((input, axis) =>
+    typeof input === 'number'
+      ? resolveTransposeAxis(attrs, axis, inputSpatial.length, input, kernel[axis]).output
+      : null
+  );
+}
+
 function geometry(
   layout: WeightLayout,
   attrs: ConvAttributes,
@@ -233,20 +253,11 @@ function inferConv(
   const channels = outputChannels(layout, xShape, w!.shape, b?.shape, attrs.group);
   const kernel = kernelShape(attrs.window, w!.shape);
   const spatial = xShape.slice(2);
-  let outSpatial: Dim[];
-  if (!kernel) {
-    outSpatial = spatial.map(() => null);
-  } else if (layout === 'conv') {
-    outSpatial = windowOutputDims(attrs.window, spatial, kernel);
-  } else {
-    const transpose = attrs as ConvTransposeAttributes;
-    checkTransposeRank(transpose, spatial.length);
-    outSpatial = spatial.map((d, axis) =>
-      typeof d === 'number'
-        ? resolveTransposeAxis(transpose, axis, spatial.length, d, kernel[axis]).output
-        : null
-    );
-  }
+  const outSpatial = !kernel
+    ? spatial.map(() => null)
+    : layout === 'conv'
+      ? windowOutputDims(attrs.window, spatial, kernel)
+      : transposeOutputDims(attrs as ConvTransposeAttributes, spatial, kernel);
   return [{ dtype: x!.dtype, shape: [xShape[0], channels, ...outSpatial] }];
 }
 
@@ -363,8 +374,9 @@ function flatOffset(prefix: string, strides: readonly number[]): string {
 }
 
 /**
- * One invocation per output element, looping over the receptive field; `gather` is the
- * WGSL that opens each kernel level and `channelLoop` the innermost accumulation.
+ * One invocation per output element, looping over the receptive field: `prologue` sets
+ * up per-output bases, `enter(axis)` opens each kernel level (computing `i${axis}` or
+ * skipping the offset) and `accumulate` adds the products of one kernel position.
  */
 function convolutionKernel(
   ctx: KernelContext,

@@ -1,8 +1,8 @@
 /**
  * Resize (opset 10 on) and Upsample (opsets 7-9), one implementation: nearest, linear
  * and cubic interpolation along any axes, the coordinate transformation modes of the
- * spec, output sizes from scales or sizes (with opset 18's axes and
- * keep_aspect_ratio_policy), and tf_crop_and_resize's crop and extrapolation.
+ * spec, output sizes from scales or sizes (with opset 18's axes, keep_aspect_ratio_policy
+ * and antialias), exclude_outside, and tf_crop_and_resize's crop and extrapolation.
  */
 import { DataType, isInteger } from '../ir/dtype';
 import { Dim } from '../ir/graph';
@@ -10,8 +10,8 @@ import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
 import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
 import { Attributes } from './attributes';
-import { InferInput, OpContext, OpDefinition, OpError } from './types';
-import { atNode } from './window';
+import { InferInput, OpContext, OpDefinition } from './types';
+import { atNode, wgslPlus } from './window';
 
 type InterpolationMode = 'nearest' | 'linear' | 'cubic';
 
@@ -43,6 +43,8 @@ interface ResizeAttributes {
   nearestMode: NearestMode;
   cubicCoeffA: number;
   excludeOutside: boolean;
+  /** Linear and cubic filters stretch by 1 / scale when downsampling (opset 18). */
+  antialias: boolean;
   extrapolationValue: number;
   /** The axes roi, scales and sizes refer to (opset 18); all axes when absent. */
   axes?: number[];
@@ -101,9 +103,6 @@ function parseResize({ node, opset }: OpContext): ResizeAttributes {
     t =>
       (t !== 'tf_half_pixel_for_nn' || opset < 13) && (t !== 'half_pixel_symmetric' || opset >= 19)
   );
-  if (opset >= 18 && a.int('antialias', 0) !== 0) {
-    throw new OpError(node, 'antialias=1 is not supported');
-  }
   const axes = opset >= 18 ? a.ints('axes') : undefined;
   return {
     mode: oneOf(a, 'mode', ['nearest', 'linear', 'cubic'], 'nearest'),
@@ -111,6 +110,7 @@ function parseResize({ node, opset }: OpContext): ResizeAttributes {
     nearestMode: oneOf(a, 'nearest_mode', NEAREST_MODES, 'round_prefer_floor'),
     cubicCoeffA: a.float('cubic_coeff_a', -0.75),
     excludeOutside: a.int('exclude_outside', 0) !== 0,
+    antialias: opset >= 18 && a.int('antialias', 0) !== 0,
     extrapolationValue: a.float('extrapolation_value', 0),
     axes,
     keepAspectRatioPolicy:
@@ -142,6 +142,7 @@ function legacyAttributes(
     nearestMode: 'simple',
     cubicCoeffA: -0.75,
     excludeOutside: false,
+    antialias: false,
     extrapolationValue: 0,
     keepAspectRatioPolicy: 'stretch',
     inputIndex
@@ -327,17 +328,54 @@ function roundNearest(mode: NearestMode, x: number, downsampling: boolean): numb
   }
 }
 
-/** Keys' cubic convolution weights of the four taps around a point `t` past the second. */
-function cubicWeights(t: number, a: number): number[] {
-  const near = (d: number) => ((a + 2) * d - (a + 3)) * d * d + 1;
-  const far = (d: number) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
-  return [far(t + 1), near(t), near(1 - t), far(2 - t)];
+/**
+ * The interpolation filter of linear or cubic mode: its weight at a distance from the
+ * sample point, and how far from it the weight is non-zero.
+ */
+interface Filter {
+  support: number;
+  weight(distance: number): number;
+}
+
+function interpolationFilter(attrs: ResizeAttributes): Filter {
+  if (attrs.mode === 'linear') {
+    return { support: 1, weight: d => Math.max(0, 1 - Math.abs(d)) };
+  }
+  // Keys' cubic convolution kernel with a = cubic_coeff_a.
+  const a = attrs.cubicCoeffA;
+  return {
+    support: 2,
+    weight: distance => {
+      const d = Math.abs(distance);
+      if (d <= 1) {
+        return ((a + 2) * d - (a + 3)) * d * d + 1;
+      }
+      return d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a : 0;
+    }
+  };
+}
+
+/**
+ * The taps of a linear or cubic filter along one axis: `count` input positions from
+ * `floor(source) + first`, weighted by the filter at their distance from the source
+ * coordinate times `stretch`. Without antialias, or when upsampling, stretch is 1: two
+ * taps for linear, four for cubic. Antialias widens the filter by 1 / scale when
+ * downsampling, so that every input element contributes.
+ */
+function filterSpan(support: number, stretch: number): { first: number; count: number } {
+  const first = Math.floor(-support / stretch) + 1;
+  return { first, count: 2 * (1 - first) };
+}
+
+function filterStretch(attrs: ResizeAttributes, a: ResizeAxis): number {
+  return attrs.antialias ? Math.min(a.scale, 1) : 1;
 }
 
 /**
  * The input elements output coordinate `x` reads along an axis, or null when it lies
  * outside tf_crop_and_resize's crop (the output is then extrapolation_value). Taps
- * beyond the edges repeat the edge element, or with exclude_outside drop out.
+ * beyond the edges repeat the edge element, or with exclude_outside drop out (the
+ * weights are normalized to sum to 1 either way).
  */
 function axisTaps(attrs: ResizeAttributes, a: ResizeAxis, x: number): AxisTaps | null {
   const source = sourceCoordinate(attrs.transform, a, x);
@@ -348,17 +386,15 @@ function axisTaps(attrs: ResizeAttributes, a: ResizeAxis, x: number): AxisTaps |
   if (attrs.mode === 'nearest') {
     return { indices: [clamp(roundNearest(attrs.nearestMode, source, a.scale < 1))], weights: [1] };
   }
-  const floor = Math.floor(source);
-  const t = source - floor;
-  const first = attrs.mode === 'linear' ? floor : floor - 1;
-  let weights = attrs.mode === 'linear' ? [1 - t, t] : cubicWeights(t, attrs.cubicCoeffA);
-  const positions = weights.map((_, k) => first + k);
-  if (attrs.excludeOutside) {
-    weights = weights.map((w, k) => (positions[k] >= 0 && positions[k] < a.input ? w : 0));
-    const total = weights.reduce((s, w) => s + w, 0);
-    weights = weights.map(w => w / total);
-  }
-  return { indices: positions.map(clamp), weights };
+  const filter = interpolationFilter(attrs);
+  const stretch = filterStretch(attrs, a);
+  const { first, count } = filterSpan(filter.support, stretch);
+  const positions = Array.from({ length: count }, (_, k) => Math.floor(source) + first + k);
+  const weights = positions.map(p =>
+    attrs.excludeOutside && (p < 0 || p >= a.input) ? 0 : filter.weight((p - source) * stretch)
+  );
+  const total = weights.reduce((sum, w) => sum + w, 0);
+  return { indices: positions.map(clamp), weights: weights.map(w => w / total) };
 }
 
 // --- CPU reference ----------------------------------------------------------------------
@@ -418,15 +454,21 @@ function resizeReference(x: Tensor, attrs: ResizeAttributes, plan: ResizeAxis[])
 
 // --- WebGPU kernel ------------------------------------------------------------------------
 
-const WGSL_CUBIC = (a: number) => `
-fn cubic_weights(t: f32) -> vec4<f32> {
-  let a = ${f32Literal(a)};
-  let near = vec2<f32>(t, 1.0 - t);
-  let far = vec2<f32>(t + 1.0, 2.0 - t);
-  let n = ((a + 2.0) * near - (a + 3.0)) * near * near + 1.0;
-  let f = ((a * far - 5.0 * a) * far + 8.0 * a) * far - 4.0 * a;
-  return vec4<f32>(f.x, n.x, n.y, f.y);
+/** The interpolation filter as a WGSL function of the distance from the sample point. */
+function wgslFilter(attrs: ResizeAttributes): string {
+  if (attrs.mode === 'linear') {
+    return 'fn filter_weight(d: f32) -> f32 {\n  return max(0.0, 1.0 - abs(d));\n}';
+  }
+  return `
+fn filter_weight(distance: f32) -> f32 {
+  let a = ${f32Literal(attrs.cubicCoeffA)};
+  let d = abs(distance);
+  if (d <= 1.0) {
+    return ((a + 2.0) * d - (a + 3.0)) * d * d + 1.0;
+  }
+  return select(0.0, ((a * d - 5.0 * a) * d + 8.0 * a) * d - 4.0 * a, d < 2.0);
 }`;
+}
 
 function wgslRound(mode: NearestMode, x: string, downsampling: boolean): string {
   switch (mode) {
@@ -457,7 +499,6 @@ function resizeKernel(
   const outShape = plan.map(a => a.output);
   const out = ctx.allocate('float32', outShape);
   const strides = stridesOf(x.shape);
-  const taps = attrs.mode === 'linear' ? 2 : 4;
   const setup: string[] = [];
   const loops: string[] = [];
   const weights: string[] = [];
@@ -483,28 +524,27 @@ function resizeKernel(
       setup.push(`  let i${d} = clamp(i32(${rounded}), 0i, ${last}i);`);
       return;
     }
-    const first = attrs.mode === 'linear' ? 0 : 1;
+    const stretch = filterStretch(attrs, a);
+    const { first, count } = filterSpan(interpolationFilter(attrs).support, stretch);
+    // The tap weight at input position `p`; with exclude_outside, 0 beyond the edges.
+    const weight = (p: string) => {
+      const w = `filter_weight((f32(${p}) - x${d}) * ${f32Literal(stretch)})`;
+      return attrs.excludeOutside ? `select(0.0, ${w}, ${p} >= 0i && ${p} <= ${last}i)` : w;
+    };
     setup.push(
-      `  let first${d} = i32(floor(x${d})) - ${first}i;`,
-      `  let t${d} = x${d} - floor(x${d});`,
-      attrs.mode === 'linear'
-        ? `  var w${d} = vec2<f32>(1.0 - t${d}, t${d});`
-        : `  var w${d} = cubic_weights(t${d});`
+      `  let first${d} = i32(floor(x${d}))${wgslPlus(first)};`,
+      `  var total${d} = 0.0;`,
+      `  for (var k = 0i; k < ${count}i; k++) {`,
+      `    total${d} += ${weight(`first${d} + k`)};`,
+      '  }'
     );
-    if (attrs.excludeOutside) {
-      setup.push(
-        `  for (var k = 0i; k < ${taps}i; k++) {`,
-        `    let at = first${d} + k;`,
-        `    w${d}[k] = select(0.0, w${d}[k], at >= 0i && at <= ${last}i);`,
-        '  }',
-        `  w${d} = w${d} / dot(w${d}, ${attrs.mode === 'linear' ? 'vec2' : 'vec4'}<f32>(1.0));`
-      );
-    }
     loops.push(
-      `  for (var k${d} = 0i; k${d} < ${taps}i; k${d}++) {`,
-      `  let i${d} = clamp(first${d} + k${d}, 0i, ${last}i);`
+      `  for (var k${d} = 0i; k${d} < ${count}i; k${d}++) {`,
+      `  let p${d} = first${d} + k${d};`,
+      `  let i${d} = clamp(p${d}, 0i, ${last}i);`,
+      `  let w${d} = ${weight(`p${d}`)} / total${d};`
     );
-    weights.push(`w${d}[k${d}]`);
+    weights.push(`w${d}`);
   });
   const offset = strides.map((s, d) => `u32(i${d}) * ${s}u`).join(' + ') || '0u';
   const weight = weights.length ? `${weights.join(' * ')} * ` : '';
@@ -519,7 +559,7 @@ function resizeKernel(
   ].join('\n');
   const code = [
     bindings([['x', x]], [['out', out]]),
-    attrs.mode === 'cubic' ? WGSL_CUBIC(attrs.cubicCoeffA) : '',
+    attrs.mode === 'nearest' ? '' : wgslFilter(attrs),
     linearMain(out.size, body)
   ].join('\n');
   ctx.dispatch({ label: 'Resize', code, bindings: [x, out], workgroups: linearGrid(out.size) });

@@ -2,9 +2,8 @@
  * The sliding window that Conv, ConvTranspose and the pooling ops share: kernel shape,
  * strides, dilations, pads and auto_pad as attributes, the per-axis arithmetic that turns
  * them into output sizes and concrete pads, and the loops (CPU and WGSL) that walk a
- * window.
+ * window. Also `atNode`, with which op definitions name the node in their errors.
  */
-import { DataType, isFloat } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { Attributes } from './attributes';
 import { OpContext, OpError } from './types';
@@ -15,12 +14,6 @@ export function atNode<T>(ctx: OpContext, compute: () => T): T {
     return compute();
   } catch (error) {
     throw error instanceof OpError ? error : new OpError(ctx.node, (error as Error).message);
-  }
-}
-
-export function checkFloat(dtype: DataType): void {
-  if (!isFloat(dtype)) {
-    throw new Error(`${dtype} input is not supported (float types only)`);
   }
 }
 
@@ -85,19 +78,6 @@ export function parseWindowAttributes(
   };
 }
 
-/**
- * The number of spatial axes the attributes describe, or undefined when none of them
- * says (then the input's rank decides).
- */
-export function attributeSpatialRank(w: WindowAttributes): number | undefined {
-  return (
-    w.kernelShape?.length ??
-    w.strides?.length ??
-    w.dilations?.length ??
-    (w.pads ? w.pads.length / 2 : undefined)
-  );
-}
-
 /** Throws when a window list does not have one entry per spatial axis. */
 export function checkWindowRank(w: WindowAttributes, rank: number): void {
   const lists: [string, number[] | undefined, number][] = [
@@ -121,7 +101,7 @@ export function checkWindowRank(w: WindowAttributes, rank: number): void {
  * start in the end padding is dropped), VALID, or SAME_UPPER / SAME_LOWER with
  * `ceil(input / stride)` outputs and the odd pad at the end / the beginning.
  */
-export function resolveWindowAxis(
+function resolveWindowAxis(
   w: WindowAttributes,
   axis: number,
   rank: number,
