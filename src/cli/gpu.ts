@@ -1,6 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, globals } from 'webgpu';
 
 /** SwiftShader, the CPU Vulkan driver in Debian's chromium package. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -56,17 +55,35 @@ let instance: GPU | undefined;
 const adapters: GPUAdapter[] = [];
 
 /**
+ * Dawn's instance, made on first use. The `webgpu` package loads only then, so that the
+ * command line works without it for what needs no GPU (inspect, --backend cpu).
+ */
+async function dawnInstance(): Promise<GPU> {
+  if (!instance) {
+    let webgpu: typeof import('webgpu');
+    try {
+      webgpu = await import('webgpu');
+    } catch (error) {
+      throw new Error(
+        `WebGPU in Node needs the 'webgpu' package (Dawn), which did not load: ${(error as Error).message}`
+      );
+    }
+    defaultToSoftwareVulkan();
+    Object.assign(globalThis, webgpu.globals);
+    // Dawn tears its instance down when the JavaScript object is collected, taking every
+    // device made from it along (crashes inside the driver follow), so the instance and
+    // adapters are kept for the life of the process.
+    instance = webgpu.create(dawnFlags());
+  }
+  return instance;
+}
+
+/**
  * A GPUDevice from Dawn (the `webgpu` package), or a clear error when no adapter is
  * found. Without an NVIDIA driver it runs on SwiftShader when that is installed.
  */
 export async function requestNodeDevice(): Promise<GPUDevice> {
-  defaultToSoftwareVulkan();
-  Object.assign(globalThis, globals);
-  // Dawn tears its instance down when the JavaScript object is collected, taking every
-  // device made from it along (crashes inside the driver follow), so the instance and
-  // adapters are kept for the life of the process.
-  instance ??= create(dawnFlags());
-  const gpu = instance;
+  const gpu = await dawnInstance();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
     throw new Error(
