@@ -284,7 +284,9 @@ function isIdentity(attrs: ResizeAttributes, a: ResizeAxis): boolean {
  * Where output coordinate `x` of an axis samples the input, per
  * coordinate_transformation_mode. `lengthResized` is `scale * input`, fractional when the
  * scale does not divide evenly: that is the ONNX reference's reading of length_resized,
- * and the backend tests' (ONNX Runtime uses the integer output length instead).
+ * and the backend tests' (ONNX Runtime uses the integer output length instead). For a
+ * single output, pytorch_half_pixel samples 0 as the spec says (the reference samples
+ * -0.5, which only cubic mode tells apart).
  */
 function sourceCoordinate(transform: CoordinateTransform, a: ResizeAxis, x: number): number {
   const lengthResized = a.scale * a.input;
