@@ -3,10 +3,7 @@ import { Tensor } from './engine';
 
 /** A value in at most 6 significant digits, integers in full ("3", "0.333333", "1.5e-08"). */
 export function formatValue(value: number): string {
-  if (Number.isInteger(value) && Math.abs(value) < 1e15) {
-    return String(value);
-  }
-  if (!Number.isFinite(value)) {
+  if (!Number.isFinite(value) || (Number.isInteger(value) && Math.abs(value) < 1e15)) {
     return String(value);
   }
   return String(Number(value.toPrecision(6)));

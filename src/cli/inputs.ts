@@ -41,10 +41,7 @@ export function parseShapeFlags(values: readonly string[]): Map<string, number[]
     const split = item.lastIndexOf(':');
     const dims = item.slice(split + 1);
     if (split <= 0 || !/^(\d+(x\d+)*)?$/.test(dims)) {
-      throw new UsageError(
-        `--shapes '${item}' must be name:DIMSxDIMS... (e.g. input:1x3x224x224)`,
-        'run'
-      );
+      throw new UsageError(`--shapes '${item}' must be name:dims, e.g. input:1x3x224x224`, 'run');
     }
     const name = item.slice(0, split);
     if (shapes.has(name)) {

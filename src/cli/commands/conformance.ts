@@ -4,14 +4,15 @@ import { choiceFlag, numberFlag, positionalArgs, stringFlag } from '../args';
 import { Backend, BACKENDS, createRunner, Runner } from '../backends';
 import { Command } from '../command';
 import { writeBytes } from '../files';
-import { formatMs } from '../format';
+import { field, formatMs } from '../format';
 import { findTestCases, LoadedCase, loadTestCase, TestCase } from '../onnx-tests/cases';
 import { ONNX_TOLERANCE } from '../onnx-tests/compare';
-import { renderReport, RunInfo } from '../onnx-tests/report';
+import { describeTimes, renderReport, RunInfo } from '../onnx-tests/report';
 import { loadFailure, Outcome, runOnBackend } from '../onnx-tests/run';
 import {
   gateFailures,
   LISTED_OPS,
+  OpSummary,
   passRate,
   percent,
   summarizeOps,
@@ -64,36 +65,18 @@ Options:
     if (!cases.length) {
       throw new Error(`no node tests in ${dataDir}${filter ? ` match '${filter}'` : ''}`);
     }
-    const command = [
-      'webtrt conformance',
-      `--backend ${choice}`,
-      filter ? `--filter ${filter}` : '',
-      output ? `--output ${output}` : '',
-      `--data-dir ${dataDir}`,
-      `--min-pass-rate ${minPassRate}`
-    ].filter(part => part);
     const suite = new Suite(backends);
-    try {
-      await suite.start();
-      const started = performance.now();
-      for (const [index, testCase] of cases.entries()) {
-        await suite.run(testCase);
-        if ((index + 1) % PROGRESS_EVERY === 0) {
-          const elapsed = formatMs(performance.now() - started);
-          process.stderr.write(`conformance: ${index + 1} of ${cases.length} tests, ${elapsed}\n`);
-        }
-      }
-    } finally {
-      suite.dispose();
-    }
+    await suite.runAll(cases);
 
     const summaries = summarizeOps(suite.results);
     const info: RunInfo = {
-      date: new Date()
-        .toISOString()
-        .replace(/:\d\d\.\d+Z$/, ' UTC')
-        .replace('T', ' '),
-      command: command.join(' '),
+      date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+      command: [
+        `webtrt conformance --backend ${choice}`,
+        ...(filter ? [`--filter ${filter}`] : []),
+        ...(output ? [`--output ${output}`] : []),
+        `--data-dir ${dataDir} --min-pass-rate ${minPassRate}`
+      ].join(' '),
       commit: describeCommit(),
       node: process.version,
       dataDir,
@@ -108,24 +91,23 @@ Options:
     if (output) {
       writeBytes(output, renderReport(info, suite.results, summaries));
     }
-    const listed = total(
-      summaries.filter(s => s.listed),
-      'listed'
-    );
-    const all = total(summaries, 'all');
-    const rate = (summary: typeof all, backend: Backend) =>
-      `${backend} ${summary.counts[backend].pass}/${summary.tests} (${percent(passRate(summary, backend))})`;
     const failures = gateFailures(summaries, backends, minPassRate);
-    process.stdout.write(
-      [
-        `tests        ${cases.length} from ${dataDir}`,
-        `time         loading ${formatMs(suite.loadMs)}, ${backends.map(b => `${b} ${formatMs(suite.backendMs[b] ?? 0)}`).join(', ')}`,
-        `listed ops   ${backends.map(b => rate(listed, b)).join(', ')}`,
-        `all tests    ${backends.map(b => rate(all, b)).join(', ')}`,
-        ...(output ? [`report       ${output}`] : []),
-        ...failures.map(line => `below gate   ${line}`)
-      ].join('\n') + '\n'
-    );
+    const rates = (summary: OpSummary) =>
+      backends
+        .map(
+          b => `${b} ${summary.counts[b].pass}/${summary.tests} (${percent(passRate(summary, b))})`
+        )
+        .join(', ');
+    const listed = summaries.filter(s => s.listed);
+    const lines = [
+      field('tests', `${cases.length} from ${dataDir}`),
+      field('time', describeTimes(info)),
+      field('listed ops', rates(total(listed, 'listed'))),
+      field('all tests', rates(total(summaries, 'all'))),
+      ...(output ? [field('report', output)] : []),
+      ...failures.map(failure => field('below gate', failure))
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
     if (failures.length) {
       throw new Error(
         `${failures.length} listed op/backend pairs pass fewer than ${percent(minPassRate)} of their tests`
@@ -145,33 +127,53 @@ class Suite {
 
   constructor(private readonly backends: readonly Backend[]) {}
 
-  async start(): Promise<void> {
-    for (const backend of this.backends) {
-      const runner = await createRunner(backend);
-      this.runners.set(backend, runner);
-      this.descriptions[backend] = runner.description;
-      this.backendMs[backend] = 0;
+  /** Runs the tests one after the other, with a progress line on stderr now and then. */
+  async runAll(cases: readonly TestCase[]): Promise<void> {
+    try {
+      for (const backend of this.backends) {
+        const runner = await createRunner(backend);
+        this.runners.set(backend, runner);
+        this.descriptions[backend] = runner.description;
+      }
+      const started = performance.now();
+      for (const [index, testCase] of cases.entries()) {
+        await this.run(testCase);
+        if ((index + 1) % PROGRESS_EVERY === 0) {
+          const elapsed = formatMs(performance.now() - started);
+          process.stderr.write(`conformance: ${index + 1} of ${cases.length} tests, ${elapsed}\n`);
+        }
+      }
+    } finally {
+      this.runners.forEach(runner => runner.dispose());
     }
   }
 
-  async run(testCase: TestCase): Promise<void> {
-    const outcomes: Partial<Record<Backend, Outcome>> = {};
+  private async run(testCase: TestCase): Promise<void> {
+    const { name, op } = testCase;
     const start = performance.now();
-    let loaded: LoadedCase | undefined;
+    let loaded: LoadedCase;
     try {
       loaded = loadTestCase(testCase);
     } catch (error) {
-      const failure = loadFailure(error, 0);
-      this.backends.forEach(backend => (outcomes[backend] = failure));
+      // A model or data the engine cannot read: the same outcome on every backend.
+      const failure = loadFailure(error);
+      this.results.push({
+        name,
+        op,
+        outcomes: Object.fromEntries(this.backends.map(backend => [backend, failure]))
+      });
+      return;
+    } finally {
+      this.loadMs += performance.now() - start;
     }
-    this.loadMs += performance.now() - start;
-    for (const backend of loaded ? this.backends : []) {
-      const runner = this.runners.get(backend)!;
-      outcomes[backend] = await runOnBackend(loaded!, runner, ONNX_TOLERANCE);
-      this.backendMs[backend]! += outcomes[backend]!.ms;
+    const outcomes: Partial<Record<Backend, Outcome>> = {};
+    for (const [backend, runner] of this.runners) {
+      const outcome = await runOnBackend(loaded, runner, ONNX_TOLERANCE);
+      outcomes[backend] = outcome;
+      this.backendMs[backend] = (this.backendMs[backend] ?? 0) + outcome.ms;
       await this.replaceIfLost(runner, testCase);
     }
-    this.results.push({ name: testCase.name, op: testCase.op, outcomes });
+    this.results.push({ name, op, outcomes });
   }
 
   /** A lost GPU device fails the test that lost it, not every test after it. */
@@ -182,10 +184,6 @@ class Suite {
       runner.dispose();
       this.runners.set(runner.backend, await createRunner(runner.backend));
     }
-  }
-
-  dispose(): void {
-    this.runners.forEach(runner => runner.dispose());
   }
 }
 

@@ -52,7 +52,7 @@ Without a GPU, WebGPU runs on SwiftShader when VK_ICD_FILENAMES is unset and
     const [path] = positionalArgs(args, ['<model.onnx>']);
     const backend = choiceFlag<Backend>(args, 'backend', BACKENDS, 'webgpu');
     const seed = integerFlag(args, 'seed', 0) ?? 0;
-    const iterations = integerFlag(args, 'iterations', 1);
+    const iterations = integerFlag(args, 'iterations', 1) ?? 0;
     const outputDir = stringFlag(args, 'output-dir');
     const files = parseInputFlags(stringListFlag(args, 'input'));
     const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
@@ -68,12 +68,11 @@ Without a GPU, WebGPU runs on SwiftShader when VK_ICD_FILENAMES is unset and
 
     const runner = await createRunner(backend);
     try {
-      const print = (lines: string[]) => process.stdout.write(lines.join('\n') + '\n');
-      print([
-        field('model', `${path}: ${graph.nodes.length} nodes, imported in ${formatMs(importMs)}`)
-      ]);
-      print([field('backend', `${backend}: ${runner.description}`)]);
-      print([
+      // What is known before running is printed first, so a slow first run shows its setup.
+      const print = (...lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
+      print(
+        field('model', `${path}: ${graph.nodes.length} nodes, imported in ${formatMs(importMs)}`),
+        field('backend', `${backend}: ${runner.description}`),
         'inputs',
         ...columns(
           [...inputs].map(([name, { tensor, source }]) => [
@@ -83,19 +82,21 @@ Without a GPU, WebGPU runs on SwiftShader when VK_ICD_FILENAMES is unset and
             source
           ])
         )
-      ]);
+      );
       const start = performance.now();
       const first = await runner.run(graph, feeds);
       const firstMs = performance.now() - start;
       const times: number[] = [];
-      for (let i = 0; i < (iterations ?? 0); i++) {
+      for (let i = 0; i < iterations; i++) {
         const begin = performance.now();
         await runner.run(graph, feeds);
         times.push(performance.now() - begin);
       }
-      print(placementLines(first.placements));
-      print([timingLine(firstMs, times)]);
-      print(outputLines(first, outputDir));
+      print(
+        ...placementLines(first.placements),
+        timingLine(firstMs, times),
+        ...outputLines(first, outputDir)
+      );
     } finally {
       runner.dispose();
     }

@@ -42,18 +42,18 @@ export function findTestCases(dataDir: string, filter?: string): TestCase[] {
   }
   return entries
     .filter(name => !filter || name.includes(filter))
-    .map(name => join(dataDir, name))
-    .filter(dir => existsSync(join(dir, 'model.onnx')))
+    .filter(name => existsSync(join(dataDir, name, 'model.onnx')))
     .sort()
-    .map(dir => {
-      const name = dir.slice(dataDir.length).replace(/^\/+/, '');
+    .map(name => {
+      const dir = join(dataDir, name);
       return { name, dir, op: testOp(name, join(dir, 'model.onnx')) };
     });
 }
 
 /**
- * Read straight from the protobuf, not through the importer, so a test keeps its op
- * (and its row in the report) when the import itself fails.
+ * The op a test exercises (see TestCase.op). The node types are read straight from the
+ * protobuf, not through the importer, so that a test whose import fails keeps its op
+ * and its row in the report.
  */
 function testOp(name: string, modelPath: string): string {
   if (name.endsWith('_expanded')) {

@@ -1,7 +1,7 @@
 /** Runs one node test on one backend and classifies the result. */
 import { performance } from 'node:perf_hooks';
 import { Runner } from '../backends';
-import { NodePlacement, UnsupportedOpError } from '../engine';
+import { NativeRunResult, NodePlacement, UnsupportedOpError } from '../engine';
 import { LoadedCase } from './cases';
 import { compareTensors, Tolerance } from './compare';
 
@@ -22,8 +22,8 @@ export interface Outcome {
 }
 
 /** A failure to import the model or decode its data, as the outcome on every backend. */
-export function loadFailure(error: unknown, ms: number): Outcome {
-  return { ...classifyError(error), ms };
+export function loadFailure(error: unknown): Outcome {
+  return { ...classifyError(error), ms: 0 };
 }
 
 export async function runOnBackend(
@@ -43,18 +43,17 @@ async function classifyRun(
 ): Promise<Omit<Outcome, 'ms'>> {
   const fallbacks: NodePlacement[] = [];
   for (const dataSet of dataSets) {
-    let outputs;
+    let result: NativeRunResult;
     try {
-      const result = await runner.run(graph, dataSet.feeds);
-      outputs = result.outputs;
-      if (runner.backend === 'webgpu') {
-        fallbacks.push(...result.placements.filter(p => p.device === 'cpu'));
-      }
+      result = await runner.run(graph, dataSet.feeds);
     } catch (error) {
       return classifyError(error);
     }
+    if (runner.backend === 'webgpu') {
+      fallbacks.push(...result.placements.filter(p => p.device === 'cpu'));
+    }
     for (const [name, expected] of Object.entries(dataSet.expected)) {
-      const actual = outputs[name];
+      const actual = result.outputs[name];
       const reason = actual
         ? compareTensors(name, actual, expected, tolerance)
         : `output '${name}' was not produced`;
