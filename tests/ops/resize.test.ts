@@ -71,6 +71,25 @@ test('Resize nearest rounds half toward floor or ceil as asked', async () => {
   assert.deepEqual(await sample('round_prefer_ceil'), [10, 20, 20, 20]);
 });
 
+test('Resize nearest keeps samples that fall exactly on a rounding tie', async () => {
+  // half_pixel from 2 to 7: output 3 samples (3 + 0.5) / 3.5 - 0.5 = 0.5, which
+  // round_prefer_floor takes to input 0 and round_prefer_ceil to input 1.
+  const x = Tensor.fromNumbers('float32', [1, 1, 2, 1], [10, 20]);
+  for (const [nearest_mode, expected] of [
+    ['round_prefer_floor', [10, 10, 10, 10, 20, 20, 20]],
+    ['round_prefer_ceil', [10, 10, 10, 20, 20, 20, 20]]
+  ] as const) {
+    const y = await checkResize(x, { sizes: [1, 1, 7, 1] }, { mode: 'nearest', nearest_mode });
+    assert.deepEqual(Array.from(y.toNumbers()), expected, nearest_mode);
+  }
+});
+
+test('Resize with every scale 1 copies its input', async () => {
+  const x = image(2, 3, 4);
+  const y = await checkResize(x, { scales: [1, 1, 1] }, { mode: 'linear' });
+  assert.deepEqual(Array.from(y.toNumbers()), Array.from(x.toNumbers()));
+});
+
 test('Resize nearest, downsampling to sizes, half_pixel', async () => {
   const y = await checkResize(image(2, 3, 7, 8), { sizes: [2, 3, 3, 5] }, { mode: 'nearest' });
   assert.deepEqual(y.shape, [2, 3, 3, 5]);
@@ -125,6 +144,19 @@ test('Resize tf_crop_and_resize crops to roi and extrapolates outside it', async
       mode
     );
   }
+  // A crop of the whole image samples its corners exactly, not just outside them.
+  const x = image(1, 1, 3, 5);
+  const whole = await checkResize(
+    x,
+    { sizes: [1, 1, 7, 9], roi: [0, 0, 0, 0, 1, 1, 1, 1] },
+    {
+      mode: 'linear',
+      coordinate_transformation_mode: 'tf_crop_and_resize',
+      extrapolation_value: 7.5
+    }
+  );
+  assert.ok(!whole.toNumbers().includes(7.5));
+  assert.equal(whole.toNumbers()[62], x.toNumbers()[14]);
 });
 
 test('Resize half_pixel_symmetric (opset 19)', async () => {

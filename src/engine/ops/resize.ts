@@ -472,25 +472,46 @@ fn filter_weight(distance: f32) -> f32 {
 }`;
 }
 
-function wgslRound(mode: NearestMode, x: string, downsampling: boolean): string {
-  switch (mode) {
-    case 'round_prefer_floor':
-      return `ceil(${x} - 0.5)`;
-    case 'round_prefer_ceil':
-      return `floor(${x} + 0.5)`;
-    case 'floor':
-      return `floor(${x})`;
-    case 'ceil':
-      return `ceil(${x})`;
-    case 'simple':
-      return downsampling ? `ceil(${x})` : `floor(${x})`;
-  }
+/**
+ * Where each output coordinate samples the input, per resized axis, computed on the host
+ * in double precision with the reference's own functions: the input index in nearest
+ * mode, the source coordinate otherwise; -1 outside tf_crop_and_resize's crop. The
+ * kernel reads them from a table rather than computing them in float32, which would
+ * move samples that sit exactly on a rounding tie (upsampling 2 to 7 with half_pixel
+ * samples 0.5 at output 3) or on the edge of the crop.
+ */
+function sampleTable(
+  attrs: ResizeAttributes,
+  plan: ResizeAxis[]
+): {
+  offsets: number[];
+  values: number[];
+} {
+  const offsets: number[] = [];
+  const values: number[] = [];
+  plan.forEach((a, axis) => {
+    offsets[axis] = values.length;
+    if (isIdentity(attrs, a)) {
+      return;
+    }
+    for (let x = 0; x < a.output; x++) {
+      const source = sourceCoordinate(attrs.transform, a, x);
+      if (attrs.transform === 'tf_crop_and_resize' && (source < 0 || source > a.input - 1)) {
+        values.push(-1);
+      } else if (attrs.mode === 'nearest') {
+        const nearest = roundNearest(attrs.nearestMode, source, a.scale < 1);
+        values.push(Math.min(Math.max(nearest, 0), a.input - 1));
+      } else {
+        values.push(source);
+      }
+    }
+  });
+  return { offsets, values };
 }
 
 /**
- * One invocation per output element. Every coordinate transform is affine in the output
- * coordinate, so each axis samples at `c * step + start` with the two constants taken
- * from the reference's own transform; linear and cubic axes then loop over their taps.
+ * One invocation per output element: each resized axis looks up where it samples (see
+ * sampleTable), then linear and cubic axes loop over their filter taps.
  */
 function resizeKernel(
   ctx: KernelContext,
@@ -501,6 +522,15 @@ function resizeKernel(
   const outShape = plan.map(a => a.output);
   const out = ctx.allocate('float32', outShape);
   const strides = stridesOf(x.shape);
+  const nearest = attrs.mode === 'nearest';
+  const samples = sampleTable(attrs, plan);
+  const inputs: [string, GpuTensor][] = [['x', x]];
+  if (samples.values.length > 0) {
+    const table = ctx.allocate(nearest ? 'int32' : 'float32', [samples.values.length]);
+    const typed = nearest ? Int32Array.from(samples.values) : Float32Array.from(samples.values);
+    ctx.device.queue.writeBuffer(table.buffer, 0, typed);
+    inputs.push(['samples', table]);
+  }
   const setup: string[] = [];
   const loops: string[] = [];
   const weights: string[] = [];
@@ -510,20 +540,17 @@ function resizeKernel(
       setup.push(`  let i${d} = i32(c${d});`);
       return;
     }
-    const start = sourceCoordinate(attrs.transform, a, 0);
-    const step = sourceCoordinate(attrs.transform, a, 1) - start;
-    setup.push(`  let x${d} = f32(c${d}) * ${f32Literal(step)} + ${f32Literal(start)};`);
+    const sample = nearest ? `i${d}` : `x${d}`;
+    setup.push(`  let ${sample} = samples[${samples.offsets[d]}u + c${d}];`);
     if (attrs.transform === 'tf_crop_and_resize') {
       setup.push(
-        `  if (x${d} < 0.0 || x${d} > ${f32Literal(last)}) {`,
+        `  if (${sample} < ${nearest ? '0i' : '0.0'}) {`,
         `    out[index] = ${f32Literal(attrs.extrapolationValue)};`,
         '    return;',
         '  }'
       );
     }
-    if (attrs.mode === 'nearest') {
-      const rounded = wgslRound(attrs.nearestMode, `x${d}`, a.scale < 1);
-      setup.push(`  let i${d} = clamp(i32(${rounded}), 0i, ${last}i);`);
+    if (nearest) {
       return;
     }
     const stretch = filterStretch(attrs, a);
@@ -560,11 +587,16 @@ function resizeKernel(
     '  out[index] = sum;'
   ].join('\n');
   const code = [
-    bindings([['x', x]], [['out', out]]),
-    attrs.mode === 'nearest' ? '' : wgslFilter(attrs),
+    bindings(inputs, [['out', out]]),
+    nearest ? '' : wgslFilter(attrs),
     linearMain(out.size, body)
   ].join('\n');
-  ctx.dispatch({ label: 'Resize', code, bindings: [x, out], workgroups: linearGrid(out.size) });
+  ctx.dispatch({
+    label: 'Resize',
+    code,
+    bindings: [...inputs.map(([, t]) => t), out],
+    workgroups: linearGrid(out.size)
+  });
   return out;
 }
 
