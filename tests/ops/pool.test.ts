@@ -90,6 +90,25 @@ test('MaxPool Indices, row-major and column-major, count batch and channel', asy
   }
 });
 
+test('MaxPool of 8-bit integers, with Indices', async () => {
+  for (const [dtype, low, high] of [
+    ['uint8', 0, 256],
+    ['int8', -128, 128]
+  ] as const) {
+    const x = randomTensor([1, 2, 5, 6], { dtype, low, high, seed: ++seed });
+    const [y, indices] = await checkKernel({
+      opType: 'MaxPool',
+      inputs: [x],
+      attributes: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] },
+      outputs: 2
+    });
+    assert.equal(y.dtype, dtype);
+    assert.deepEqual(y.shape, [1, 2, 3, 3]);
+    const xs = x.toNumbers();
+    y.toNumbers().forEach((v, i) => assert.equal(xs[indices.toNumbers()[i]], v));
+  }
+});
+
 test('MaxPool 1-D and 3-D', async () => {
   const [y1] = await checkPool('MaxPool', [2, 3, 9], { kernel_shape: [3], strides: [2] });
   assert.deepEqual(y1.shape, [2, 3, 4]);

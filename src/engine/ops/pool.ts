@@ -206,7 +206,8 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
   const inSpatial = axes.map(a => a.input);
   const inSize = sizeOf(inSpatial);
   const outShape = [...x.shape.slice(0, 2), ...axes.map(a => a.output)];
-  const out = ctx.allocate('float32', outShape);
+  // MaxPool of 8-bit integers runs on their i32 storage; everything else is float32.
+  const out = ctx.allocate(x.dtype, outShape);
   const indices = attrs.indices ? ctx.allocate('int64', outShape) : undefined;
   const outSize = sizeOf(outShape.slice(2));
   const offset = (strides: number[]) => strides.map((s, d) => `u32(i${d}) * ${s}u`).join(' + ');
@@ -222,7 +223,8 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
   let init: string;
   let finish: string;
   if (attrs.kind === 'max') {
-    init = `  var best = ${f32Literal(-Infinity)};\n  var bestIndex = -1i;`;
+    const lowest = x.dtype === 'float32' ? f32Literal(-Infinity) : '-2147483647i - 1i';
+    init = `  var best = ${lowest};\n  var bestIndex = -1i;`;
     accumulate = [
       `  let value = ${read};`,
       '  if (value > best) {',
@@ -281,6 +283,10 @@ function poolOp(
         return poolReference(x!, attrs);
       }),
     webgpu: {
+      unsupported: ([dtype], attrs) =>
+        dtype === 'float32' || (attrs.kind === 'max' && (dtype === 'int8' || dtype === 'uint8'))
+          ? null
+          : `${dtype} input runs on the CPU`,
       run: (ctx, [x], _host, attrs) => poolKernel(ctx, x!, attrs)
     }
   };
