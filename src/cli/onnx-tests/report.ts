@@ -3,7 +3,15 @@ import { Backend } from '../backends';
 import { formatMs } from '../format';
 import { Tolerance } from './compare';
 import { Outcome, Status } from './run';
-import { LISTED_OPS, OpSummary, passRate, percent, TestResult, total } from './summary';
+import {
+  isBelowGate,
+  LISTED_OPS,
+  OpSummary,
+  passRate,
+  percent,
+  TestResult,
+  total
+} from './summary';
 
 export interface RunInfo {
   date: string;
@@ -29,7 +37,7 @@ const COLUMNS: Record<Backend, Status[]> = {
   webgpu: ['pass', 'fail', 'cpu-fallback', 'unsupported']
 };
 
-/** A reason longer than this is cut in the table (the run's own output has it whole). */
+/** A reason longer than this (a WGSL compiler dump, say) is cut, to keep the table readable. */
 const MAX_REASON = 400;
 
 export function renderReport(
@@ -152,7 +160,7 @@ function opTable(
   return table(
     header,
     summaries.map(s => {
-      const below = backends.filter(b => s.tests && passRate(s, b) < (minRate ?? 0));
+      const below = backends.filter(b => isBelowGate(s, b, minRate ?? 0));
       const gate = !s.tests ? 'no tests' : below.length ? `below on ${below.join(', ')}` : 'ok';
       return [
         s.op,

@@ -134,6 +134,11 @@ export function passRate(summary: OpSummary, backend: Backend): number {
   return summary.tests ? summary.counts[backend].pass / summary.tests : 1;
 }
 
+/** Whether an op with tests passes fewer than `minRate` of them on `backend`. */
+export function isBelowGate(summary: OpSummary, backend: Backend, minRate: number): boolean {
+  return summary.tests > 0 && passRate(summary, backend) < minRate;
+}
+
 /** The listed ops (with tests) whose pass rate on a backend is below `minRate`, one line each. */
 export function gateFailures(
   summaries: readonly OpSummary[],
@@ -141,10 +146,10 @@ export function gateFailures(
   minRate: number
 ): string[] {
   const failures: string[] = [];
-  for (const summary of summaries.filter(s => s.listed && s.tests)) {
+  for (const summary of summaries.filter(s => s.listed)) {
     for (const backend of backends) {
-      const rate = passRate(summary, backend);
-      if (rate < minRate) {
+      if (isBelowGate(summary, backend, minRate)) {
+        const rate = passRate(summary, backend);
         failures.push(
           `${summary.op} on ${backend}: ${summary.counts[backend].pass} of ${summary.tests} pass ` +
             `(${percent(rate)}, below ${percent(minRate)})`
