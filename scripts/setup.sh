@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for webtrt: system packages (SwiftShader's Vulkan driver
+# through Debian's chromium, the Vulkan loader, the ONNX conformance data), the npm
+# packages, the build (engine, CLI, JupyterLab extension) and the Python package,
+# installed into JupyterLab. Safe to run again: each step is quick when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(chromium libvulkan1 libonnx-testdata python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# onnxruntime-node (the test oracle) ships its CPU binary; its install script would only
+# fetch GPU extras from outside the package registry.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-fund --no-audit
+
+python3 -m pip install -q "jupyterlab>=4.6,<5"
+npm run build
+python3 -m pip install -q -e .
+jupyter labextension develop . --overwrite >/dev/null
