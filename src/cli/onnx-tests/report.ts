@@ -4,6 +4,7 @@ import { formatMs } from '../format';
 import { Tolerance } from './compare';
 import { Outcome, Status } from './run';
 import {
+  gateRate,
   isBelowGate,
   LISTED_OPS,
   OpSummary,
@@ -94,9 +95,10 @@ export function renderReport(
       ]
     ),
     '',
-    "The runner exits non-zero when a listed op's pass rate on a backend is below " +
-      `--min-pass-rate (${percent(info.minPassRate)} in this run); the \`gate\` column says ` +
-      'which are.',
+    'The runner exits non-zero when, on a backend, a listed op passes fewer than ' +
+      `--min-pass-rate (${percent(info.minPassRate)} in this run) of the tests that backend ` +
+      'computed itself (pass or fail; unsupported and cpu-fallback tests are counted above, ' +
+      'not gated); the `gate` column says which ops are below.',
     '',
     '## Listed ops',
     '',
@@ -160,16 +162,29 @@ function opTable(
   return table(
     header,
     summaries.map(s => {
-      const below = backends.filter(b => isBelowGate(s, b, minRate ?? 0));
-      const gate = !s.tests ? 'no tests' : below.length ? `below on ${below.join(', ')}` : 'ok';
+      const gate = minRate === undefined ? [] : [gateCell(s, backends, minRate)];
       return [
         s.op,
         String(s.tests),
         ...backends.flatMap(b => COLUMNS[b].map(status => String(s.counts[b][status]))),
-        ...(minRate === undefined ? [] : [gate])
+        ...gate
       ];
     })
   );
+}
+
+/** "ok", or which backends are below the gate and which computed none of the op's tests. */
+function gateCell(summary: OpSummary, backends: readonly Backend[], minRate: number): string {
+  if (!summary.tests) {
+    return 'no tests';
+  }
+  const below = backends.filter(b => isBelowGate(summary, b, minRate));
+  const none = backends.filter(b => gateRate(summary, b) === undefined);
+  const notes = [
+    ...(below.length ? [`below on ${below.join(', ')}`] : []),
+    ...(none.length ? [`none computed on ${none.join(', ')}`] : [])
+  ];
+  return notes.join('; ') || 'ok';
 }
 
 function outcomeCell(outcome: Outcome | undefined): string {
