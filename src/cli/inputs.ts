@@ -79,7 +79,7 @@ export function prepareInputs(graph: Graph, options: InputOptions): Map<string, 
   }
   const prepared = new Map<string, PreparedInput>();
   for (const [name, path] of options.files) {
-    const tensor = readInputFile(declared.get(name)!, path);
+    const tensor = readInputFile(graph, declared.get(name)!, path);
     const shape = options.shapes.get(name);
     if (shape && !sameShape(shape, tensor.shape)) {
       throw new UsageError(
@@ -105,26 +105,16 @@ export function prepareInputs(graph: Graph, options: InputOptions): Map<string, 
   return prepared;
 }
 
-function readInputFile(input: ValueInfo, path: string): Tensor {
+/** A .npy input, checked alone against its declaration so that an error names the file. */
+function readInputFile(graph: Graph, input: ValueInfo, path: string): Tensor {
   const tensor = parseNpy(readBytes(path), path);
   try {
-    checkFeeds({ ...emptyGraph, inputs: [input] }, { [input.name]: tensor });
+    checkFeeds({ ...graph, inputs: [input] }, { [input.name]: tensor });
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
   return tensor;
 }
-
-/** A graph with nothing in it, to check one input with the engine's own feed checks. */
-const emptyGraph: Graph = {
-  name: '',
-  opsets: {},
-  inputs: [],
-  outputs: [],
-  nodes: [],
-  initializers: new Map(),
-  valueTypes: new Map()
-};
 
 /** Symbol → size, from the inputs whose concrete shape is already known. */
 function bindSymbols(
