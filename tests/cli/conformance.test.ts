@@ -32,7 +32,7 @@ function reportRow(report: string, name: string): string {
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'webtrt-conformance-'));
-  for (const name of ['test_relu', 'test_add_uint8', 'test_identity_sequence']) {
+  for (const name of ['test_relu', 'test_pow_types_int32_int32', 'test_identity_sequence']) {
     cpSync(join(NODE_TESTS, name), join(dir, name), { recursive: true });
   }
   // test_relu with one expected element changed by 1: a mismatch on every backend.
@@ -56,7 +56,7 @@ test('classifies pass, fail, cpu-fallback and unsupported, and writes the report
   const result = conformance('--output', reportPath, '--min-pass-rate', '0');
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^tests +4 from /m);
-  // Relu: 1 of 2 pass on both backends; Add (uint8) passes on the CPU only.
+  // Relu: 1 of 2 pass on both backends; Pow (int32 base) passes on the CPU only.
   assert.match(result.stdout, /^listed ops +cpu 2\/4 \(50\.0%\), webgpu 1\/4 \(25\.0%\)$/m);
 
   const report = readFileSync(reportPath, 'utf8');
@@ -65,7 +65,7 @@ test('classifies pass, fail, cpu-fallback and unsupported, and writes the report
   assert.match(report, /^\| Relu \| 2 \| 1 \| 1 \| 0 \| 1 \| 1 \| 0 \| 0 \| ok \|$/m);
   assert.match(
     report,
-    /^\| Add \| 1 \| 1 \| 0 \| 0 \| 0 \| 0 \| 1 \| 0 \| none computed on webgpu \|$/m
+    /^\| Pow \| 1 \| 1 \| 0 \| 0 \| 0 \| 0 \| 1 \| 0 \| none computed on webgpu \|$/m
   );
   assert.match(report, /^\| Gelu \| 0 \| .* \| no tests \|$/m);
 
@@ -75,8 +75,8 @@ test('classifies pass, fail, cpu-fallback and unsupported, and writes the report
     /\*\*fail\*\*: output 'y': 1 of 60 elements differ \(rtol 0\.001, atol 1e-7\); max abs error 1 at \[0, 1, 2\]/
   );
   assert.match(
-    reportRow(report, 'test_add_uint8'),
-    /^\| test_add_uint8 \| Add \| pass \| \*\*cpu-fallback\*\*: Add ran on the CPU: uint8 /
+    reportRow(report, 'test_pow_types_int32_int32'),
+    /^\| test_pow_types_int32_int32 \| Pow \| pass \| \*\*cpu-fallback\*\*: Pow ran on the CPU: int32 /
   );
   assert.match(
     reportRow(report, 'test_identity_sequence'),
@@ -99,8 +99,8 @@ test('exits 1 when a listed op passes fewer than --min-pass-rate of the tests it
 });
 
 test('the gate leaves out tests a backend did not compute itself', () => {
-  // test_add_uint8 ran on the CPU under --backend webgpu: reported as cpu-fallback, not gated.
-  const result = conformance('--backend', 'webgpu', '--filter', 'add', '--min-pass-rate', '1');
+  // Pow of int32 runs on the CPU under --backend webgpu: reported as cpu-fallback, not gated.
+  const result = conformance('--backend', 'webgpu', '--filter', 'pow', '--min-pass-rate', '1');
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^listed ops +webgpu 0\/1 \(0\.0%\)$/m);
 });

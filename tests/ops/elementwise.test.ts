@@ -102,6 +102,42 @@ describe('Not, Where, Clip, Cast', () => {
       await checkKernel({ opType, inputs: [a, b] });
     }
   });
+  test('float16 and float64 are computed in float32 and keep their type', async () => {
+    for (const dtype of ['float16', 'float64'] as const) {
+      const a = randomTensor([3, 4], { dtype, seed: 11 });
+      const [sum] = await checkKernel(
+        { opType: 'Add', inputs: [a, randomTensor([4], { dtype })] },
+        1e-3
+      );
+      assert.equal(sum.dtype, dtype);
+      await checkKernel({ opType: 'Tanh', inputs: [a] }, 1e-3);
+    }
+  });
+  test('narrow integers wrap as the CPU reference wraps them', async () => {
+    const a = Tensor.fromNumbers('uint8', [4], [250, 3, 128, 7]);
+    const b = Tensor.fromNumbers('uint8', [4], [10, 200, 128, 9]);
+    const [sum] = await checkKernel({ opType: 'Add', inputs: [a, b] });
+    assert.deepEqual(Array.from(sum.toNumbers()), [4, 203, 0, 16]);
+    const small = Tensor.fromNumbers('int8', [4], [-128, -5, 100, 127]);
+    await checkKernel({ opType: 'Mul', inputs: [small, Tensor.fromNumbers('int8', [1], [3])] });
+    await checkKernel({
+      opType: 'Clip',
+      inputs: [small, Tensor.scalar('int8', -10), Tensor.scalar('int8', 110)],
+      constants: [1, 2]
+    });
+  });
+  test('Pow of a float by integer exponents', async () => {
+    const exponent = Tensor.fromNumbers('int64', [3], [2, 3, -1]);
+    await checkKernel({ opType: 'Pow', inputs: [randomTensor([2, 3]), exponent] });
+  });
+  test('Cast between integer, bool and float types on the GPU', async () => {
+    const ints = Tensor.fromNumbers('int32', [6], [-300, -1, 0, 1, 255, 70000]);
+    for (const to of [1, 2, 3, 5, 9, 10, 12]) {
+      await checkKernel({ opType: 'Cast', inputs: [ints], attributes: { to } });
+    }
+    const flags = Tensor.fromNumbers('bool', [3], [1, 0, 1]);
+    await checkKernel({ opType: 'Cast', inputs: [flags], attributes: { to: 1 } });
+  });
   test('Not', async () => {
     await checkKernel({
       opType: 'Not',

@@ -42,6 +42,7 @@ function runRecorded(c: NodeCase): {
   let dispatches = 0;
   const ctx: KernelContext = {
     device: {} as GPUDevice,
+    node: step.node,
     allocate: (dtype, shape) => {
       allocations++;
       return { dtype, shape, size: shape.reduce((a, b) => a * b, 1), buffer };

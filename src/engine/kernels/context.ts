@@ -1,9 +1,9 @@
 import { DataType } from '../ir/dtype';
+import { Node } from '../ir/graph';
 
 /**
  * A tensor in GPU memory. `dtype` is the ONNX type the value has; its storage on the
- * GPU is 32 bits per element: f32 for float32, i32 for the integer types (values must
- * fit), u32 (0 or 1) for bool. See `storageType`.
+ * GPU is 32 bits per element (see `storageType`).
  */
 export interface GpuTensor {
   dtype: DataType;
@@ -14,23 +14,29 @@ export interface GpuTensor {
 
 export type WgslStorageType = 'f32' | 'i32' | 'u32';
 
-/** The WGSL element type a value of `dtype` is stored as, or undefined if none is. */
-export function storageType(dtype: DataType): WgslStorageType | undefined {
+/**
+ * The WGSL element type a value of `dtype` is stored as on the GPU. The op-by-op executor
+ * computes in float32: float16 and float64 values are stored (and computed) as f32. The
+ * integer types are stored as i32, which int64 and uint64 values must fit (transfers
+ * check); uint32 as u32; bool as u32 holding 0 or 1.
+ */
+export function storageType(dtype: DataType): WgslStorageType {
   switch (dtype) {
     case 'float32':
+    case 'float16':
+    case 'float64':
       return 'f32';
     case 'bool':
+    case 'uint32':
       return 'u32';
-    case 'int8':
-    case 'uint8':
-    case 'int16':
-    case 'uint16':
-    case 'int32':
-    case 'int64':
-      return 'i32';
     default:
-      return undefined;
+      return 'i32';
   }
+}
+
+/** Whether the GPU computes on values of `dtype` as f32. */
+export function computesAsFloat(dtype: DataType): boolean {
+  return storageType(dtype) === 'f32';
 }
 
 export interface Dispatch {
@@ -45,6 +51,8 @@ export interface Dispatch {
 /** What a kernel may do while it runs one node: allocate outputs and record dispatches. */
 export interface KernelContext {
   readonly device: GPUDevice;
+  /** The node being run, for errors that name it. */
+  readonly node: Node;
   /** A new tensor in GPU memory (contents undefined until a dispatch writes them). */
   allocate(dtype: DataType, shape: readonly number[]): GpuTensor;
   dispatch(dispatch: Dispatch): void;

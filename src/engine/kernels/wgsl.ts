@@ -4,6 +4,7 @@
  * arithmetic with shapes baked in as constants, and literals.
  */
 import { stridesOf } from '../ir/tensor';
+import { DataType } from '../ir/dtype';
 import { GpuTensor, storageType, WgslStorageType } from './context';
 
 export const WORKGROUP_SIZE = 64;
@@ -32,11 +33,7 @@ export function bindings(
 }
 
 export function wgslType(tensor: GpuTensor): WgslStorageType {
-  const type = storageType(tensor.dtype);
-  if (!type) {
-    throw new Error(`${tensor.dtype} tensors have no WebGPU storage`);
-  }
-  return type;
+  return storageType(tensor.dtype);
 }
 
 /** Workgroup counts for `count` invocations of WORKGROUP_SIZE threads, folded into 2-D. */
@@ -129,4 +126,41 @@ export function f32Literal(value: number): string {
   }
   const text = f.toPrecision(9);
   return /[.e]/.test(text) ? `f32(${text})` : `f32(${text}.0)`;
+}
+
+/** A WGSL literal of `value` in the storage type of `dtype`, clamped into its range. */
+export function storageLiteral(dtype: DataType, value: number): string {
+  switch (storageType(dtype)) {
+    case 'f32':
+      return f32Literal(value);
+    case 'u32':
+      if (dtype === 'bool') {
+        return value ? '1u' : '0u';
+      }
+      return `${Math.trunc(Math.min(Math.max(value, 0), 4294967295))}u`;
+    case 'i32': {
+      const v = Math.trunc(Math.min(Math.max(value, -2147483648), 2147483647));
+      // 2147483648i does not exist, so the smallest i32 is spelled as a difference.
+      return v === -2147483648 ? '(-2147483647i - 1i)' : `${v}i`;
+    }
+  }
+}
+
+/**
+ * An i32 expression wrapped into the range of a narrower integer `dtype` (two's
+ * complement, as typed arrays wrap on store); wider types pass through.
+ */
+export function wrapInteger(expression: string, dtype: DataType): string {
+  switch (dtype) {
+    case 'int8':
+      return `((${expression}) << 24u) >> 24u`;
+    case 'int16':
+      return `((${expression}) << 16u) >> 16u`;
+    case 'uint8':
+      return `((${expression}) & 255i)`;
+    case 'uint16':
+      return `((${expression}) & 65535i)`;
+    default:
+      return expression;
+  }
 }

@@ -388,7 +388,7 @@ function convolutionKernel(
   accumulate: string
 ): GpuTensor {
   const outShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
-  const out = ctx.allocate('float32', outShape);
+  const out = ctx.allocate(x!.dtype, outShape);
   const inputs: [string, GpuTensor][] = [
     ['x', x!],
     ['w', w!]

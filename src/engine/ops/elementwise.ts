@@ -5,14 +5,16 @@
 import { DataType, dataTypeFromOnnx, isFloat, isInteger } from '../ir/dtype';
 import { ValueType } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext, storageType } from '../kernels/context';
+import { computesAsFloat, GpuTensor, KernelContext, storageType } from '../kernels/context';
 import {
   bindings,
   broadcastOffset,
   coordinates,
   f32Literal,
   linearGrid,
-  linearMain
+  linearMain,
+  storageLiteral,
+  wrapInteger
 } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
@@ -243,7 +245,7 @@ function unary(spec: UnarySpec): OpDefinition<Numbers> {
           ctx,
           spec.opType,
           [x!],
-          'float32',
+          x!.dtype,
           wgsl(a).replace(/\bx\b/g, 'v0'),
           spec.helpers
         )
@@ -368,8 +370,13 @@ interface BroadcastSpec {
   /** Accepted input types; any numeric type by default. */
   inputs?: 'bool';
   variadic?: boolean;
-  /** The GPU kernel also runs on int32 (WGSL i32 arithmetic wraps as int32 does). */
-  int32?: boolean;
+  /**
+   * The GPU kernel also runs on integer types: i32 / u32 arithmetic, wrapped back into
+   * narrower types' ranges as the CPU reference's typed arrays wrap.
+   */
+  integers?: boolean;
+  /** Operands are converted to f32 before the expression (Pow of a float by an integer). */
+  floatOperands?: boolean;
 }
 
 function truncateIfInteger(value: number, dtype: DataType): number {
@@ -420,16 +427,21 @@ function broadcastOp(spec: BroadcastSpec): OpDefinition<Numbers> {
     },
     webgpu: expression && {
       unsupported: dtypes => {
-        const accepted: DataType[] =
-          spec.inputs === 'bool' ? ['bool'] : spec.int32 ? ['float32', 'int32'] : ['float32'];
-        const other = dtypes.find(d => d !== undefined && !accepted.includes(d));
+        const present = dtypes.filter(d => d !== undefined) as DataType[];
+        const accepted = (d: DataType, i: number) =>
+          spec.inputs === 'bool'
+            ? d === 'bool'
+            : computesAsFloat(d) ||
+              (d !== 'bool' && (spec.integers || (spec.floatOperands && i > 0)));
+        const other = present.find((d, i) => !accepted(d, i));
         return other ? `${other} inputs run on the CPU` : null;
       },
       run: (ctx, inputs, _host, a) => {
         const present = inputs.filter(i => i) as GpuTensor[];
         const outDtype = spec.output ?? present[0].dtype;
         const boolean = spec.inputs === 'bool';
-        const operand = (i: number) => (boolean ? `(v${i} != 0u)` : `v${i}`);
+        const operand = (i: number) =>
+          boolean ? `(v${i} != 0u)` : spec.floatOperands ? `f32(v${i})` : `v${i}`;
         let body: string;
         if (spec.variadic) {
           body = present
@@ -443,6 +455,8 @@ function broadcastOp(spec: BroadcastSpec): OpDefinition<Numbers> {
         }
         if (outDtype === 'bool') {
           body = `select(0u, 1u, ${body})`;
+        } else if (!computesAsFloat(outDtype)) {
+          body = wrapInteger(body, outDtype);
         }
         return [broadcastKernel(ctx, spec.opType, present, outDtype, body, spec.helpers)];
       }
@@ -455,17 +469,18 @@ function integerDivide(a: number, b: number): number {
 }
 
 const binaryOps = [
-  broadcastOp({ int32: true, opType: 'Add', cpu: ([a, b]) => a + b, wgsl: () => '(a + b)' }),
-  broadcastOp({ int32: true, opType: 'Sub', cpu: ([a, b]) => a - b, wgsl: () => '(a - b)' }),
-  broadcastOp({ int32: true, opType: 'Mul', cpu: ([a, b]) => a * b, wgsl: () => '(a * b)' }),
+  broadcastOp({ integers: true, opType: 'Add', cpu: ([a, b]) => a + b, wgsl: () => '(a + b)' }),
+  broadcastOp({ integers: true, opType: 'Sub', cpu: ([a, b]) => a - b, wgsl: () => '(a - b)' }),
+  broadcastOp({ integers: true, opType: 'Mul', cpu: ([a, b]) => a * b, wgsl: () => '(a * b)' }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Div',
     cpu: ([a, b], dtype) => (isInteger(dtype) ? integerDivide(a, b) : a / b),
     wgsl: () => '(a / b)'
   }),
   broadcastOp({
     opType: 'Pow',
+    floatOperands: true,
     cpu: ([a, b]) => (b === 0 ? 1 : Math.pow(a, b)),
     wgsl: () => 'pow_real(a, b)',
     helpers: WGSL_POW
@@ -487,35 +502,35 @@ const binaryOps = [
     wgsl: () => 'select(a, b * a, a < 0.0)'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Equal',
     cpu: ([a, b]) => +(a === b),
     wgsl: () => '(a == b)',
     output: 'bool'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Less',
     cpu: ([a, b]) => +(a < b),
     wgsl: () => '(a < b)',
     output: 'bool'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Greater',
     cpu: ([a, b]) => +(a > b),
     wgsl: () => '(a > b)',
     output: 'bool'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'LessOrEqual',
     cpu: ([a, b]) => +(a <= b),
     wgsl: () => '(a <= b)',
     output: 'bool'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'GreaterOrEqual',
     cpu: ([a, b]) => +(a >= b),
     wgsl: () => '(a >= b)',
@@ -543,21 +558,21 @@ const binaryOps = [
     inputs: 'bool'
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Min',
     cpu: v => Math.min(...v),
     wgsl: () => 'min(a, b)',
     variadic: true
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Max',
     cpu: v => Math.max(...v),
     wgsl: () => 'max(a, b)',
     variadic: true
   }),
   broadcastOp({
-    int32: true,
+    integers: true,
     opType: 'Sum',
     cpu: v => v.reduce((s, x) => s + x, 0),
     wgsl: () => '(a + b)',
@@ -605,8 +620,8 @@ const where: OpDefinition<Numbers> = {
     unsupported: ([c, x, y]) =>
       c !== 'bool'
         ? `condition must be bool, got ${c}`
-        : x !== y || (x !== 'float32' && storageType(x!) !== 'i32')
-          ? `${x} values run on the CPU`
+        : x !== y
+          ? `values of two types (${x}, ${y}) run on the CPU`
           : null,
     run: (ctx, [c, x, y]) => [
       broadcastKernel(ctx, 'Where', [c!, x!, y!], x!.dtype, 'select(v2, v1, v0 != 0u)')
@@ -652,16 +667,12 @@ const clip: OpDefinition<ClipAttributes> = {
     ];
   },
   webgpu: {
+    unsupported: ([dtype]) => (dtype === 'bool' ? 'bool input is not numeric' : null),
     run: (ctx, [x], host, attrs) => {
       const [lo, hi] = clipBounds(attrs, host);
+      const literal = (bound: number) => storageLiteral(x!.dtype, bound);
       return [
-        broadcastKernel(
-          ctx,
-          'Clip',
-          [x!],
-          'float32',
-          `min(max(v0, ${f32Literal(lo)}), ${f32Literal(hi)})`
-        )
+        broadcastKernel(ctx, 'Clip', [x!], x!.dtype, `min(max(v0, ${literal(lo)}), ${literal(hi)})`)
       ];
     }
   }
@@ -692,32 +703,28 @@ const cast: OpDefinition<{ to: DataType }> = {
   inferTypes: (inputs, a) => [{ dtype: a.to, shape: inputs[0]!.shape }],
   cpu: ([x], a) => [castTensor(x!, a.to)],
   webgpu: {
-    unsupported: ([from], a) =>
-      from === 'float32' && storageType(a.to)
-        ? null
-        : `cast from ${from} to ${a.to} runs on the CPU`,
-    run: (ctx, [x], _host, a) => {
-      const target = storageType(a.to)!;
-      const expression =
-        a.to === 'bool' ? 'select(0u, 1u, v0 != 0.0)' : target === 'i32' ? integerCast(a.to) : 'v0';
-      return [broadcastKernel(ctx, 'Cast', [x!], a.to, expression)];
-    }
+    // Every type the GPU stores converts to every other (see castExpression).
+    unsupported: () => null,
+    run: (ctx, [x], _host, a) => [
+      broadcastKernel(ctx, 'Cast', [x!], a.to, castExpression(x!.dtype, a.to))
+    ]
   }
 };
 
-/** f32 → integer type of `to`, wrapping into its range as the CPU cast does. */
-function integerCast(to: DataType): string {
-  switch (to) {
-    case 'uint8':
-      return 'i32(u32(i32(v0)) & 0xffu)';
-    case 'int8':
-      return '(i32(v0) << 24u) >> 24u';
-    case 'uint16':
-      return 'i32(u32(i32(v0)) & 0xffffu)';
-    case 'int16':
-      return '(i32(v0) << 16u) >> 16u';
-    default:
-      return 'i32(v0)';
+/** WGSL converting `v0` from the storage of `from` to that of `to`, as the CPU cast does. */
+function castExpression(from: DataType, to: DataType): string {
+  const source = storageType(from);
+  if (to === 'bool') {
+    return `select(0u, 1u, v0 != ${source}(0))`;
+  }
+  switch (storageType(to)) {
+    case 'f32':
+      return 'f32(v0)';
+    case 'u32':
+      // Through i32 so that negative values wrap as a Uint32Array store wraps them.
+      return source === 'f32' ? 'bitcast<u32>(i32(v0))' : 'bitcast<u32>(v0)';
+    case 'i32':
+      return wrapInteger(source === 'u32' ? 'bitcast<i32>(v0)' : 'i32(v0)', to);
   }
 }
 

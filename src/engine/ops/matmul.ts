@@ -264,7 +264,7 @@ function multiplyOnGpu(
   alpha: number,
   bias?: Bias<GpuTensor>
 ): GpuTensor {
-  const out = ctx.allocate('float32', plan.outShape);
+  const out = ctx.allocate(a.dtype, plan.outShape);
   if (out.size === 0) {
     return out;
   }

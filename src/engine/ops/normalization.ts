@@ -7,7 +7,7 @@
 import { DataType, dataTypeFromOnnx, isFloat, onnxTypeName } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext } from '../kernels/context';
+import { computesAsFloat, GpuTensor, KernelContext } from '../kernels/context';
 import {
   bindings,
   broadcastOffset,
@@ -178,7 +178,7 @@ function softmaxOp(spec: SoftmaxSpec): OpDefinition<SoftmaxAttributes> {
     webgpu: {
       run: (ctx, [input], _host, attrs) => {
         const x = input!;
-        const y = ctx.allocate('float32', x.shape);
+        const y = ctx.allocate(x.dtype, x.shape);
         dispatchRows(ctx, {
           label: spec.opType,
           layout: rowLayout(x.shape, softmaxAxes(x.shape.length, attrs)),
@@ -392,7 +392,7 @@ const layerNormalization: OpDefinition<LayerNormAttributes> = {
   },
   webgpu: {
     unsupported: (dtypes, attrs) => {
-      const other = dtypes.find(d => d !== undefined && d !== 'float32');
+      const other = dtypes.find(d => d !== undefined && !computesAsFloat(d));
       if (other) {
         return `${other} inputs run on the CPU`;
       }
@@ -402,7 +402,7 @@ const layerNormalization: OpDefinition<LayerNormAttributes> = {
     },
     run: (ctx, [x, scale, bias], _host, attrs) => {
       const plan = layerNormPlan(x!.shape, scale!.shape, bias?.shape, attrs);
-      const y = ctx.allocate('float32', x!.shape);
+      const y = ctx.allocate(x!.dtype, x!.shape);
       const statistics = attrs.statistics
         ? {
             mean: ctx.allocate('float32', plan.statisticsShape),
@@ -460,7 +460,7 @@ const instanceNormalization: OpDefinition<EpsilonAttributes> = {
   webgpu: {
     run: (ctx, [x, scale, bias], _host, attrs) => {
       const plan = instanceNormPlan(x!.shape, scale!.shape, bias!.shape);
-      const y = ctx.allocate('float32', x!.shape);
+      const y = ctx.allocate(x!.dtype, x!.shape);
       standardizeOnGpu(ctx, {
         label: 'InstanceNormalization',
         layout: plan.layout,
@@ -531,7 +531,7 @@ const batchNormalization: OpDefinition<EpsilonAttributes> = {
   webgpu: {
     run: (ctx, [x, ...parameters], _host, attrs) => {
       const shape = x!.shape;
-      const y = ctx.allocate('float32', shape);
+      const y = ctx.allocate(x!.dtype, shape);
       const [scale, bias, mean, variance] = parameters.map((p, i) => {
         const aligned = channelAligned(BATCH_NORM_PARAMETERS[i], shape, p!.shape);
         return `p${i}[${broadcastOffset(aligned, shape.length, 'c')}]`;

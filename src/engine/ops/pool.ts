@@ -6,7 +6,7 @@
 import { DataType, isFloat } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext } from '../kernels/context';
+import { computesAsFloat, GpuTensor, KernelContext } from '../kernels/context';
 import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
@@ -223,7 +223,7 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
   let init: string;
   let finish: string;
   if (attrs.kind === 'max') {
-    const lowest = x.dtype === 'float32' ? f32Literal(-Infinity) : '-2147483647i - 1i';
+    const lowest = computesAsFloat(x.dtype) ? f32Literal(-Infinity) : '-2147483647i - 1i';
     init = `  var best = ${lowest};\n  var bestIndex = -1i;`;
     accumulate = [
       `  let value = ${read};`,
@@ -284,7 +284,7 @@ function poolOp(
       }),
     webgpu: {
       unsupported: ([dtype], attrs) =>
-        dtype === 'float32' || (attrs.kind === 'max' && (dtype === 'int8' || dtype === 'uint8'))
+        computesAsFloat(dtype!) || (attrs.kind === 'max' && (dtype === 'int8' || dtype === 'uint8'))
           ? null
           : `${dtype} input runs on the CPU`,
       run: (ctx, [x], _host, attrs) => poolKernel(ctx, x!, attrs)

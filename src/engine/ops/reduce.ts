@@ -351,7 +351,7 @@ function reduceOp(reduction: Reduction): OpDefinition<ReduceAttributes> {
       run: (ctx, [data], hostInputs, attrs) => {
         const x = data!;
         const axes = reducedAxes(readList(attrs.axes, hostInputs), x.shape.length, attrs);
-        const out = ctx.allocate('float32', reducedShape(x.shape, axes, attrs.keepdims));
+        const out = ctx.allocate(x.dtype, reducedShape(x.shape, axes, attrs.keepdims));
         dispatchRows(ctx, {
           label: reduction.opType,
           layout: rowLayout(x.shape, axes),

@@ -520,7 +520,7 @@ function resizeKernel(
   plan: ResizeAxis[]
 ): GpuTensor {
   const outShape = plan.map(a => a.output);
-  const out = ctx.allocate('float32', outShape);
+  const out = ctx.allocate(x.dtype, outShape);
   const strides = stridesOf(x.shape);
   const nearest = attrs.mode === 'nearest';
   const samples = sampleTable(attrs, plan);

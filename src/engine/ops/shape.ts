@@ -8,13 +8,20 @@
  * CPU reference and WGSL kernel are generated from one plan.
  */
 import { DataType, dataTypeFromOnnx } from '../ir/dtype';
-import { Dim } from '../ir/graph';
+import { Dim, Node } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext, storageType } from '../kernels/context';
-import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
+import { bindings, coordinates, linearGrid, linearMain, storageLiteral } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastShapes } from './broadcast';
-import { InferInput, OpContext, OpDefinition, OpError, WebGpuKernel } from './types';
+import {
+  InferInput,
+  OpContext,
+  OpDefinition,
+  OpError,
+  UnsupportedOpError,
+  WebGpuKernel
+} from './types';
 
 // --- axes and integer-list operands -------------------------------------------------
 
@@ -253,18 +260,6 @@ export function gatherCpu(
     return offset;
   });
   return takeElements(source, outShape, from, fill);
-}
-
-/** A WGSL literal of `value` in the storage type of `dtype`. */
-export function storageLiteral(dtype: DataType, value: number): string {
-  switch (storageType(dtype)) {
-    case 'f32':
-      return f32Literal(value);
-    case 'u32':
-      return value ? '1u' : '0u';
-    default:
-      return `i32(${Math.trunc(value)})`;
-  }
 }
 
 const WGSL_PAD_MODES: Record<Exclude<PadMode, 'constant'>, string> = {
@@ -689,11 +684,18 @@ interface DropoutAttributes {
  * Dropout at inference is the identity. Training mode is random, which we do not
  * reproduce, except with a ratio of 0, where it is the identity too.
  */
-function checkInference(ratio: Tensor | undefined, trainingMode: Tensor | undefined): void {
+function checkInference(
+  ratio: Tensor | undefined,
+  trainingMode: Tensor | undefined,
+  node: Node
+): void {
   const training = trainingMode && trainingMode.size > 0 && trainingMode.toNumbers()[0];
   const dropped = ratio && ratio.size > 0 ? ratio.toNumbers()[0] : 0.5;
   if (training && dropped !== 0) {
-    throw new Error(`training_mode is true with ratio ${dropped}; only inference is supported`);
+    throw new UnsupportedOpError(
+      node,
+      `training_mode is true with ratio ${dropped}; only inference is supported`
+    );
   }
 }
 
@@ -702,10 +704,10 @@ const dropout: OpDefinition<DropoutAttributes> = {
   parseAttributes: ({ opset }) => ({ maskDtype: opset >= 10 ? 'bool' : undefined }),
   // ratio and training_mode stay on the host: neither is read on the device.
   hostInputs: () => [1, 2],
-  inferTypes: (inputs, a) => {
+  inferTypes: (inputs, a, ctx) => {
     const ratio = inputs[1];
     if (!ratio || ratio.value) {
-      checkInference(ratio?.value, inputs[2]?.value);
+      checkInference(ratio?.value, inputs[2]?.value, ctx.node);
     }
     const x = inputs[0]!;
     return [
@@ -713,8 +715,8 @@ const dropout: OpDefinition<DropoutAttributes> = {
       { dtype: a.maskDtype ?? x.dtype, shape: x.shape }
     ];
   },
-  cpu: ([x, ratio, trainingMode], a) => {
-    checkInference(ratio, trainingMode);
+  cpu: ([x, ratio, trainingMode], a, ctx) => {
+    checkInference(ratio, trainingMode, ctx.node);
     const mask = Tensor.fromNumbers(
       a.maskDtype ?? x!.dtype,
       x!.shape,
@@ -725,7 +727,7 @@ const dropout: OpDefinition<DropoutAttributes> = {
   webgpu: {
     unsupported: movesAnyStorage,
     run: (ctx, [x], host, a) => {
-      checkInference(host[1], host[2]);
+      checkInference(host[1], host[2], ctx.node);
       const dtype = a.maskDtype ?? x!.dtype;
       return [
         ctx.view(x!, x!.shape),

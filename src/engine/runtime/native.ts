@@ -1,11 +1,11 @@
-import { DataType } from '../ir/dtype';
+import { DataType, isFloat } from '../ir/dtype';
 import { Graph } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { Dispatch, GpuTensor, KernelContext, storageType } from '../kernels/context';
+import { computesAsFloat, Dispatch, GpuTensor, KernelContext } from '../kernels/context';
 import { InferInput, OpError } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepare';
-import { createStorageBuffer, download, upload } from './transfer';
+import { createStorageBuffer, download, fitsStorage, upload } from './transfer';
 import { withPrelude } from '../kernels/wgsl';
 
 /** Where one node ran, and why it did not run on the GPU when it did not. */
@@ -96,17 +96,19 @@ export class NativeExecutor {
     }
     const inputs = step.node.inputs.map(name => (name ? slot(slots, name) : undefined));
     const deviceInputs = inputs.filter((_, i) => !step.hostInputs.includes(i));
-    const shapeArithmetic = deviceInputs.every(
-      s => !s || (!s.gpu && !s.fed && s.dtype !== 'float32' && s.dtype !== 'float16')
-    );
+    const shapeArithmetic = deviceInputs.every(s => !s || (!s.gpu && !s.fed && !isFloat(s.dtype)));
     if (shapeArithmetic && deviceInputs.some(s => s)) {
       return 'integer shape arithmetic runs on the host';
+    }
+    const wide = deviceInputs.find(s => s?.host && !s.gpu && !fitsStorage(s.host));
+    if (wide) {
+      return `${wide.dtype} values beyond the int32 range run on the CPU`;
     }
     const dtypes = inputs.map((s, i) => (s && !step.hostInputs.includes(i) ? s.dtype : undefined));
     if (kernel.unsupported) {
       return kernel.unsupported(dtypes, step.attrs) ?? undefined;
     }
-    const other = dtypes.find(d => d !== undefined && d !== 'float32');
+    const other = dtypes.find(d => d !== undefined && !computesAsFloat(d));
     return other ? `${other} inputs run on the CPU` : undefined;
   }
 
@@ -179,10 +181,8 @@ export class NativeExecutor {
     const device = this.device;
     return {
       device,
+      node: step.node,
       allocate: (dtype, shape) => {
-        if (!storageType(dtype)) {
-          throw new OpError(step.node, `cannot hold ${dtype} on the GPU`);
-        }
         const size = sizeOf(shape);
         const buffer = createStorageBuffer(device, size, step.node.name);
         buffers.track(buffer);

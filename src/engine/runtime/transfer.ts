@@ -14,27 +14,30 @@ export function createStorageBuffer(device: GPUDevice, size: number, label: stri
   });
 }
 
+/** Whether every value of `tensor` fits the 32-bit storage the GPU keeps it in. */
+export function fitsStorage(tensor: Tensor): boolean {
+  if (tensor.dtype !== 'int64' && tensor.dtype !== 'uint64') {
+    return true;
+  }
+  return tensor.toNumbers().every(v => v >= INT32_MIN && v <= INT32_MAX);
+}
+
 /** The 32-bit GPU storage form of a host tensor (see `storageType`). */
 export function toStorage(tensor: Tensor, name: string): Float32Array | Int32Array | Uint32Array {
-  const type = storageType(tensor.dtype);
-  if (type === 'f32') {
-    return tensor.data as Float32Array;
-  }
-  if (type === 'u32') {
-    return Uint32Array.from(tensor.data as Uint8Array);
-  }
-  if (type === 'i32') {
-    const values = tensor.toNumbers();
-    for (const v of values) {
-      if (v < INT32_MIN || v > INT32_MAX) {
+  const { dtype, data } = tensor;
+  switch (storageType(dtype)) {
+    case 'f32':
+      return dtype === 'float32' ? (data as Float32Array) : Float32Array.from(tensor.toNumbers());
+    case 'u32':
+      return dtype === 'bool' ? Uint32Array.from(data as Uint8Array) : (data as Uint32Array);
+    case 'i32':
+      if (!fitsStorage(tensor)) {
         throw new Error(
-          `tensor '${name}' holds ${tensor.dtype} value ${v}, outside the int32 range the GPU stores`
+          `tensor '${name}' holds ${dtype} values outside the int32 range the GPU stores`
         );
       }
-    }
-    return Int32Array.from(values);
+      return dtype === 'int32' ? (data as Int32Array) : Int32Array.from(tensor.toNumbers());
   }
-  throw new Error(`tensor '${name}' is ${tensor.dtype}, which the WebGPU backend does not store`);
 }
 
 export function upload(device: GPUDevice, tensor: Tensor, name: string): GpuTensor {
@@ -68,14 +71,18 @@ export async function download(device: GPUDevice, tensor: GpuTensor): Promise<Te
 function fromStorage(dtype: DataType, shape: readonly number[], raw: ArrayBuffer): Tensor {
   switch (storageType(dtype)) {
     case 'f32':
-      return new Tensor(dtype, shape, new Float32Array(raw));
+      return dtype === 'float32'
+        ? new Tensor(dtype, shape, new Float32Array(raw))
+        : Tensor.fromNumbers(dtype, shape, new Float32Array(raw));
     case 'u32':
-      return new Tensor(
-        dtype,
-        shape,
-        Uint8Array.from(new Uint32Array(raw), v => (v ? 1 : 0))
-      );
-    default:
+      return dtype === 'bool'
+        ? new Tensor(
+            dtype,
+            shape,
+            Uint8Array.from(new Uint32Array(raw), v => (v ? 1 : 0))
+          )
+        : new Tensor(dtype, shape, new Uint32Array(raw));
+    case 'i32':
       return Tensor.fromNumbers(dtype, shape, new Int32Array(raw));
   }
 }
