@@ -19,8 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # onnxruntime-node (the test oracle) ships its CPU binary; its install script would only
-# fetch GPU extras from outside the package registry.
-ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-fund --no-audit
+# fetch GPU extras from outside the package registry. `npm install` rather than `npm ci`:
+# the lock names optional platform builds of rspack that a registry mirror may not carry,
+# which `npm ci` refuses and `npm install` skips, leaving the lock as it is.
+ONNXRUNTIME_NODE_INSTALL=skip npm install --no-fund --no-audit
 
 python3 -m pip install -q "jupyterlab>=4.6,<5"
 npm run build
