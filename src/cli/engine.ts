@@ -13,6 +13,7 @@ export {
   parseNpy,
   prepareNodes,
   runGraph,
+  seededRandom,
   shapeToString,
   sizeOf,
   stridesOf,

@@ -6,6 +6,7 @@ import {
   Graph,
   isFloat,
   parseNpy,
+  seededRandom,
   shapeToString,
   sizeOf,
   Tensor,
@@ -159,18 +160,6 @@ function concreteShape(input: ValueInfo, symbols: Map<string, number>): number[]
     }
     return size;
   });
-}
-
-/** A small deterministic generator (mulberry32), so --seed reproduces a run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

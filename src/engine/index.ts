@@ -11,6 +11,7 @@ import { runReference } from './runtime/reference';
 export { importOnnx, decodeTensor } from './onnx/index';
 export type { ImportOptions } from './onnx/index';
 export { parseNpy, encodeNpy } from './io/npy';
+export { seededRandom } from './io/random';
 export type { DataType, TypedArray } from './ir/dtype';
 export { isFloat, bytesPerElement } from './ir/dtype';
 export type { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from './ir/graph';

@@ -1,17 +1,8 @@
 import { DataType } from '../../src/engine/ir/dtype';
+import { seededRandom } from '../../src/engine/io/random';
 import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
 
-/** A small deterministic generator (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /**
  * Random values in [low, high), never exactly zero, so a kernel that reads the wrong
@@ -22,7 +13,7 @@ export function randomTensor(
   options: { dtype?: DataType; low?: number; high?: number; seed?: number } = {}
 ): Tensor {
   const { dtype = 'float32', low = -2, high = 2, seed = 1 } = options;
-  const next = rng(seed + sizeOf(shape) * 7919);
+  const next = seededRandom(seed + sizeOf(shape) * 7919);
   const values = Array.from({ length: sizeOf(shape) }, () => {
     let v = low + (high - low) * next();
     if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'float64') {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { rng } from '../helpers/random';
+import { seededRandom } from '../helpers/random';
 import { checkAgainstOnnxRuntime, PPOCR_MODELS } from './oracle';
 
 // PaddleOCR's exports (paddle2onnx): opset 9 for the text-direction classifier, opset 11 for
@@ -33,7 +33,7 @@ const IMAGENET_STD = [0.229, 0.224, 0.225];
  * PaddleOCR's detector expects: a [1, 3, height, width] tensor.
  */
 function textLikeImage(height: number, width: number, seed: number): Tensor {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const ink = (y: number, x: number) =>
     [height / 4, height / 2 + 4].some(top => {
       const dy = y - Math.floor(top);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { decodeTensor, importOnnx } from '../../src/engine/onnx/index';
-import { rng } from '../helpers/random';
+import { seededRandom } from '../helpers/random';
 import { encodeModel, modelWithInitializer, rawFloatTensor, tensorInfo } from './build';
 
 const DataType = onnx.TensorProto.DataType;
@@ -47,7 +47,7 @@ describe('bytes that are not an ONNX model', () => {
   });
 
   test('random bytes are refused, never imported, never a crash', () => {
-    const next = rng(42);
+    const next = seededRandom(42);
     for (let trial = 0; trial < 300; trial++) {
       const bytes = Uint8Array.from({ length: Math.floor(next() * 2000) }, () => next() * 256);
       assert.throws(
@@ -59,7 +59,7 @@ describe('bytes that are not an ONNX model', () => {
   });
 
   test('a model with bytes overwritten imports or is refused with the file named', () => {
-    const next = rng(7);
+    const next = seededRandom(7);
     for (let trial = 0; trial < 300; trial++) {
       const bytes = model.slice();
       for (let k = 0; k < 3; k++) {

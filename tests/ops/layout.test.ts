@@ -7,7 +7,7 @@ import { runReference } from '../../src/engine/runtime/reference';
 import { checkKernel, feedsOf, NodeCase, singleNodeGraph } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
-import { randomTensor, rng } from '../helpers/random';
+import { randomTensor, seededRandom } from '../helpers/random';
 
 const int64 = (values: (number | bigint)[]) =>
   new Tensor('int64', [values.length], BigInt64Array.from(values, BigInt));
@@ -37,7 +37,7 @@ function iota(shape: number[], dtype: DataType = 'float32'): Tensor {
 
 /** Random true / false (randomTensor never gives zero, so its bools are all true). */
 function randomBools(shape: number[], seed = 1): Tensor {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const size = shape.reduce((a, b) => a * b, 1);
   return Tensor.fromNumbers(
     'bool',
