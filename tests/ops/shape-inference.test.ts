@@ -113,7 +113,8 @@ test('the exported graph runs on WebGPU as on the CPU reference, shape math on t
   for (const opType of ['Transpose', 'Reshape']) {
     assert.deepEqual(placed(opType), new Set(['webgpu']), opType);
   }
-  for (const opType of ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Slice']) {
+  assert.deepEqual(placed('Shape'), new Set(['metadata']), 'Shape reads no data');
+  for (const opType of ['Gather', 'Unsqueeze', 'Concat', 'Slice']) {
     assert.deepEqual(placed(opType), new Set(['cpu']), opType);
   }
 });

@@ -103,10 +103,15 @@ Without a GPU, WebGPU runs on SwiftShader when VK_ICD_FILENAMES is unset and
   }
 };
 
-/** "N on webgpu, M on cpu", then the nodes that fell back to the CPU grouped by reason. */
+/**
+ * "N on webgpu, M on cpu" (and those answered from shapes alone), then the nodes that
+ * fell back to the CPU grouped by reason.
+ */
 function placementLines(placements: readonly NodePlacement[]): string[] {
-  const gpu = placements.filter(p => p.device === 'webgpu').length;
-  const cpu = placements.length - gpu;
+  const count = (device: NodePlacement['device']) =>
+    placements.filter(p => p.device === device).length;
+  const [gpu, cpu, metadata] = [count('webgpu'), count('cpu'), count('metadata')];
+  const fromShapes = metadata ? `, ${metadata} from shapes alone` : '';
   const reasons = new Map<string, NodePlacement[]>();
   for (const placement of placements) {
     if (placement.device === 'cpu' && placement.reason) {
@@ -114,7 +119,10 @@ function placementLines(placements: readonly NodePlacement[]): string[] {
     }
   }
   return [
-    field('placement', `${gpu} nodes on webgpu, ${cpu} on cpu${reasons.size ? ':' : ''}`),
+    field(
+      'placement',
+      `${gpu} nodes on webgpu, ${cpu} on cpu${fromShapes}${reasons.size ? ':' : ''}`
+    ),
     ...columns(
       [...reasons].map(([reason, nodes]) => {
         const ops = [...new Set(nodes.map(n => n.opType))].join(', ');

@@ -75,8 +75,10 @@ export function renderReport(
       'every data set matches, **fail** when one differs or running throws, and **unsupported** ' +
       'when the engine declines it (an op, attribute or type it does not implement). On webgpu, ' +
       'a test whose outputs match but where a node ran on the CPU reference ops (no kernel, a ' +
-      'dtype the float32 executor does not compute, integer shape arithmetic kept on the host) ' +
-      'is **cpu-fallback**, not a pass. The op of a test is the op type of its node; the ' +
+      'dtype the GPU does not store, integer shape arithmetic kept on the host) is ' +
+      '**cpu-fallback**, not a pass. The WebGPU executor computes float16 and float64 in ' +
+      'float32, and answers Shape and Size from tensor shapes without reading data (nothing ' +
+      'to compute on either device). The op of a test is the op type of its node; the ' +
       '`_expanded` tests, which run an op as its function body of several nodes, are counted ' +
       'under `function-expanded`. Pass rates count passes over all tests of the op.',
     '',

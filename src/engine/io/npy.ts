@@ -91,7 +91,7 @@ function parseHeader(
   const text = header.trim();
   const field = (key: string, value: string) =>
     new RegExp(`['"]${key}['"]\\s*:\\s*${value}`).exec(text)?.[1];
-  const descr = field('descr', `['"]([^'"]*)['"]`);
+  const descr = field('descr', '[\'"]([^\'"]*)[\'"]');
   const fortranOrder = field('fortran_order', '(True|False)');
   const shapeText = field('shape', '\\(([^)]*)\\)');
   if (!text.startsWith('{') || !text.endsWith('}') || fortranOrder === undefined) {

@@ -8,11 +8,14 @@ import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepar
 import { createStorageBuffer, download, fitsStorage, upload } from './transfer';
 import { withPrelude } from '../kernels/wgsl';
 
-/** Where one node ran, and why it did not run on the GPU when it did not. */
+/**
+ * Where one node ran: on the GPU, on the CPU reference ops (with the reason), or nowhere
+ * because its outputs follow from its inputs' shapes alone ('metadata': Shape, Size).
+ */
 export interface NodePlacement {
   node: string;
   opType: string;
-  device: 'webgpu' | 'cpu';
+  device: 'webgpu' | 'cpu' | 'metadata';
   reason?: string;
 }
 
@@ -57,16 +60,18 @@ export class NativeExecutor {
     try {
       for (let index = 0; index < prepared.length; index++) {
         const step = prepared[index];
-        const reason = this.cpuReason(step, slots);
+        const { node } = step;
+        const fromShapes = step.op.webgpu ? undefined : answerFromShapes(step, slots);
+        const reason = fromShapes ? undefined : this.cpuReason(step, slots);
         placements.push({
-          node: step.node.name,
-          opType: step.node.opType,
-          device: reason ? 'cpu' : 'webgpu',
+          node: node.name,
+          opType: node.opType,
+          device: fromShapes ? 'metadata' : reason ? 'cpu' : 'webgpu',
           ...(reason ? { reason } : {})
         });
-        const outputs = reason
-          ? await this.runOnCpu(step, slots)
-          : await this.runOnGpu(step, slots, buffers);
+        const outputs =
+          fromShapes ??
+          (reason ? await this.runOnCpu(step, slots) : await this.runOnGpu(step, slots, buffers));
         checkOutputCount(step, outputs.length);
         step.node.outputs.forEach((name, i) => {
           if (name) {
@@ -113,10 +118,6 @@ export class NativeExecutor {
   }
 
   private async runOnCpu(step: PreparedNode, slots: Map<string, Slot>): Promise<Slot[]> {
-    const known = knownFromShapes(step, slots);
-    if (known) {
-      return known;
-    }
     const inputs: (Tensor | undefined)[] = [];
     for (const name of step.node.inputs) {
       inputs.push(name ? await this.toHost(name, slots) : undefined);
@@ -273,13 +274,10 @@ export class NativeExecutor {
 
 /**
  * The outputs of a node that shape inference computes from its input shapes alone
- * (Shape, Size), so that inputs held only on the GPU need not be read back.
+ * (Shape, Size): no data is read, so inputs held on the GPU need not come back.
  */
-function knownFromShapes(step: PreparedNode, slots: Map<string, Slot>): Slot[] | undefined {
+function answerFromShapes(step: PreparedNode, slots: Map<string, Slot>): Slot[] | undefined {
   const inputs = step.node.inputs.map(name => (name ? slot(slots, name) : undefined));
-  if (!inputs.some(s => s && !s.host)) {
-    return undefined;
-  }
   const types = inputs.map(s => s && { dtype: s.dtype, shape: [...(s.host ?? s.gpu!).shape] });
   let outputs: InferInput[];
   try {
