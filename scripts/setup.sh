@@ -2,11 +2,11 @@
 # Sets up a fresh Debian machine for webtrt: system packages (SwiftShader's Vulkan driver
 # through Debian's chromium, the Vulkan loader, the ONNX conformance data), the npm
 # packages, the build (engine, CLI, JupyterLab extension) and the Python package,
-# installed into JupyterLab. Safe to run again: each step is quick when already done.
+# installed into JupyterLab in .venv. Safe to run again: each step is quick when done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium libvulkan1 libonnx-testdata python3-venv)
+packages=(chromium libvulkan1 libonnx-testdata)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -24,7 +24,10 @@ fi
 # which `npm ci` refuses and `npm install` skips, leaving the lock as it is.
 ONNXRUNTIME_NODE_INSTALL=skip npm install --no-fund --no-audit
 
-python3 -m pip install -q "jupyterlab>=4.6,<5"
+# JupyterLab and the Python package live in .venv, so nothing outside the checkout changes.
+[ -x .venv/bin/python ] || python3 -m venv .venv
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pip install -q --disable-pip-version-check "jupyterlab>=4.6,<5"
 npm run build
-python3 -m pip install -q -e .
+python -m pip install -q --disable-pip-version-check -e .
 jupyter labextension develop . --overwrite >/dev/null

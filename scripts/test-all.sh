@@ -4,6 +4,7 @@
 # backends, and the installed JupyterLab extension.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
 
 npm run lint
 npm test
