@@ -1,5 +1,5 @@
 import { DataType, isFloat } from '../ir/dtype';
-import { Graph } from '../ir/graph';
+import { Graph, Node } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { computesAsFloat, Dispatch, GpuTensor, KernelContext } from '../kernels/context';
 import { InferInput, OpError } from '../ops/types';
@@ -56,6 +56,7 @@ export class NativeExecutor {
     }
     const last = lastUses(graph);
     const buffers = new BufferRefs();
+    const errors = new PendingErrors();
     const placements: NodePlacement[] = [];
     try {
       for (let index = 0; index < prepared.length; index++) {
@@ -71,7 +72,9 @@ export class NativeExecutor {
         });
         const outputs =
           fromShapes ??
-          (reason ? await this.runOnCpu(step, slots) : await this.runOnGpu(step, slots, buffers));
+          (reason
+            ? await this.runOnCpu(step, slots, errors)
+            : await this.runOnGpu(step, slots, buffers, errors));
         checkOutputCount(step, outputs.length);
         step.node.outputs.forEach((name, i) => {
           if (name) {
@@ -85,8 +88,9 @@ export class NativeExecutor {
       }
       const outputs: Record<string, Tensor> = {};
       for (const { name } of graph.outputs) {
-        outputs[name] = await this.toHost(name, slots);
+        outputs[name] = await this.toHost(name, slots, errors);
       }
+      await errors.check();
       return { outputs, placements };
     } finally {
       buffers.destroyAll();
@@ -117,18 +121,27 @@ export class NativeExecutor {
     return other ? `${other} inputs run on the CPU` : undefined;
   }
 
-  private async runOnCpu(step: PreparedNode, slots: Map<string, Slot>): Promise<Slot[]> {
+  private async runOnCpu(
+    step: PreparedNode,
+    slots: Map<string, Slot>,
+    errors: PendingErrors
+  ): Promise<Slot[]> {
     const inputs: (Tensor | undefined)[] = [];
     for (const name of step.node.inputs) {
-      inputs.push(name ? await this.toHost(name, slots) : undefined);
+      inputs.push(name ? await this.toHost(name, slots, errors) : undefined);
     }
     return step.op.cpu(inputs, step.attrs, step.ctx).map(host => ({ host, dtype: host.dtype }));
   }
 
+  /**
+   * Records and submits the node's kernel. Its error scopes are not awaited here (a
+   * round trip per node): they are checked whenever the host next waits on the GPU.
+   */
   private async runOnGpu(
     step: PreparedNode,
     slots: Map<string, Slot>,
-    buffers: BufferRefs
+    buffers: BufferRefs,
+    errors: PendingErrors
   ): Promise<Slot[]> {
     const gpuInputs: (GpuTensor | undefined)[] = [];
     const hostInputs: (Tensor | undefined)[] = [];
@@ -139,7 +152,7 @@ export class NativeExecutor {
         hostInputs.push(undefined);
       } else if (step.hostInputs.includes(i)) {
         gpuInputs.push(undefined);
-        hostInputs.push(await this.toHost(name, slots));
+        hostInputs.push(await this.toHost(name, slots, errors));
       } else {
         gpuInputs.push(this.toGpu(name, slots, buffers));
         hostInputs.push(undefined);
@@ -157,19 +170,11 @@ export class NativeExecutor {
     } catch (error) {
       failure = error;
     }
-    const outOfMemory = await this.device.popErrorScope();
-    const invalid = await this.device.popErrorScope();
+    errors.watch(step.node, this.device.popErrorScope(), this.device.popErrorScope());
     if (failure) {
       throw failure instanceof OpError
         ? failure
         : new OpError(step.node, (failure as Error).message);
-    }
-    const error = outOfMemory ?? invalid;
-    if (error) {
-      throw new OpError(
-        step.node,
-        `WebGPU ${outOfMemory ? 'out of memory' : 'error'}: ${error.message}`
-      );
     }
     return outputs.map(gpu => ({ gpu, dtype: gpu.dtype }));
   }
@@ -234,9 +239,14 @@ export class NativeExecutor {
     return pipeline;
   }
 
-  private async toHost(name: string, slots: Map<string, Slot>): Promise<Tensor> {
+  private async toHost(
+    name: string,
+    slots: Map<string, Slot>,
+    errors: PendingErrors
+  ): Promise<Tensor> {
     const value = slot(slots, name);
     if (!value.host) {
+      await errors.check();
       value.host = await download(this.device, value.gpu!);
     }
     return value.host;
@@ -290,6 +300,34 @@ function answerFromShapes(step: PreparedNode, slots: Map<string, Slot>): Slot[] 
     return undefined;
   }
   return outputs.map(o => ({ host: o.value!, dtype: o.value!.dtype }));
+}
+
+/**
+ * The error scopes of submitted nodes, settled in the background and checked when the
+ * host next waits on the GPU; the first error is thrown naming its node.
+ */
+class PendingErrors {
+  private pending: Promise<OpError | undefined>[] = [];
+
+  watch(node: Node, outOfMemory: Promise<GPUError | null>, validation: Promise<GPUError | null>) {
+    this.pending.push(
+      Promise.all([outOfMemory, validation]).then(([memory, invalid]) => {
+        const error = memory ?? invalid;
+        return error
+          ? new OpError(node, `WebGPU ${memory ? 'out of memory' : 'error'}: ${error.message}`)
+          : undefined;
+      })
+    );
+  }
+
+  async check(): Promise<void> {
+    const settled = await Promise.all(this.pending);
+    this.pending = [];
+    const first = settled.find(error => error);
+    if (first) {
+      throw first;
+    }
+  }
 }
 
 function slot(slots: Map<string, Slot>, name: string): Slot {
