@@ -33,11 +33,11 @@ export interface Plan {
   blobs: Uint8Array[];
 }
 
-export interface DecodedPlan {
+export interface DecodedPlan<Bytes extends ArrayBufferLike = ArrayBufferLike> {
   formatVersion: number;
   metadata: Record<string, unknown>;
-  /** Views into the decoded bytes, not copies. */
-  blobs: Uint8Array[];
+  /** Views into the decoded bytes, not copies (so of the same buffer type, for writeBuffer). */
+  blobs: Uint8Array<Bytes>[];
 }
 
 interface BlobEntry {
@@ -64,7 +64,7 @@ function blobLayout(blobs: readonly Uint8Array[]): { entries: BlobEntry[]; secti
   return { entries, sectionLength: end };
 }
 
-export function encodePlan(plan: Plan): Uint8Array {
+export function encodePlan(plan: Plan): Uint8Array<ArrayBuffer> {
   const { entries, sectionLength } = blobLayout(plan.blobs);
   const header = { metadata: plan.metadata, blobs: entries };
   const headerBytes = new TextEncoder().encode(JSON.stringify(header));
@@ -85,7 +85,10 @@ export function encodePlan(plan: Plan): Uint8Array {
 }
 
 /** Reads a plan written by `encodePlan`. `source` (a file name) prefixes error messages. */
-export function decodePlan(bytes: Uint8Array, source = 'plan'): DecodedPlan {
+export function decodePlan<Bytes extends ArrayBufferLike>(
+  bytes: Uint8Array<Bytes>,
+  source = 'plan'
+): DecodedPlan<Bytes> {
   const fail = (reason: string) => new Error(`${source}: ${reason}`);
   const magic = String.fromCharCode(...bytes.subarray(0, MAGIC.length));
   if (magic !== MAGIC) {
