@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { DataType } from '../../../src/engine/ir/dtype';
 import { AttributeValue, Dim, Graph, Node, ValueInfo } from '../../../src/engine/ir/graph';
 import { Tensor } from '../../../src/engine/ir/tensor';
 import { PassResult, withInferredTypes } from '../../../src/engine/builder/pass';
@@ -23,6 +24,8 @@ export interface GraphSpec {
   outputs: string[];
   nodes: Node[];
   initializers?: Record<string, Tensor>;
+  /** Inputs of another type than float32. */
+  inputTypes?: Record<string, DataType>;
   opset?: number;
 }
 
@@ -30,7 +33,7 @@ export interface GraphSpec {
 export function buildGraph(spec: GraphSpec): Graph {
   const inputs: ValueInfo[] = Object.entries(spec.inputs).map(([name, shape]) => ({
     name,
-    dtype: 'float32',
+    dtype: spec.inputTypes?.[name] ?? 'float32',
     shape
   }));
   return withInferredTypes({
