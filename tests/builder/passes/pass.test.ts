@@ -36,6 +36,7 @@ test('runPasses applies the passes in order, reports each, and infers the result
       ['foldConstants', 1],
       ['eliminateIdentities', 2],
       ['foldBatchNormalization', 0],
+      ['fuseMatMulBias', 0],
       ['eliminateDeadNodes', 1]
     ]
   );

@@ -1,8 +1,15 @@
-import { Graph, Node, opsetOf } from '../../ir/graph';
+import { Graph, Node } from '../../ir/graph';
 import { stridesOf, Tensor } from '../../ir/tensor';
 import { PreparedNode, prepareNodes } from '../../runtime/prepare';
 import { PassResult, rewriteGraph } from '../pass';
-import { graphOutputNames, onlyReadBy, producersOf, readersOf, ValueNames } from './values';
+import {
+  broadcastAttributes,
+  graphOutputNames,
+  onlyReadBy,
+  producersOf,
+  readersOf,
+  ValueNames
+} from './values';
 
 /** BatchNormalization's attributes as the registry parses them. */
 interface BatchNormAttributes {
@@ -178,8 +185,7 @@ function foldIntoMatMul(context: FoldContext, bn: PreparedNode, matmul: Node): s
     domain: '',
     inputs: [matmul.outputs[0], folded.biasName],
     outputs: [bn.node.outputs[0]],
-    // Before opset 7, Add broadcast only when told to.
-    attributes: opsetOf(context.graph) < 7 ? { broadcast: 1 } : {}
+    attributes: broadcastAttributes(context.graph)
   };
   context.rewrites.set(bn.node, biasAdd);
   return `MatMul '${matmul.name}', replaced by an Add of its shift`;

@@ -1,4 +1,4 @@
-import { Graph, shapeToString } from '../../ir/graph';
+import { Graph, Node, shapeToString } from '../../ir/graph';
 import { sizeOf, Tensor } from '../../ir/tensor';
 import { InferInput } from '../../ops/types';
 import { atNode } from '../../ops/window';
@@ -32,7 +32,7 @@ export function foldConstants(graph: Graph): PassResult {
     }
     return graph.valueTypes.get(name) ?? graph.inputs.find(input => input.name === name);
   };
-  const nodes = [];
+  const nodes: Node[] = [];
   const changes: string[] = [];
   for (const step of prepareNodes(graph)) {
     const outputs = evaluateAtBuildTime(step, step.node.inputs.map(known));

@@ -1,12 +1,18 @@
-import { Dim, Graph, Node } from '../../ir/graph';
+import { AttributeValue, Dim, Graph, Node, opsetOf } from '../../ir/graph';
 
 /** The nodes that read each value, once per reading node. */
 export function readersOf(graph: Graph): Map<string, Node[]> {
   const readers = new Map<string, Node[]>();
   for (const node of graph.nodes) {
     for (const name of new Set(node.inputs)) {
-      if (name) {
-        readers.set(name, [...(readers.get(name) ?? []), node]);
+      if (!name) {
+        continue;
+      }
+      const list = readers.get(name);
+      if (list) {
+        list.push(node);
+      } else {
+        readers.set(name, [node]);
       }
     }
   }
@@ -82,4 +88,9 @@ export function sameKnownShape(a: readonly Dim[] | undefined, b: readonly Dim[] 
     a.length === b.length &&
     a.every((d, i) => d !== null && d === b[i])
   );
+}
+
+/** Attributes a created Add or Gemm needs to broadcast: before opset 7 it had to be told. */
+export function broadcastAttributes(graph: Graph): Record<string, AttributeValue> {
+  return opsetOf(graph) < 7 ? { broadcast: 1 } : {};
 }
