@@ -1,0 +1,604 @@
+/**
+ * The tiled GEMM kernel generator behind Gemm, MatMul, 1x1 convolutions and implicit-GEMM
+ * convolutions:
+ *
+ *   C[b] = activation(alpha * op(A[b]) x op(B[b]) + bias + residual[b])
+ *
+ * where op transposes an operand when asked. Each workgroup computes a tileM x tileN block
+ * of C with (tileM / threadM) x (tileN / threadN) invocations, each holding threadM x threadN
+ * outputs in registers. Blocks of op(A) and op(B) tileK deep are staged through workgroup
+ * memory, so every element read from storage serves threadN (or threadM) multiply-adds from
+ * registers. Shapes are baked into the shader as constants: an engine is built for shapes.
+ *
+ * Storage formats: 'f32'; 'f16' with `enable f16;` (native, where the device has
+ * 'shader-f16'); and f16 packed two to a u32 (element 2i in the low half), computed in f32,
+ * for devices without it. Native and packed f16 buffers hold the same bytes.
+ */
+import { f32Literal } from './wgsl';
+
+/** How a tactic spreads the product over workgroups, invocations and registers. */
+export interface GemmTactic {
+  tileM: number;
+  tileN: number;
+  tileK: number;
+  threadM: number;
+  threadN: number;
+  /**
+   * 4: registers, workgroup tiles and the output are held as vec4 along N (and op(A)'s
+   * tile along M), and storage is read and written as vec4 wherever the layout is aligned.
+   */
+  vector: 1 | 4;
+}
+
+export interface GemmEpilogue {
+  /**
+   * 'row': N values added to every row of C (ONNX Gemm's C of shape [N] or [1, N]);
+   * 'col': M values added to every column (one per output channel when channels are C's
+   * rows); 'scalar': one value added everywhere. Shared by every batch.
+   */
+  bias?: 'row' | 'col' | 'scalar';
+  /** A WGSL expression of `x` (of the accumulation type), e.g. 'max(x, 0.0)'; applied last. */
+  activation?: string;
+  /** Adds a tensor of C's shape (batch included) before the activation. */
+  residual?: boolean;
+}
+
+export interface GemmSpec {
+  M: number;
+  N: number;
+  K: number;
+  /** Number of products; 1 unless given. */
+  batch?: number;
+  /** Elements between consecutive batches of A; 0 reuses one A for every batch. Default M * K. */
+  batchStrideA?: number;
+  /** Elements between consecutive batches of B; 0 reuses one B for every batch. Default K * N. */
+  batchStrideB?: number;
+  /** A is stored as [K, M] rather than [M, K]. */
+  transA?: boolean;
+  /** B is stored as [N, K] rather than [K, N]. */
+  transB?: boolean;
+  /** Scales the product (not the bias or residual); 1 unless given. */
+  alpha?: number;
+  precision: 'f32' | 'f16';
+  /** For precision 'f16': 'native' needs the device feature 'shader-f16'. */
+  f16Storage?: 'native' | 'packed';
+  /** Arithmetic type: f32 unless given; f16 only with native f16 storage. */
+  accumulation?: 'f32' | 'f16';
+  tactic: GemmTactic;
+  epilogue?: GemmEpilogue;
+}
+
+export type GemmBindingName = 'a' | 'b' | 'bias' | 'residual' | 'c';
+
+export interface GemmBinding {
+  name: GemmBindingName;
+  /** Elements the buffer must hold (packed f16 buffers hold two per u32, rounded up). */
+  elements: number;
+}
+
+export interface GemmKernel {
+  /** A compute shader with entry point `main`; binding i of group 0 is `bindings[i]`. */
+  code: string;
+  workgroups: [number, number, number];
+  /** A and B, then bias and residual when the epilogue has them, then C (the only output). */
+  bindings: GemmBinding[];
+}
+
+/** The limits a tactic must respect, as GPUSupportedLimits names them. */
+export type GemmLimits = Pick<
+  GPUSupportedLimits,
+  | 'maxComputeWorkgroupStorageSize'
+  | 'maxComputeInvocationsPerWorkgroup'
+  | 'maxComputeWorkgroupSizeX'
+  | 'maxComputeWorkgroupSizeY'
+>;
+
+const MAX_WORKGROUPS_PER_DIMENSION = 65535;
+const COMPONENTS = ['x', 'y', 'z', 'w'];
+
+/** How values of one tensor lie in storage. */
+type StorageFormat = 'f32' | 'f16' | 'packed';
+type ComputeType = 'f32' | 'f16';
+
+/** Everything the generator derives from a spec, checked once. */
+interface Plan {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  strideA: number;
+  strideB: number;
+  transA: boolean;
+  transB: boolean;
+  alpha: number;
+  format: StorageFormat;
+  compute: ComputeType;
+  tactic: GemmTactic;
+  epilogue: GemmEpilogue;
+  threadsX: number;
+  threadsY: number;
+}
+
+/** The shape of the workgroup a tactic needs, and the workgroup memory its tiles take. */
+export function tacticFootprint(
+  tactic: GemmTactic,
+  bytesPerElement: number
+): { threadsX: number; threadsY: number; storageBytes: number } {
+  return {
+    threadsX: tactic.tileN / tactic.threadN,
+    threadsY: tactic.tileM / tactic.threadM,
+    storageBytes: tactic.tileK * (tactic.tileM + tactic.tileN) * bytesPerElement
+  };
+}
+
+function checkedPlan(spec: GemmSpec): Plan {
+  const { M, N, K, tactic } = spec;
+  const batch = spec.batch ?? 1;
+  const describe = `GEMM ${M}x${N}x${K}`;
+  for (const [name, value] of Object.entries({ M, N, K, batch })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(`${describe}: ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  const format: StorageFormat =
+    spec.precision === 'f32' ? 'f32' : spec.f16Storage === 'packed' ? 'packed' : 'f16';
+  if (spec.precision === 'f16' && !spec.f16Storage) {
+    throw new Error(`${describe}: precision 'f16' needs f16Storage 'native' or 'packed'`);
+  }
+  const compute = spec.accumulation ?? 'f32';
+  if (compute === 'f16' && format !== 'f16') {
+    throw new Error(`${describe}: f16 accumulation needs native f16 storage`);
+  }
+  const { tileM, tileN, tileK, threadM, threadN, vector } = tactic;
+  const tacticName = `tactic ${JSON.stringify(tactic)}`;
+  for (const [name, value] of Object.entries({ tileM, tileN, tileK, threadM, threadN })) {
+    if (!Number.isInteger(value) || value < 1) {
+      throw new Error(`${describe}: ${tacticName}: ${name} must be a positive integer`);
+    }
+  }
+  if (vector !== 1 && vector !== 4) {
+    throw new Error(`${describe}: ${tacticName}: vector must be 1 or 4`);
+  }
+  if (tileM % threadM !== 0 || tileN % threadN !== 0) {
+    throw new Error(`${describe}: ${tacticName}: threadM and threadN must divide tileM and tileN`);
+  }
+  if (threadM % vector !== 0 || threadN % vector !== 0) {
+    throw new Error(
+      `${describe}: ${tacticName}: vec4 tiles need threadM and threadN divisible by 4`
+    );
+  }
+  const alpha = spec.alpha ?? 1;
+  if (compute === 'f16' && !(Math.abs(alpha) <= 65504)) {
+    throw new Error(`${describe}: alpha ${alpha} is not representable in f16`);
+  }
+  const strideA = spec.batchStrideA ?? M * K;
+  const strideB = spec.batchStrideB ?? K * N;
+  for (const [name, value] of Object.entries({ batchStrideA: strideA, batchStrideB: strideB })) {
+    if (!Number.isInteger(value) || value < 0) {
+      throw new Error(`${describe}: ${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  if (
+    Math.ceil(N / tileN) > MAX_WORKGROUPS_PER_DIMENSION ||
+    Math.ceil(M / tileM) > MAX_WORKGROUPS_PER_DIMENSION ||
+    batch > MAX_WORKGROUPS_PER_DIMENSION
+  ) {
+    throw new Error(`${describe} (batch ${batch}) needs more than 65535 workgroups along one axis`);
+  }
+  const { threadsX, threadsY } = tacticFootprint(tactic, 4);
+  return {
+    M,
+    N,
+    K,
+    batch,
+    strideA,
+    strideB,
+    transA: spec.transA ?? false,
+    transB: spec.transB ?? false,
+    alpha,
+    format,
+    compute,
+    tactic,
+    epilogue: spec.epilogue ?? {},
+    threadsX,
+    threadsY
+  };
+}
+
+/** `vec4<T>` for a vector width of 4, T itself for 1. */
+function vectorOf(width: number, type: string): string {
+  return width === 4 ? `vec4<${type}>` : type;
+}
+
+/** Component `index` of a value of vector width `width`. */
+function component(value: string, width: number, index: number): string {
+  return width === 4 ? `${value}.${COMPONENTS[index]}` : value;
+}
+
+/** The WGSL element type of a storage array holding `width` values per element. */
+function storageElement(format: StorageFormat, width: number): string {
+  if (format === 'packed') {
+    return width === 4 ? 'vec2<u32>' : 'u32';
+  }
+  return vectorOf(width, format);
+}
+
+/**
+ * A function `load_${name}(i)` reading element i (width 1) or the vec4 at element 4i
+ * (width 4) of a read-only binding, converted to the compute type.
+ */
+function loader(name: string, format: StorageFormat, compute: ComputeType, width: number): string {
+  const type = vectorOf(width, compute);
+  let body: string;
+  if (format === 'packed') {
+    body =
+      width === 4
+        ? `let w = ${name}[i];\n  return vec4<f32>(unpack2x16float(w.x), unpack2x16float(w.y));`
+        : `return unpack2x16float(${name}[i >> 1u])[i & 1u];`;
+  } else {
+    body = format === compute ? `return ${name}[i];` : `return ${type}(${name}[i]);`;
+  }
+  return `fn load_${name}(i: u32) -> ${type} {\n  ${body}\n}`;
+}
+
+function bindingLine(index: number, name: string, element: string, writable: boolean): string {
+  const access = writable ? 'read_write' : 'read';
+  return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${element}>;`;
+}
+
+/** One operand's place in the product: its tile, its layout in storage, its alignment. */
+interface Operand {
+  name: 'a' | 'b';
+  /** The output dimension the operand spans: M for A, N for B. */
+  extent: number;
+  tileExtent: number;
+  /** Stored with K as the outer index (A transposed, B as is), so the extent is contiguous. */
+  kMajor: boolean;
+  batchStride: number;
+  /** Values per storage read: 4 where the contiguous dimension allows vec4 reads. */
+  readWidth: number;
+}
+
+function operands(plan: Plan): [Operand, Operand] {
+  const { M, N, K, tactic } = plan;
+  const operand = (
+    name: 'a' | 'b',
+    extent: number,
+    tileExtent: number,
+    kMajor: boolean,
+    batchStride: number
+  ): Operand => {
+    const contiguous = kMajor ? extent : K;
+    const tileContiguous = kMajor ? tileExtent : tactic.tileK;
+    const aligned =
+      tactic.vector === 4 &&
+      contiguous % 4 === 0 &&
+      tileContiguous % 4 === 0 &&
+      batchStride % 4 === 0;
+    return { name, extent, tileExtent, kMajor, batchStride, readWidth: aligned ? 4 : 1 };
+  };
+  return [
+    operand('a', M, tactic.tileM, plan.transA, plan.strideA),
+    operand('b', N, tactic.tileN, !plan.transB, plan.strideB)
+  ];
+}
+
+/**
+ * `stage_${name}(item, origin, k0, base)`: copies item `item` (one storage read) of the
+ * operand's tileK x tile block at (k0, origin) into its workgroup tile, laid out [k][d]
+ * with d in vectors of the tactic's width. Reads outside the matrix give zeros, so
+ * partial tiles at the edges add nothing.
+ */
+function stager(plan: Plan, op: Operand): string {
+  const { K, tactic } = plan;
+  const width = tactic.vector;
+  const read = op.readWidth;
+  const tile = `${op.name}_tile`;
+  const rowVectors = op.tileExtent / width;
+  const element = (k: string, d: string) =>
+    width === 4
+      ? `${tile}[(${k}) * ${rowVectors}u + ${d} / 4u][${d} & 3u]`
+      : `${tile}[(${k}) * ${rowVectors}u + ${d}]`;
+  const coordinates = op.kMajor
+    ? `let d = (item % ${op.tileExtent / read}u)${read === 4 ? ' * 4u' : ''};\n  let k = item / ${op.tileExtent / read}u;`
+    : `let k = (item % ${tactic.tileK / read}u)${read === 4 ? ' * 4u' : ''};\n  let d = item / ${tactic.tileK / read}u;`;
+  const index = op.kMajor
+    ? `(k0 + k) * ${op.extent}u + origin + d`
+    : `(origin + d) * ${K}u + k0 + k`;
+  let store: string;
+  if (read === 1) {
+    store = `${element('k', 'd')} = value;`;
+  } else if (op.kMajor) {
+    // Both storage and tile are vectors along d.
+    store = `${tile}[k * ${rowVectors}u + d / 4u] = value;`;
+  } else {
+    store = [0, 1, 2, 3]
+      .map(c => `${element(`k + ${c}u`, 'd')} = value.${COMPONENTS[c]};`)
+      .join('\n  ');
+  }
+  return `fn stage_${op.name}(item: u32, origin: u32, k0: u32, base: u32) {
+  ${coordinates}
+  var value = ${vectorOf(read, plan.compute)}();
+  if (origin + d < ${op.extent}u && k0 + k < ${K}u) {
+    value = load_${op.name}((base + ${index})${read === 4 ? ' / 4u' : ''});
+  }
+  ${store}
+}`;
+}
+
+/**
+ * Whether C (and the residual, read at the same places) is accessed as whole vec4: each
+ * invocation's column groups start at multiples of 4 and rows do too when N is.
+ */
+function outputIsVector(plan: Plan): boolean {
+  return plan.tactic.vector === 4 && plan.N % 4 === 0;
+}
+
+/**
+ * How packed f16 outputs are written. Whole u32 words hold two adjacent columns; an
+ * invocation owns both only when its columns come in vec4 groups and rows start at even
+ * elements (N even). Otherwise two invocations share a word, and each rewrites its half
+ * atomically.
+ */
+function packedStores(plan: Plan): 'words' | 'halves' {
+  return plan.tactic.vector === 4 && plan.N % 2 === 0 ? 'words' : 'halves';
+}
+
+/**
+ * `finish(batch, row, col, value)`: the epilogue and the store of one register vector,
+ * holding C[batch][row][col ..] before alpha, bias, residual and activation.
+ */
+function finisher(plan: Plan): string {
+  const { M, N, alpha, compute, epilogue } = plan;
+  const width = plan.tactic.vector;
+  const type = vectorOf(width, compute);
+  const vectorOut = outputIsVector(plan);
+  const lines: string[] = [];
+  lines.push(`let index = batch * ${M * N}u + row * ${N}u + col;`);
+  const scale = compute === 'f32' ? f32Literal(alpha) : `f16(${f32Literal(alpha)})`;
+  lines.push(alpha === 1 ? 'var v = value;' : `var v = value * ${scale};`);
+  if (epilogue.bias === 'row') {
+    const columns = [0, 1, 2, 3].slice(0, width).map(c => `load_bias(min(col + ${c}u, ${N - 1}u))`);
+    lines.push(`v += ${type}(${columns.join(', ')});`);
+  } else if (epilogue.bias === 'col') {
+    lines.push(`v += ${type}(load_bias(row));`);
+  } else if (epilogue.bias === 'scalar') {
+    lines.push(`v += ${type}(load_bias(0u));`);
+  }
+  if (epilogue.residual) {
+    if (vectorOut) {
+      lines.push('v += load_residual(index / 4u);');
+    } else {
+      // Clamped: columns past N are computed but never stored.
+      const last = plan.batch * M * N - 1;
+      const values = [0, 1, 2, 3]
+        .slice(0, width)
+        .map(c => `load_residual(min(index + ${c}u, ${last}u))`);
+      lines.push(`v += ${type}(${values.join(', ')});`);
+    }
+  }
+  if (epilogue.activation) {
+    const activated = [0, 1, 2, 3]
+      .slice(0, width)
+      .map(c => `activation(${component('v', width, c)})`);
+    lines.push(`v = ${type}(${activated.join(', ')});`);
+  }
+  lines.push(...storeLines(plan, vectorOut));
+  return `fn finish(batch: u32, row: u32, col: u32, value: ${type}) {
+  if (row >= ${M}u || col >= ${N}u) {
+    return;
+  }
+  ${lines.join('\n  ')}
+}`;
+}
+
+/** Statements storing `v` (of the tactic's width) at element `index` of C, column `col`. */
+function storeLines(plan: Plan, vectorOut: boolean): string[] {
+  const { N, format, compute } = plan;
+  const width = plan.tactic.vector;
+  const columns = [0, 1, 2, 3].slice(0, width);
+  const guarded = (c: number, statement: string) =>
+    c === 0 ? statement : `if (col + ${c}u < ${N}u) { ${statement} }`;
+  if (format === 'packed') {
+    if (vectorOut) {
+      return ['c[index / 4u] = vec2<u32>(pack2x16float(v.xy), pack2x16float(v.zw));'];
+    }
+    if (packedStores(plan) === 'words') {
+      return [0, 2].map(c =>
+        guarded(
+          c,
+          `c[(index + ${c}u) / 2u] = pack2x16float(v.${COMPONENTS[c]}${COMPONENTS[c + 1]});`
+        )
+      );
+    }
+    return columns.map(c => guarded(c, `store_half(index + ${c}u, ${component('v', width, c)});`));
+  }
+  const convert = (value: string, type: string) =>
+    format === compute ? value : `${type}(${value})`;
+  if (vectorOut) {
+    return [`c[index / 4u] = ${convert('v', `vec4<${format}>`)};`];
+  }
+  return columns.map(c =>
+    guarded(c, `c[index + ${c}u] = ${convert(component('v', width, c), format)};`)
+  );
+}
+
+/** Rewrites one f16 half of a packed word without disturbing the other invocation's half. */
+const STORE_HALF = `fn store_half(i: u32, x: f32) {
+  let shift = (i & 1u) * 16u;
+  let bits = (pack2x16float(vec2<f32>(x, 0.0)) & 0xffffu) << shift;
+  atomicAnd(&c[i >> 1u], ~(0xffffu << shift));
+  atomicOr(&c[i >> 1u], bits);
+}`;
+
+/** Elements a binding of a batched operand must hold. */
+function operandElements(batch: number, stride: number, matrix: number): number {
+  return stride === 0 ? matrix : (batch - 1) * stride + matrix;
+}
+
+/** Generates the kernel for one GEMM shape, precision, tactic and epilogue. */
+export function gemmKernel(spec: GemmSpec): GemmKernel {
+  const plan = checkedPlan(spec);
+  const { M, N, K, batch, format, compute, tactic, epilogue, threadsX, threadsY } = plan;
+  const { tileM, tileN, tileK, threadM, threadN, vector } = tactic;
+  const [a, b] = operands(plan);
+  const vectorOut = outputIsVector(plan);
+  const threads = threadsX * threadsY;
+
+  const bindings: GemmBinding[] = [
+    { name: 'a', elements: operandElements(batch, plan.strideA, M * K) },
+    { name: 'b', elements: operandElements(batch, plan.strideB, K * N) }
+  ];
+  if (epilogue.bias) {
+    bindings.push({ name: 'bias', elements: { row: N, col: M, scalar: 1 }[epilogue.bias] });
+  }
+  if (epilogue.residual) {
+    bindings.push({ name: 'residual', elements: batch * M * N });
+  }
+  bindings.push({ name: 'c', elements: batch * M * N });
+
+  const outWidth = vectorOut ? 4 : 1;
+  const widths: Record<GemmBindingName, number> = {
+    a: a.readWidth,
+    b: b.readWidth,
+    bias: 1,
+    residual: outWidth,
+    c: outWidth
+  };
+  const atomicHalves = format === 'packed' && !vectorOut && packedStores(plan) === 'halves';
+  const declarations = bindings.map(({ name }, i) => {
+    const element =
+      name === 'c' && atomicHalves ? 'atomic<u32>' : storageElement(format, widths[name]);
+    return bindingLine(i, name, element, name === 'c');
+  });
+  const functions = bindings
+    .filter(({ name }) => name !== 'c')
+    .map(({ name }) => loader(name, format, compute, widths[name]));
+  functions.push(stager(plan, a), stager(plan, b));
+  if (epilogue.activation) {
+    functions.push(
+      `fn activation(x: ${compute}) -> ${compute} {\n  return ${epilogue.activation};\n}`
+    );
+  }
+  if (atomicHalves) {
+    functions.push(STORE_HALF);
+  }
+  functions.push(finisher(plan));
+
+  const type = vectorOf(vector, compute);
+  const rowVectors = threadM / vector;
+  const columnVectors = threadN / vector;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const accumulator = (i: number, j: number) => `acc_${i}_${j}`;
+  // A loop rather than unrolled calls: large tiles would otherwise need dozens of copies,
+  // which some shader compilers take minutes over.
+  const stage = (op: Operand, origin: string, base: string) => {
+    const items = (tileK * op.tileExtent) / op.readWidth;
+    return [
+      `for (var item = lidx; item < ${items}u; item += ${threads}u) {`,
+      `  stage_${op.name}(item, ${origin}, k0, ${base});`,
+      '}'
+    ];
+  };
+  // Invocation (tx, ty) owns rows ty * threadM + i (contiguous, read as vectors of op(A)'s
+  // tile) and column vectors j * threadsX + tx (interleaved, so neighbouring invocations
+  // read neighbouring workgroup memory and write neighbouring storage).
+  const body = [
+    ...range(threadM).flatMap(i =>
+      range(columnVectors).map(j => `var ${accumulator(i, j)} = ${type}();`)
+    ),
+    `for (var k0 = 0u; k0 < ${K}u; k0 += ${tileK}u) {`,
+    ...stage(a, 'row0', 'a_base').map(s => `  ${s}`),
+    ...stage(b, 'col0', 'b_base').map(s => `  ${s}`),
+    '  workgroupBarrier();',
+    `  for (var k = 0u; k < ${tileK}u; k++) {`,
+    ...range(rowVectors).map(
+      q => `    let a_${q} = a_tile[k * ${tileM / vector}u + lid.y * ${rowVectors}u + ${q}u];`
+    ),
+    ...range(columnVectors).map(
+      j => `    let b_${j} = b_tile[k * ${tileN / vector}u + ${j * threadsX}u + lid.x];`
+    ),
+    ...range(threadM).flatMap(i =>
+      range(columnVectors).map(
+        j =>
+          `    ${accumulator(i, j)} += ${component(`a_${Math.floor(i / vector)}`, vector, i % vector)} * b_${j};`
+      )
+    ),
+    '  }',
+    '  workgroupBarrier();',
+    '}',
+    ...range(threadM).flatMap(i =>
+      range(columnVectors).map(
+        j =>
+          `finish(batch, row0 + lid.y * ${threadM}u + ${i}u, col0 + ${j * threadsX * vector}u + lid.x * ${vector}u, ${accumulator(i, j)});`
+      )
+    )
+  ];
+
+  const code = `${format === 'f16' ? 'enable f16;\n' : ''}${declarations.join('\n')}
+
+var<workgroup> a_tile: array<${type}, ${(tileK * tileM) / vector}>;
+var<workgroup> b_tile: array<${type}, ${(tileK * tileN) / vector}>;
+
+${functions.join('\n\n')}
+
+@compute @workgroup_size(${threadsX}, ${threadsY})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let batch = wid.z;
+  let row0 = wid.y * ${tileM}u;
+  let col0 = wid.x * ${tileN}u;
+  let a_base = batch * ${plan.strideA}u;
+  let b_base = batch * ${plan.strideB}u;
+  ${body.join('\n  ')}
+}
+`;
+  return {
+    code,
+    workgroups: [Math.ceil(N / tileN), Math.ceil(M / tileM), batch],
+    bindings
+  };
+}
+
+/** Candidate tactics, largest tiles first; the auto-tuner times them and keeps the best. */
+const CANDIDATES: GemmTactic[] = [
+  { tileM: 128, tileN: 128, tileK: 16, threadM: 8, threadN: 8, vector: 4 },
+  { tileM: 128, tileN: 128, tileK: 8, threadM: 8, threadN: 8, vector: 4 },
+  { tileM: 128, tileN: 64, tileK: 16, threadM: 8, threadN: 4, vector: 4 },
+  { tileM: 64, tileN: 128, tileK: 16, threadM: 4, threadN: 8, vector: 4 },
+  { tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4, vector: 4 },
+  { tileM: 64, tileN: 64, tileK: 32, threadM: 8, threadN: 8, vector: 4 },
+  { tileM: 32, tileN: 32, tileK: 32, threadM: 4, threadN: 4, vector: 4 },
+  { tileM: 16, tileN: 32, tileK: 32, threadM: 4, threadN: 4, vector: 4 }
+];
+
+function nextPowerOfTwo(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
+}
+
+/**
+ * A short list of tactics worth timing for an M x N x K product: those the device's limits
+ * allow (workgroup memory counted at 4 bytes per element, enough for every precision), and
+ * whose tiles are not larger than the problem needs (a tile past twice the next power of
+ * two of a dimension only adds idle invocations). Never empty while the smallest candidate
+ * fits the limits.
+ */
+export function gemmTactics(limits: GemmLimits, M: number, N: number, K: number): GemmTactic[] {
+  const fits = (tactic: GemmTactic) => {
+    const { threadsX, threadsY, storageBytes } = tacticFootprint(tactic, 4);
+    return (
+      threadsX * threadsY <= limits.maxComputeInvocationsPerWorkgroup &&
+      threadsX <= limits.maxComputeWorkgroupSizeX &&
+      threadsY <= limits.maxComputeWorkgroupSizeY &&
+      storageBytes <= limits.maxComputeWorkgroupStorageSize
+    );
+  };
+  const allowed = CANDIDATES.filter(fits);
+  const sized = allowed.filter(
+    t =>
+      t.tileM <= nextPowerOfTwo(M) * 2 &&
+      t.tileN <= nextPowerOfTwo(N) * 2 &&
+      t.tileK <= nextPowerOfTwo(K) * 2
+  );
+  return sized.length > 0 ? sized : allowed.slice(-1);
+}
