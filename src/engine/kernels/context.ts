@@ -10,6 +10,11 @@ export interface GpuTensor {
   shape: readonly number[];
   size: number;
   buffer: GPUBuffer;
+  /**
+   * Where the first element lies in `buffer`, in bytes (0 when absent): an engine places
+   * its tensors in slices of one arena.
+   */
+  offset?: number;
 }
 
 export type WgslStorageType = 'f32' | 'i32' | 'u32';

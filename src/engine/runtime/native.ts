@@ -2,7 +2,7 @@ import { DataType, isFloat } from '../ir/dtype';
 import { Graph, Node } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { computesAsFloat, Dispatch, GpuTensor, KernelContext } from '../kernels/context';
-import { InferInput, OpError } from '../ops/types';
+import { InferInput, OpError, WebGpuKernel } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepare';
 import { createStorageBuffer, download, fitsStorage, upload } from './transfer';
@@ -40,9 +40,11 @@ interface Slot {
  * (no kernel, or an input type it does not store) run on the CPU reference ops.
  */
 export class NativeExecutor {
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines: PipelineCache;
 
-  constructor(readonly device: GPUDevice) {}
+  constructor(readonly device: GPUDevice) {
+    this.pipelines = new PipelineCache(device);
+  }
 
   async run(graph: Graph, feeds: Record<string, Tensor>): Promise<NativeRunResult> {
     const prepared = prepareNodes(graph);
@@ -114,11 +116,7 @@ export class NativeExecutor {
       return `${wide.dtype} values beyond the int32 range run on the CPU`;
     }
     const dtypes = inputs.map((s, i) => (s && !step.hostInputs.includes(i) ? s.dtype : undefined));
-    if (kernel.unsupported) {
-      return kernel.unsupported(dtypes, step.attrs) ?? undefined;
-    }
-    const other = dtypes.find(d => d !== undefined && !computesAsFloat(d));
-    return other ? `${other} inputs run on the CPU` : undefined;
+    return kernelDeclines(kernel, dtypes, step.attrs) ?? undefined;
   }
 
   private async runOnCpu(
@@ -194,49 +192,13 @@ export class NativeExecutor {
         buffers.track(buffer);
         return { dtype, shape, size, buffer };
       },
-      view: (tensor, shape, dtype) => {
-        if (sizeOf(shape) !== tensor.size) {
-          throw new OpError(
-            step.node,
-            `cannot view ${tensor.size} elements as shape [${shape.join(', ')}]`
-          );
-        }
-        return { ...tensor, shape, dtype: dtype ?? tensor.dtype };
-      },
+      view: (tensor, shape, dtype) => viewOf(step.node, tensor, shape, dtype),
       dispatch: (dispatch: Dispatch) => {
-        const pipeline = this.pipeline(dispatch);
-        const bindGroup = device.createBindGroup({
-          layout: pipeline.getBindGroupLayout(0),
-          entries: dispatch.bindings.map((tensor, binding) => ({
-            binding,
-            resource: { buffer: tensor.buffer }
-          }))
-        });
         const pass = encoder.beginComputePass({ label: dispatch.label });
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, bindGroup);
-        const [x, y = 1, z = 1] = dispatch.workgroups;
-        pass.dispatchWorkgroups(x, y, z);
+        encodeDispatch(pass, bindDispatch(device, this.pipelines, dispatch));
         pass.end();
       }
     };
-  }
-
-  private pipeline(dispatch: Dispatch): GPUComputePipeline {
-    let pipeline = this.pipelines.get(dispatch.code);
-    if (!pipeline) {
-      const module = this.device.createShaderModule({
-        label: dispatch.label,
-        code: withPrelude(dispatch.code)
-      });
-      pipeline = this.device.createComputePipeline({
-        label: dispatch.label,
-        layout: 'auto',
-        compute: { module, entryPoint: 'main' }
-      });
-      this.pipelines.set(dispatch.code, pipeline);
-    }
-    return pipeline;
   }
 
   private async toHost(
@@ -283,6 +245,98 @@ export class NativeExecutor {
 }
 
 /**
+ * Why `kernel` declines a node whose device inputs have these types (undefined: absent or
+ * read on the host), or null when it runs them. Without its own rule, a kernel computes
+ * on float inputs only.
+ */
+export function kernelDeclines<A>(
+  kernel: WebGpuKernel<A>,
+  dtypes: (DataType | undefined)[],
+  attrs: A
+): string | null {
+  if (kernel.unsupported) {
+    return kernel.unsupported(dtypes, attrs);
+  }
+  const other = dtypes.find(d => d !== undefined && !computesAsFloat(d));
+  return other ? `${other} inputs run on the CPU` : null;
+}
+
+/** `tensor` under another shape (and maybe dtype), sharing its memory: KernelContext.view. */
+export function viewOf(
+  node: Node,
+  tensor: GpuTensor,
+  shape: readonly number[],
+  dtype?: DataType
+): GpuTensor {
+  if (sizeOf(shape) !== tensor.size) {
+    throw new OpError(node, `cannot view ${tensor.size} elements as shape [${shape.join(', ')}]`);
+  }
+  return { ...tensor, shape, dtype: dtype ?? tensor.dtype };
+}
+
+/** Compiled pipelines by WGSL source: nodes whose kernels generate the same code share one. */
+export class PipelineCache {
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+
+  constructor(private readonly device: GPUDevice) {}
+
+  get(dispatch: Dispatch): GPUComputePipeline {
+    let pipeline = this.pipelines.get(dispatch.code);
+    if (!pipeline) {
+      const module = this.device.createShaderModule({
+        label: dispatch.label,
+        code: withPrelude(dispatch.code)
+      });
+      pipeline = this.device.createComputePipeline({
+        label: dispatch.label,
+        layout: 'auto',
+        compute: { module, entryPoint: 'main' }
+      });
+      this.pipelines.set(dispatch.code, pipeline);
+    }
+    return pipeline;
+  }
+}
+
+/** A dispatch with its pipeline compiled and its tensors bound, ready to encode any number of times. */
+export interface BoundDispatch {
+  label: string;
+  pipeline: GPUComputePipeline;
+  bindGroup: GPUBindGroup;
+  workgroups: readonly [number, number?, number?];
+}
+
+/** Binds each tensor of `dispatch` as exactly its own bytes of its buffer. */
+export function bindDispatch(
+  device: GPUDevice,
+  pipelines: PipelineCache,
+  dispatch: Dispatch
+): BoundDispatch {
+  const pipeline = pipelines.get(dispatch);
+  const bindGroup = device.createBindGroup({
+    label: dispatch.label,
+    layout: pipeline.getBindGroupLayout(0),
+    entries: dispatch.bindings.map((tensor, binding) => ({
+      binding,
+      // WebGPU binds no empty range: an empty tensor binds 4 bytes its shader never reads.
+      resource: {
+        buffer: tensor.buffer,
+        offset: tensor.offset ?? 0,
+        size: Math.max(4, tensor.size * 4)
+      }
+    }))
+  });
+  return { label: dispatch.label, pipeline, bindGroup, workgroups: dispatch.workgroups };
+}
+
+export function encodeDispatch(pass: GPUComputePassEncoder, dispatch: BoundDispatch): void {
+  pass.setPipeline(dispatch.pipeline);
+  pass.setBindGroup(0, dispatch.bindGroup);
+  const [x, y = 1, z = 1] = dispatch.workgroups;
+  pass.dispatchWorkgroups(x, y, z);
+}
+
+/**
  * The outputs of a node that shape inference computes from its input shapes alone
  * (Shape, Size): no data is read, so inputs held on the GPU need not come back.
  */
@@ -306,7 +360,7 @@ function answerFromShapes(step: PreparedNode, slots: Map<string, Slot>): Slot[] 
  * The error scopes of submitted nodes, settled in the background and checked when the
  * host next waits on the GPU; the first error is thrown naming its node.
  */
-class PendingErrors {
+export class PendingErrors {
   private pending: Promise<OpError | undefined>[] = [];
 
   watch(node: Node, outOfMemory: Promise<GPUError | null>, validation: Promise<GPUError | null>) {

@@ -68,7 +68,8 @@ export async function download(device: GPUDevice, tensor: GpuTensor): Promise<Te
   return fromStorage(tensor.dtype, tensor.shape, raw);
 }
 
-function fromStorage(dtype: DataType, shape: readonly number[], raw: ArrayBuffer): Tensor {
+/** A host tensor of `dtype` from the 32-bit GPU storage of its elements (see `storageType`). */
+export function fromStorage(dtype: DataType, shape: readonly number[], raw: ArrayBuffer): Tensor {
   switch (storageType(dtype)) {
     case 'f32':
       return dtype === 'float32'

@@ -1,0 +1,42 @@
+/**
+ * The builder (TensorRT's IBuilder::buildSerializedNetwork): from an imported graph and a
+ * configuration to an engine for one device.
+ */
+import { Graph } from '../ir/graph';
+import { Engine } from '../runtime/engine';
+import { BuilderConfig, checkConfig, resolveInputShapes } from './config';
+import { runPasses, withInferredTypes } from './pass';
+import { STANDARD_PASSES } from './passes/index';
+
+/**
+ * Builds an engine for `graph` on `device`: fixes the input shapes the config gives, runs
+ * the standard passes (constant folding, identity and dead-node elimination,
+ * BatchNormalization folding), then plans memory and records every layer's kernel. Fails,
+ * naming the node, when a layer cannot run on the GPU. `graph` is not modified.
+ */
+export async function build(
+  graph: Graph,
+  config: BuilderConfig,
+  device: GPUDevice
+): Promise<Engine> {
+  const started = performance.now();
+  checkConfig(config);
+  const concrete = withInferredTypes({
+    ...graph,
+    inputs: resolveInputShapes(graph, config.shapes),
+    // Declared output shapes may hold the symbols the inputs now fix: inference redoes them.
+    outputs: graph.outputs.map(({ name, dtype }) => ({ name, dtype })),
+    nodes: [...graph.nodes],
+    initializers: new Map(graph.initializers)
+  });
+  const optimized = runPasses(concrete, STANDARD_PASSES);
+  const engine = await Engine.assemble(
+    optimized.graph,
+    config,
+    { passes: optimized.report, buildTimeMs: 0 },
+    device
+  );
+  // Recording compiles the kernels: the build time counts it.
+  engine.buildReport.buildTimeMs = performance.now() - started;
+  return engine;
+}

@@ -1,0 +1,107 @@
+import { Graph, ValueInfo } from '../ir/graph';
+
+/** The arithmetic an engine's layers run in, as TensorRT's builder flags choose it. */
+export type Precision = 'fp32' | 'fp16' | 'best';
+
+/** What `build` is asked for: TensorRT's IBuilderConfig, reduced to what webtrt honours. */
+export interface BuilderConfig {
+  /** Only 'fp32' is built today. */
+  precision: Precision;
+  /**
+   * The size of each graph input, by name. Required for inputs with symbolic or unknown
+   * dims; an input that is left out keeps its declared (then fully fixed) shape.
+   */
+  shapes?: Record<string, number[]>;
+  /** The most bytes kernels may hold beyond their outputs (TensorRT's workspace). */
+  maxWorkspaceBytes?: number;
+  /** 0 to 5 as in trtexec's --builderOptimizationLevel; recorded, no tactic search yet. */
+  optimizationLevel?: number;
+}
+
+const BUILT_PRECISIONS: readonly Precision[] = ['fp32'];
+const MAX_OPTIMIZATION_LEVEL = 5;
+
+/** Throws for a configuration this builder cannot honour, naming the setting. */
+export function checkConfig(config: BuilderConfig): void {
+  if (!BUILT_PRECISIONS.includes(config.precision)) {
+    throw new Error(
+      `precision '${config.precision}' is not yet supported: webtrt builds fp32 engines only`
+    );
+  }
+  const { maxWorkspaceBytes, optimizationLevel } = config;
+  if (
+    maxWorkspaceBytes !== undefined &&
+    (!Number.isSafeInteger(maxWorkspaceBytes) || maxWorkspaceBytes < 0)
+  ) {
+    throw new Error(
+      `maxWorkspaceBytes must be a non-negative integer, got ${String(maxWorkspaceBytes)}`
+    );
+  }
+  if (
+    optimizationLevel !== undefined &&
+    (!Number.isInteger(optimizationLevel) ||
+      optimizationLevel < 0 ||
+      optimizationLevel > MAX_OPTIMIZATION_LEVEL)
+  ) {
+    throw new Error(
+      `optimizationLevel must be an integer from 0 to ${MAX_OPTIMIZATION_LEVEL}, got ${String(optimizationLevel)}`
+    );
+  }
+}
+
+/**
+ * The graph's inputs with the concrete shapes the engine is built for: `shapes` where given
+ * (which must agree with the declared rank and fixed sizes), the declared shape otherwise.
+ */
+export function resolveInputShapes(
+  graph: Graph,
+  shapes: Record<string, number[]> = {}
+): ValueInfo[] {
+  const names = new Set(graph.inputs.map(input => input.name));
+  for (const name of Object.keys(shapes)) {
+    if (!names.has(name)) {
+      const known = [...names].map(n => `'${n}'`).join(', ') || 'none';
+      throw new Error(
+        `BuilderConfig.shapes names '${name}', which is not a graph input (inputs: ${known})`
+      );
+    }
+  }
+  return graph.inputs.map(input => {
+    const given = shapes[input.name];
+    const declared = input.shape;
+    if (given) {
+      if (!given.every(d => Number.isInteger(d) && d >= 0)) {
+        throw new Error(
+          `input '${input.name}': shape [${given.join(', ')}] is not a list of sizes`
+        );
+      }
+      if (declared && declared.length !== given.length) {
+        throw new Error(
+          `input '${input.name}' has rank ${declared.length}, BuilderConfig.shapes gives [${given.join(', ')}]`
+        );
+      }
+      declared?.forEach((dim, axis) => {
+        if (typeof dim === 'number' && dim !== given[axis]) {
+          throw new Error(
+            `input '${input.name}' has size ${dim} in dim ${axis}, BuilderConfig.shapes gives ${given[axis]}`
+          );
+        }
+      });
+      return { ...input, shape: [...given] };
+    }
+    if (!declared) {
+      throw new Error(
+        `input '${input.name}' has an unknown shape: give it in BuilderConfig.shapes`
+      );
+    }
+    const open = declared.findIndex(dim => typeof dim !== 'number');
+    if (open >= 0) {
+      const dim = declared[open];
+      const what = dim === null ? 'unknown' : `symbolic ('${dim}')`;
+      throw new Error(
+        `input '${input.name}' dim ${open} is ${what}: give the input's shape in BuilderConfig.shapes`
+      );
+    }
+    return { ...input, shape: [...declared] };
+  });
+}

@@ -1,0 +1,741 @@
+/**
+ * The engine (TensorRT's ICudaEngine) and its execution contexts: an optimized graph whose
+ * every layer runs a WebGPU kernel recorded once, with its intermediate tensors in a few
+ * planned arenas, its weights uploaded once, and a plan file that rebuilds it on a device
+ * like the one it was built on.
+ */
+import { BuilderConfig } from '../builder/config';
+import {
+  lifetimes,
+  MemoryPlan,
+  planMemory,
+  PlannedTensor,
+  TensorLifetime
+} from '../builder/memory';
+import { PassReport } from '../builder/pass';
+import { allocateTypedArray, DataType } from '../ir/dtype';
+import { AttributeValue, Graph, Node, ValueInfo, ValueType } from '../ir/graph';
+import { sizeOf, Tensor } from '../ir/tensor';
+import { Dispatch, GpuTensor, KernelContext } from '../kernels/context';
+import { OpError } from '../ops/types';
+import { checkFeeds } from './feeds';
+import { AdapterFingerprint, adapterFingerprint, checkFingerprint } from './fingerprint';
+import {
+  bindDispatch,
+  BoundDispatch,
+  encodeDispatch,
+  kernelDeclines,
+  PendingErrors,
+  PipelineCache,
+  viewOf
+} from './native';
+import { decodePlan, encodePlan } from './plan';
+import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
+import { createStorageBuffer, fromStorage, toStorage, upload } from './transfer';
+
+/** Written in every plan's metadata; a reader refuses another format or version. */
+const ENGINE_FORMAT = 'webtrt-engine';
+const ENGINE_FORMAT_VERSION = 1;
+
+/** Every tensor is stored as 32 bits per element (see kernels/context.ts). */
+const BYTES_PER_ELEMENT = 4;
+
+export interface TensorInfo {
+  name: string;
+  dtype: DataType;
+  shape: number[];
+}
+
+/** One layer of the engine, as trtexec's --exportLayerInfo reports it. */
+export interface LayerInfo {
+  name: string;
+  opType: string;
+  /** The ONNX nodes the layer computes (its own node until fusion). */
+  fusedNodes: string[];
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  /** Compute dispatches per run. */
+  dispatches: number;
+}
+
+/** Where an engine keeps its intermediate tensors (see planArenas). */
+export interface EngineMemory {
+  /** All arenas together. */
+  arenaBytes: number;
+  /** What one buffer per tensor would take (views take none). */
+  sumBytes: number;
+  /** The most bytes alive at any one step: no layout can use less. */
+  peakLiveBytes: number;
+  /** Each arena's plan. */
+  arenas: MemoryPlan[];
+}
+
+export interface BuildReport {
+  passes: PassReport[];
+  buildTimeMs: number;
+}
+
+/** What an engine owns on the GPU and replays on every run. */
+interface Program {
+  dispatches: BoundDispatch[];
+  inputs: Map<string, GpuTensor>;
+  /** Where each graph output lies: on the GPU, or on the host when it is a constant. */
+  outputs: Map<string, GpuTensor | Tensor>;
+  buffers: GPUBuffer[];
+  layers: LayerInfo[];
+  memory: EngineMemory;
+}
+
+export class Engine {
+  private destroyed = false;
+  private readonly contexts = new Set<ExecutionContext>();
+
+  private constructor(
+    readonly device: GPUDevice,
+    /** The optimized graph the layers compute, with the concrete shapes it was built for. */
+    readonly graph: Graph,
+    readonly config: BuilderConfig,
+    readonly buildReport: BuildReport,
+    private readonly program: Program
+  ) {}
+
+  get layers(): readonly LayerInfo[] {
+    return this.program.layers;
+  }
+
+  get memory(): EngineMemory {
+    return this.program.memory;
+  }
+
+  /**
+   * Records the engine of an optimized graph whose values all have concrete shapes: `build`
+   * after its passes, `deserialize` from a plan. Fails naming the first node no WebGPU
+   * kernel runs.
+   */
+  static async assemble(
+    graph: Graph,
+    config: BuilderConfig,
+    buildReport: BuildReport,
+    device: GPUDevice
+  ): Promise<Engine> {
+    const program = await recordProgram(graph, config, device);
+    return new Engine(device, graph, config, buildReport, program);
+  }
+
+  /**
+   * A context to run the engine. Contexts share the engine's memory: runs are ordered on
+   * the device's queue, so any number of contexts may run, one execute at a time each.
+   */
+  createContext(): ExecutionContext {
+    this.checkAlive();
+    const context = new ExecutionContext(this, this.program);
+    this.contexts.add(context);
+    return context;
+  }
+
+  /** The plan file: this engine's graph, config, layers and weights, tied to this adapter. */
+  serialize(): Uint8Array<ArrayBuffer> {
+    const blobs: Uint8Array[] = [];
+    const metadata: StoredEngine = {
+      format: ENGINE_FORMAT,
+      formatVersion: ENGINE_FORMAT_VERSION,
+      config: this.config,
+      fingerprint: adapterFingerprint(this.device),
+      buildReport: this.buildReport,
+      graph: storeGraph(this.graph, blobs),
+      layers: this.program.layers
+    };
+    return encodePlan({ metadata, blobs });
+  }
+
+  /**
+   * Rebuilds a serialized engine on `device`, refusing a plan that is damaged, of another
+   * format, or built for an adapter this device does not match.
+   */
+  static async deserialize(bytes: Uint8Array, device: GPUDevice): Promise<Engine> {
+    const plan = decodePlan(bytes);
+    const stored = plan.metadata as unknown as StoredEngine;
+    if (stored.format !== ENGINE_FORMAT || stored.formatVersion !== ENGINE_FORMAT_VERSION) {
+      throw new Error(
+        `plan: not a ${ENGINE_FORMAT} version ${ENGINE_FORMAT_VERSION} plan (format '${String(stored.format)}', version ${String(stored.formatVersion)})`
+      );
+    }
+    const refusal = checkFingerprint(stored.fingerprint, adapterFingerprint(device));
+    if (refusal) {
+      throw new Error(refusal);
+    }
+    const graph = loadGraph(stored.graph, plan.blobs);
+    return Engine.assemble(graph, stored.config, stored.buildReport, device);
+  }
+
+  destroy(): void {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.contexts.forEach(context => context.destroy());
+      for (const buffer of this.program.buffers) {
+        buffer.destroy();
+      }
+    }
+  }
+
+  /** @internal */
+  checkAlive(): void {
+    if (this.destroyed) {
+      throw new Error(`engine '${this.graph.name}' has been destroyed`);
+    }
+  }
+}
+
+/**
+ * Runs an engine (TensorRT's IExecutionContext): each execute writes the inputs, replays
+ * every recorded dispatch in one command buffer and reads the outputs back through a
+ * staging buffer made once.
+ */
+export class ExecutionContext {
+  private readonly staging: GPUBuffer | undefined;
+  /** Each device output's bytes in the staging buffer. */
+  private readonly stagingOffsets = new Map<string, number>();
+  private running = false;
+
+  constructor(
+    readonly engine: Engine,
+    private readonly program: Program
+  ) {
+    let end = 0;
+    for (const [name, output] of program.outputs) {
+      if (!(output instanceof Tensor)) {
+        this.stagingOffsets.set(name, end);
+        end += output.size * BYTES_PER_ELEMENT;
+      }
+    }
+    this.staging =
+      end > 0
+        ? engine.device.createBuffer({
+            label: `${engine.graph.name} outputs`,
+            size: end,
+            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
+          })
+        : undefined;
+  }
+
+  /** Runs the engine on `feeds`, which must have exactly the shapes it was built for. */
+  async execute(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    this.engine.checkAlive();
+    if (this.running) {
+      throw new Error('this execution context is still running: await it, or create another');
+    }
+    checkFeeds(this.engine.graph, feeds);
+    this.running = true;
+    try {
+      return await this.run(feeds);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const { device } = this.engine;
+    const { inputs, outputs, dispatches } = this.program;
+    device.pushErrorScope('validation');
+    for (const [name, target] of inputs) {
+      const storage = toStorage(feeds[name], name);
+      device.queue.writeBuffer(
+        target.buffer,
+        0,
+        storage.buffer,
+        storage.byteOffset,
+        storage.byteLength
+      );
+    }
+    const encoder = device.createCommandEncoder({ label: this.engine.graph.name });
+    const pass = encoder.beginComputePass({ label: this.engine.graph.name });
+    for (const dispatch of dispatches) {
+      encodeDispatch(pass, dispatch);
+    }
+    pass.end();
+    for (const [name, at] of this.stagingOffsets) {
+      const output = outputs.get(name) as GpuTensor;
+      const bytes = output.size * BYTES_PER_ELEMENT;
+      encoder.copyBufferToBuffer(output.buffer, output.offset ?? 0, this.staging!, at, bytes);
+    }
+    device.queue.submit([encoder.finish()]);
+    const error = await device.popErrorScope();
+    if (error) {
+      throw new Error(`engine '${this.engine.graph.name}': WebGPU error: ${error.message}`);
+    }
+    const result: Record<string, Tensor> = {};
+    if (this.staging) {
+      await this.staging.mapAsync(GPUMapMode.READ);
+      const raw = this.staging.getMappedRange();
+      for (const [name, at] of this.stagingOffsets) {
+        const output = outputs.get(name) as GpuTensor;
+        const bytes = raw.slice(at, at + output.size * BYTES_PER_ELEMENT);
+        result[name] = fromStorage(output.dtype, output.shape, bytes);
+      }
+      this.staging.unmap();
+    }
+    for (const [name, output] of outputs) {
+      if (output instanceof Tensor) {
+        result[name] = output;
+      }
+    }
+    return result;
+  }
+
+  destroy(): void {
+    this.staging?.destroy();
+  }
+}
+
+// --- Recording ------------------------------------------------------------------------------
+
+/**
+ * Plans the graph's memory, uploads its weights, and runs every node's kernel once with a
+ * context that records its dispatches bound to the planned memory.
+ */
+async function recordProgram(
+  graph: Graph,
+  config: BuilderConfig,
+  device: GPUDevice
+): Promise<Program> {
+  const prepared = prepareNodes(graph);
+  prepared.forEach(step => checkRunsOnGpu(step, graph));
+  const memory = planArenas(graph, device.limits.minStorageBufferOffsetAlignment);
+  const buffers: GPUBuffer[] = [];
+  const errors = new PendingErrors();
+  try {
+    const arenas = memory.arenas.map((plan, i) => {
+      const arena = device.createBuffer({
+        label: `${graph.name} arena ${i}`,
+        size: Math.max(BYTES_PER_ELEMENT, plan.arenaBytes),
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC
+      });
+      buffers.push(arena);
+      return arena;
+    });
+    const values = new DeviceValues(graph, device, arenas, memory, buffers);
+    const pipelines = new PipelineCache(device);
+    const dispatches: BoundDispatch[] = [];
+    const layers: LayerInfo[] = [];
+    let workspaceBytes = 0;
+    for (const step of prepared) {
+      device.pushErrorScope('validation');
+      device.pushErrorScope('out-of-memory');
+      try {
+        const recorded = recordNode(step, graph, values, device);
+        buffers.push(...recorded.scratch);
+        workspaceBytes += recorded.scratch.reduce((sum, b) => sum + b.size, 0);
+        for (const dispatch of recorded.dispatches) {
+          dispatches.push(bindDispatch(device, pipelines, dispatch));
+        }
+        layers.push(layerInfo(step.node, graph, recorded.dispatches.length));
+      } finally {
+        errors.watch(step.node, device.popErrorScope(), device.popErrorScope());
+      }
+    }
+    await errors.check();
+    if (config.maxWorkspaceBytes !== undefined && workspaceBytes > config.maxWorkspaceBytes) {
+      throw new Error(
+        `the kernels need ${workspaceBytes} bytes of workspace, more than maxWorkspaceBytes ${config.maxWorkspaceBytes}`
+      );
+    }
+    const outputs = new Map(graph.outputs.map(o => [o.name, values.output(o.name)]));
+    return { dispatches, inputs: values.inputs, outputs, buffers, layers, memory };
+  } catch (error) {
+    for (const buffer of buffers) {
+      buffer.destroy();
+    }
+    throw error;
+  }
+}
+
+/**
+ * Plans the intermediate tensors into arenas. WebGPU validates buffer usage per buffer, not
+ * per range: a dispatch may not bind one buffer both read-only and writable, so a kernel
+ * cannot read one slice of an arena while it writes another. Each tensor therefore goes to
+ * the lowest-numbered arena that none of its node's inputs, nor the node's earlier outputs
+ * (which a later dispatch of the node may read), lie in; a view goes where the tensor it
+ * views is. A chain ping-pongs between two arenas; branches may need a third. Each arena is
+ * then planned by liveness on its own.
+ */
+function planArenas(graph: Graph, alignment: number): EngineMemory {
+  const all = lifetimes(graph, value => sizeOf(value.shape) * BYTES_PER_ELEMENT);
+  const arenaOf = new Map<string, number>();
+  const byOutput = new Map(all.map(t => [t.name, t]));
+  for (const node of graph.nodes) {
+    const taken = new Set<number>();
+    for (const name of node.inputs) {
+      const arena = arenaOf.get(name);
+      if (arena !== undefined) {
+        taken.add(arena);
+      }
+    }
+    for (const name of node.outputs) {
+      const tensor = byOutput.get(name);
+      if (!tensor) {
+        continue;
+      }
+      if (tensor.aliasOf !== undefined) {
+        arenaOf.set(name, arenaOf.get(tensor.aliasOf)!);
+        continue;
+      }
+      let arena = 0;
+      while (taken.has(arena)) {
+        arena++;
+      }
+      arenaOf.set(name, arena);
+      taken.add(arena);
+    }
+  }
+  const members: TensorLifetime[][] = [];
+  for (const tensor of all) {
+    (members[arenaOf.get(tensor.name)!] ??= []).push(tensor);
+  }
+  const arenas = members.map(tensors => planMemory(tensors, { alignment }));
+  return {
+    arenaBytes: arenas.reduce((sum, plan) => sum + plan.arenaBytes, 0),
+    sumBytes: arenas.reduce((sum, plan) => sum + plan.sumBytes, 0),
+    peakLiveBytes: planMemory(all, { alignment }).peakLiveBytes,
+    arenas
+  };
+}
+
+/** Throws, naming the node, when the engine cannot run it with its WebGPU kernel. */
+function checkRunsOnGpu(step: PreparedNode, graph: Graph): void {
+  const fail = (reason: string) =>
+    new OpError(step.node, `the engine cannot run it: ${reason} (no CPU fallback yet)`);
+  const kernel = step.op.webgpu;
+  if (!kernel) {
+    throw fail('its op has no WebGPU kernel');
+  }
+  const dtypes = step.node.inputs.map((name, i) => {
+    if (!name) {
+      return undefined;
+    }
+    if (step.hostInputs.includes(i)) {
+      if (!graph.initializers.has(name)) {
+        throw fail(`input ${i} ('${name}') must be known on the host, and is not a constant`);
+      }
+      return undefined;
+    }
+    const type = graph.initializers.get(name) ?? graph.valueTypes.get(name);
+    if (!type) {
+      throw fail(`input '${name}' has no inferred type`);
+    }
+    return type.dtype;
+  });
+  const declined = kernelDeclines(kernel, dtypes, step.attrs);
+  if (declined) {
+    throw fail(`its WebGPU kernel declines its inputs: ${declined}`);
+  }
+}
+
+interface RecordedNode {
+  /** Bound to the planned memory. */
+  dispatches: Dispatch[];
+  /** Kernel-internal tensors that are no node output (Resize's sample table): kept. */
+  scratch: GPUBuffer[];
+}
+
+/**
+ * Runs one node's kernel. Its allocations get buffers of their own while it runs; those it
+ * returns as node outputs then move to their planned arena slices (their buffers are
+ * dropped, and every binding to them rebound), and the rest stay as scratch. Data a kernel
+ * writes from the host (queue.writeBuffer) thus persists in scratch tensors only.
+ */
+function recordNode(
+  step: PreparedNode,
+  graph: Graph,
+  values: DeviceValues,
+  device: GPUDevice
+): RecordedNode {
+  const { node } = step;
+  const allocations = new Set<GPUBuffer>();
+  const dispatches: Dispatch[] = [];
+  const context: KernelContext = {
+    device,
+    node,
+    allocate: (dtype, shape) => {
+      const size = sizeOf(shape);
+      const buffer = createStorageBuffer(device, size, `${node.name} scratch`);
+      allocations.add(buffer);
+      return { dtype, shape, size, buffer };
+    },
+    view: (tensor, shape, dtype) => viewOf(node, tensor, shape, dtype),
+    dispatch: dispatch => dispatches.push(dispatch)
+  };
+  const gpuInputs = node.inputs.map((name, i) =>
+    name && !step.hostInputs.includes(i) ? values.read(name) : undefined
+  );
+  const hostInputs = node.inputs.map((name, i) =>
+    name && step.hostInputs.includes(i) ? graph.initializers.get(name) : undefined
+  );
+  let outputs: GpuTensor[];
+  try {
+    outputs = step.op.webgpu!.run(context, gpuInputs, hostInputs, step.attrs);
+    checkOutputCount(step, outputs.length);
+  } catch (error) {
+    allocations.forEach(buffer => buffer.destroy());
+    throw error instanceof OpError ? error : new OpError(node, (error as Error).message);
+  }
+
+  const moved = new Map<GPUBuffer, GpuTensor>();
+  node.outputs.forEach((name, i) => {
+    if (!name) {
+      return;
+    }
+    const output = outputs[i];
+    if (allocations.has(output.buffer) && !moved.has(output.buffer)) {
+      const slice = values.writeTarget(node, name);
+      moved.set(output.buffer, slice);
+      values.set(name, rebind(output, moved));
+    } else {
+      values.setView(node, name, rebind(output, moved));
+    }
+  });
+  for (const buffer of moved.keys()) {
+    allocations.delete(buffer);
+    buffer.destroy();
+  }
+  return {
+    dispatches: dispatches.map(d => ({ ...d, bindings: d.bindings.map(t => rebind(t, moved)) })),
+    scratch: [...allocations]
+  };
+}
+
+/** `tensor` in its planned slice when it lies in an allocation that moved there. */
+function rebind(tensor: GpuTensor, moved: ReadonlyMap<GPUBuffer, GpuTensor>): GpuTensor {
+  const target = moved.get(tensor.buffer);
+  if (!target) {
+    return tensor;
+  }
+  const offset = (target.offset ?? 0) + (tensor.offset ?? 0);
+  return { ...tensor, buffer: target.buffer, offset };
+}
+
+/**
+ * Where every value the kernels read lies: graph inputs in buffers of their own, weights
+ * uploaded on first use, and node outputs in their planned arena slices.
+ */
+class DeviceValues {
+  readonly inputs = new Map<string, GpuTensor>();
+  private readonly located = new Map<string, GpuTensor>();
+  /** Each arena tensor's plan and the arena it lies in. */
+  private readonly planned = new Map<string, { plan: PlannedTensor; arena: GPUBuffer }>();
+
+  constructor(
+    private readonly graph: Graph,
+    private readonly device: GPUDevice,
+    private readonly arenas: GPUBuffer[],
+    memory: EngineMemory,
+    private readonly buffers: GPUBuffer[]
+  ) {
+    memory.arenas.forEach((arenaPlan, i) => {
+      for (const plan of arenaPlan.tensors) {
+        this.planned.set(plan.name, { plan, arena: arenas[i] });
+      }
+    });
+    for (const input of graph.inputs) {
+      const shape = input.shape as number[];
+      const size = sizeOf(shape);
+      const buffer = createStorageBuffer(device, size, input.name);
+      buffers.push(buffer);
+      const tensor = { dtype: input.dtype, shape, size, buffer };
+      this.inputs.set(input.name, tensor);
+      this.located.set(input.name, tensor);
+    }
+  }
+
+  read(name: string): GpuTensor {
+    const value = this.located.get(name);
+    if (value) {
+      return value;
+    }
+    const weight = this.graph.initializers.get(name);
+    if (!weight) {
+      throw new Error(`value '${name}' is read before any node produces it`);
+    }
+    const uploaded = upload(this.device, weight, name);
+    this.buffers.push(uploaded.buffer);
+    this.located.set(name, uploaded);
+    return uploaded;
+  }
+
+  /** A graph output: on the GPU, or the constant itself when passes folded it. */
+  output(name: string): GpuTensor | Tensor {
+    const value = this.located.get(name) ?? this.graph.initializers.get(name);
+    if (!value) {
+      throw new Error(`graph output '${name}' is not produced by any node`);
+    }
+    return value;
+  }
+
+  set(name: string, tensor: GpuTensor): void {
+    this.located.set(name, tensor);
+  }
+
+  /** The arena slice a node writes its output `name` to. */
+  writeTarget(node: Node, name: string): GpuTensor {
+    const { plan, arena } = this.planned.get(name)!;
+    if (plan.aliasOf !== undefined) {
+      throw new OpError(
+        node,
+        `its kernel writes '${name}', which the memory plan made a view of '${plan.aliasOf}'`
+      );
+    }
+    const { dtype, shape } = this.graph.valueTypes.get(name)!;
+    const concrete = shape as number[];
+    return {
+      dtype,
+      shape: concrete,
+      size: sizeOf(concrete),
+      buffer: arena,
+      offset: plan.offset
+    };
+  }
+
+  /**
+   * Records an output the kernel returned as a view of memory it did not allocate. A view
+   * into the arena must be one the memory plan foresaw (else the viewed tensor's bytes could
+   * be reused while it is read); inputs and weights are never overwritten, so any view of
+   * them is safe.
+   */
+  setView(node: Node, name: string, view: GpuTensor): void {
+    const { plan, arena } = this.planned.get(name)!;
+    const foreseen =
+      plan.aliasOf !== undefined && view.buffer === arena && (view.offset ?? 0) === plan.offset;
+    if (this.arenas.includes(view.buffer) && !foreseen) {
+      throw new OpError(
+        node,
+        `its kernel returns '${name}' as a view of another tensor, which the memory plan gave memory of its own`
+      );
+    }
+    this.located.set(name, view);
+  }
+}
+
+function layerInfo(node: Node, graph: Graph, dispatches: number): LayerInfo {
+  const info = (name: string): TensorInfo => {
+    const type = graph.initializers.get(name) ?? graph.valueTypes.get(name)!;
+    return { name, dtype: type.dtype, shape: [...(type.shape as number[])] };
+  };
+  return {
+    name: node.name,
+    opType: node.opType,
+    fusedNodes: [node.name],
+    inputs: node.inputs.filter(name => name).map(info),
+    outputs: node.outputs.filter(name => name).map(info),
+    dispatches
+  };
+}
+
+// --- Plan files ------------------------------------------------------------------------------
+
+/** The plan's metadata: everything but the weights, which are its blobs. */
+interface StoredEngine {
+  format: string;
+  formatVersion: number;
+  config: BuilderConfig;
+  fingerprint: AdapterFingerprint;
+  buildReport: BuildReport;
+  graph: StoredGraph;
+  /** For tools that inspect a plan; a loaded engine reports the layers it records again. */
+  layers: LayerInfo[];
+}
+
+interface StoredTensor {
+  dtype: DataType;
+  shape: number[];
+  /** Index of the plan blob holding the elements' bytes. */
+  blob: number;
+}
+
+type StoredAttribute =
+  | Exclude<AttributeValue, Tensor | Tensor[]>
+  | { tensor: StoredTensor }
+  | { tensors: StoredTensor[] };
+
+interface StoredGraph {
+  name: string;
+  opsets: Record<string, number>;
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: (Omit<Node, 'attributes'> & { attributes: Record<string, StoredAttribute> })[];
+  initializers: (StoredTensor & { name: string })[];
+  valueTypes: [string, ValueType][];
+}
+
+function storeTensor(tensor: Tensor, blobs: Uint8Array[]): StoredTensor {
+  const { data } = tensor;
+  blobs.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return { dtype: tensor.dtype, shape: [...tensor.shape], blob: blobs.length - 1 };
+}
+
+function loadTensor(stored: StoredTensor, blobs: readonly Uint8Array[]): Tensor {
+  const data = allocateTypedArray(stored.dtype, sizeOf(stored.shape));
+  const bytes = blobs[stored.blob];
+  if (!bytes || bytes.byteLength !== data.byteLength) {
+    throw new Error(
+      `plan: blob ${stored.blob} does not hold a ${stored.dtype} tensor of shape [${stored.shape.join(', ')}]`
+    );
+  }
+  new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
+  return new Tensor(stored.dtype, stored.shape, data);
+}
+
+function storeAttribute(value: AttributeValue, blobs: Uint8Array[]): StoredAttribute {
+  if (value instanceof Tensor) {
+    return { tensor: storeTensor(value, blobs) };
+  }
+  if (Array.isArray(value) && value.some(v => v instanceof Tensor)) {
+    return { tensors: (value as Tensor[]).map(t => storeTensor(t, blobs)) };
+  }
+  return value as Exclude<AttributeValue, Tensor | Tensor[]>;
+}
+
+function loadAttribute(value: StoredAttribute, blobs: readonly Uint8Array[]): AttributeValue {
+  if (typeof value === 'object' && 'tensor' in value) {
+    return loadTensor(value.tensor, blobs);
+  }
+  if (typeof value === 'object' && 'tensors' in value) {
+    return value.tensors.map(t => loadTensor(t, blobs));
+  }
+  return value;
+}
+
+function mapValues<T, U>(record: Record<string, T>, f: (value: T) => U): Record<string, U> {
+  return Object.fromEntries(Object.entries(record).map(([key, value]) => [key, f(value)]));
+}
+
+function storeGraph(graph: Graph, blobs: Uint8Array[]): StoredGraph {
+  return {
+    name: graph.name,
+    opsets: graph.opsets,
+    inputs: graph.inputs,
+    outputs: graph.outputs,
+    nodes: graph.nodes.map(node => ({
+      ...node,
+      attributes: mapValues(node.attributes, value => storeAttribute(value, blobs))
+    })),
+    initializers: [...graph.initializers].map(([name, tensor]) => ({
+      name,
+      ...storeTensor(tensor, blobs)
+    })),
+    valueTypes: [...graph.valueTypes]
+  };
+}
+
+function loadGraph(stored: StoredGraph, blobs: readonly Uint8Array[]): Graph {
+  return {
+    name: stored.name,
+    opsets: stored.opsets,
+    inputs: stored.inputs,
+    outputs: stored.outputs,
+    nodes: stored.nodes.map(node => ({
+      ...node,
+      attributes: mapValues(node.attributes, value => loadAttribute(value, blobs))
+    })),
+    initializers: new Map(stored.initializers.map(t => [t.name, loadTensor(t, blobs)])),
+    valueTypes: new Map(stored.valueTypes)
+  };
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { build } from '../../src/engine/builder/build';
+import { BuilderConfig } from '../../src/engine/builder/config';
+import { Graph } from '../../src/engine/ir/graph';
+import { Tensor } from '../../src/engine/ir/tensor';
+import { importOnnx } from '../../src/engine/onnx/index';
+import { Engine } from '../../src/engine/runtime/engine';
+import { adapterFingerprint, checkFingerprint } from '../../src/engine/runtime/fingerprint';
+import { decodePlan, encodePlan } from '../../src/engine/runtime/plan';
+import { runReference } from '../../src/engine/runtime/reference';
+import { assertClose } from '../helpers/compare';
+import { testDevice } from '../helpers/gpu';
+import { randomTensor } from '../helpers/random';
+import { GENERATED_MODELS, MODEL_TOLERANCE, PPOCR_MODELS } from '../models/oracle';
+import { buildGraph, int64, node } from './passes/graphs';
+
+interface ModelCase {
+  file: string;
+  shape: number[];
+}
+
+const MODELS: ModelCase[] = [
+  { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32] },
+  { file: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`, shape: [2, 3, 48, 192] },
+  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64] }
+];
+
+function load(file: string): Graph {
+  return importOnnx(new Uint8Array(readFileSync(file)), { source: file });
+}
+
+/** The one input of the model, at `shape`, with the build config fixing that shape. */
+function setUp(c: ModelCase): {
+  graph: Graph;
+  feeds: Record<string, Tensor>;
+  config: BuilderConfig;
+} {
+  const graph = load(c.file);
+  const [input] = graph.inputs;
+  return {
+    graph,
+    feeds: { [input.name]: randomTensor(c.shape, { seed: 17 }) },
+    config: { precision: 'fp32', shapes: { [input.name]: c.shape } }
+  };
+}
+
+function assertIdentical(actual: Record<string, Tensor>, expected: Record<string, Tensor>): void {
+  assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort());
+  for (const [name, tensor] of Object.entries(expected)) {
+    assert.deepEqual(actual[name].shape, tensor.shape, `${name}: shape`);
+    assert.deepEqual(actual[name].data, tensor.data, `${name}: not the same bytes`);
+  }
+}
+
+describe('engines of real models', () => {
+  for (const c of MODELS) {
+    const name = c.file.split('/').pop()!;
+    test(`${name} at [${c.shape.join(', ')}]: matches the reference, reuses its arena, survives a plan`, async t => {
+      const device = await testDevice();
+      const { graph, feeds, config } = setUp(c);
+      const expected = runReference(graph, feeds);
+      const engine = await build(graph, config, device);
+      let loaded: Engine | undefined;
+      try {
+        const context = engine.createContext();
+        const first = await context.execute(feeds);
+        for (const output of graph.outputs) {
+          assertClose(first[output.name], expected[output.name], MODEL_TOLERANCE, output.name);
+        }
+        // A second run overwrites the arena's reused slices again: the same bytes must come out.
+        assertIdentical(await context.execute(feeds), first);
+
+        const { memory, layers } = engine;
+        assert.ok(
+          memory.arenaBytes < memory.sumBytes,
+          `arena ${memory.arenaBytes} bytes, not below the sum ${memory.sumBytes}`
+        );
+        assert.equal(layers.length, engine.graph.nodes.length);
+        assert.ok(layers.every(l => l.dispatches > 0 || l.outputs.length > 0));
+        t.diagnostic(
+          `${graph.nodes.length} ONNX nodes → ${layers.length} layers; arena ${memory.arenaBytes} bytes, sum ${memory.sumBytes}, peak ${memory.peakLiveBytes}; ${engine.buildReport.buildTimeMs.toFixed(0)} ms`
+        );
+
+        loaded = await Engine.deserialize(engine.serialize(), device);
+        assertIdentical(await loaded.createContext().execute(feeds), first);
+        assert.deepEqual(loaded.layers, layers);
+      } finally {
+        engine.destroy();
+        loaded?.destroy();
+      }
+    });
+  }
+
+  test('the PP-OCR classifier has fewer layers than ONNX nodes: BatchNormalization folds', async () => {
+    const { graph, config } = setUp(MODELS[1]);
+    const engine = await build(graph, config, await testDevice());
+    try {
+      const batchNorms = graph.nodes.filter(n => n.opType === 'BatchNormalization').length;
+      assert.ok(batchNorms > 0);
+      assert.ok(engine.layers.length <= graph.nodes.length - batchNorms);
+      assert.ok(!engine.layers.some(l => l.opType === 'BatchNormalization'));
+      assert.ok(engine.buildReport.passes.some(p => p.pass === 'foldBatchNormalization'));
+    } finally {
+      engine.destroy();
+    }
+  });
+});
+
+describe('plans and feeds that are refused', () => {
+  async function smallCnn(): Promise<{ engine: Engine; feeds: Record<string, Tensor> }> {
+    const { graph, feeds, config } = setUp(MODELS[0]);
+    return { engine: await build(graph, config, await testDevice()), feeds };
+  }
+
+  test('a plan with one byte flipped fails its checksum', async () => {
+    const { engine } = await smallCnn();
+    try {
+      const bytes = engine.serialize();
+      bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+      await assert.rejects(Engine.deserialize(bytes, await testDevice()), /checksum mismatch/);
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  test('a plan built for another adapter is refused with the fingerprint check', async () => {
+    const device = await testDevice();
+    const { engine } = await smallCnn();
+    try {
+      const plan = decodePlan(engine.serialize());
+      const fingerprint = { ...adapterFingerprint(device), vendor: 'another-vendor' };
+      const edited = encodePlan({ metadata: { ...plan.metadata, fingerprint }, blobs: plan.blobs });
+      const expected = checkFingerprint(fingerprint, adapterFingerprint(device));
+      assert.ok(expected);
+      await assert.rejects(Engine.deserialize(edited, device), { message: expected });
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  test('feeds of another shape than the engine was built for are refused', async () => {
+    const { engine, feeds } = await smallCnn();
+    try {
+      const [name] = Object.keys(feeds);
+      const context = engine.createContext();
+      await assert.rejects(
+        context.execute({ [name]: randomTensor([1, 3, 32, 32]) }),
+        new RegExp(`input '${name}' must have shape \\[2, 3, 32, 32\\], got \\[1, 3, 32, 32\\]`)
+      );
+    } finally {
+      engine.destroy();
+    }
+  });
+});
+
+describe('builds that fail', () => {
+  test('a node whose op has no WebGPU kernel fails the build, named', async () => {
+    const graph = buildGraph({
+      inputs: { limit: [] },
+      inputTypes: { limit: 'int64' },
+      outputs: ['positions'],
+      nodes: [node('Range', ['start', 'limit', 'delta'], 'positions')],
+      initializers: { start: int64([0], []), delta: int64([1], []) }
+    });
+    await assert.rejects(
+      build(graph, { precision: 'fp32' }, await testDevice()),
+      /node 'Range:positions' \(Range\): the engine cannot run it: its op has no WebGPU kernel/
+    );
+  });
+
+  test('a symbolic input dim without a shape in the config is named', async () => {
+    const graph = load(MODELS[2].file);
+    const [input] = graph.inputs;
+    await assert.rejects(
+      build(graph, { precision: 'fp32' }, await testDevice()),
+      new RegExp(`input '${input.name}' dim 0 is symbolic`)
+    );
+  });
+
+  test('fp16 and best precision are not yet supported', async () => {
+    const graph = load(MODELS[0].file);
+    for (const precision of ['fp16', 'best'] as const) {
+      await assert.rejects(
+        build(graph, { precision }, await testDevice()),
+        new RegExp(`precision '${precision}' is not yet supported`)
+      );
+    }
+  });
+});
