@@ -13,7 +13,7 @@ export type { BuilderConfig, Precision } from './builder/config';
 export type { MemoryPlan, PlannedTensor } from './builder/memory';
 export type { PassReport } from './builder/pass';
 export { Engine, ExecutionContext } from './runtime/engine';
-export type { BuildReport, LayerInfo, TensorInfo } from './runtime/engine';
+export type { BuildReport, EngineMemory, LayerInfo, TensorInfo } from './runtime/engine';
 export { importOnnx, decodeTensor } from './onnx/index';
 export type { ImportOptions } from './onnx/index';
 export { parseNpy, encodeNpy } from './io/npy';

@@ -110,16 +110,16 @@ export class Engine {
   /**
    * Records the engine of an optimized graph whose values all have concrete shapes: `build`
    * after its passes, `deserialize` from a plan. Fails naming the first node no WebGPU
-   * kernel runs.
+   * kernel runs. `report` is asked for once recording is done (a build times it).
    */
   static async assemble(
     graph: Graph,
     config: BuilderConfig,
-    buildReport: BuildReport,
+    report: () => BuildReport,
     device: GPUDevice
   ): Promise<Engine> {
     const program = await recordProgram(graph, config, device);
-    return new Engine(device, graph, config, buildReport, program);
+    return new Engine(device, graph, config, report(), program);
   }
 
   /**
@@ -165,7 +165,7 @@ export class Engine {
       throw new Error(refusal);
     }
     const graph = loadGraph(stored.graph, plan.blobs);
-    return Engine.assemble(graph, stored.config, stored.buildReport, device);
+    return Engine.assemble(graph, stored.config, () => stored.buildReport, device);
   }
 
   destroy(): void {
@@ -193,19 +193,20 @@ export class Engine {
  */
 export class ExecutionContext {
   private readonly staging: GPUBuffer | undefined;
-  /** Each device output's bytes in the staging buffer. */
-  private readonly stagingOffsets = new Map<string, number>();
+  /** The graph outputs on the GPU, each at its byte offset in the staging buffer. */
+  private readonly readbacks: { name: string; tensor: GpuTensor; at: number }[] = [];
   private running = false;
 
+  /** Made by Engine.createContext. */
   constructor(
     readonly engine: Engine,
     private readonly program: Program
   ) {
     let end = 0;
-    for (const [name, output] of program.outputs) {
-      if (!(output instanceof Tensor)) {
-        this.stagingOffsets.set(name, end);
-        end += output.size * BYTES_PER_ELEMENT;
+    for (const [name, tensor] of program.outputs) {
+      if (!(tensor instanceof Tensor)) {
+        this.readbacks.push({ name, tensor, at: end });
+        end += tensor.size * BYTES_PER_ELEMENT;
       }
     }
     this.staging =
@@ -236,9 +237,12 @@ export class ExecutionContext {
   private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const { device } = this.engine;
     const { inputs, outputs, dispatches } = this.program;
+    const stored = [...inputs].map(([name, target]) => ({
+      target,
+      storage: toStorage(feeds[name], name)
+    }));
     device.pushErrorScope('validation');
-    for (const [name, target] of inputs) {
-      const storage = toStorage(feeds[name], name);
+    for (const { target, storage } of stored) {
       device.queue.writeBuffer(
         target.buffer,
         0,
@@ -253,10 +257,9 @@ export class ExecutionContext {
       encodeDispatch(pass, dispatch);
     }
     pass.end();
-    for (const [name, at] of this.stagingOffsets) {
-      const output = outputs.get(name) as GpuTensor;
-      const bytes = output.size * BYTES_PER_ELEMENT;
-      encoder.copyBufferToBuffer(output.buffer, output.offset ?? 0, this.staging!, at, bytes);
+    for (const { tensor, at } of this.readbacks) {
+      const bytes = tensor.size * BYTES_PER_ELEMENT;
+      encoder.copyBufferToBuffer(tensor.buffer, tensor.offset ?? 0, this.staging!, at, bytes);
     }
     device.queue.submit([encoder.finish()]);
     const error = await device.popErrorScope();
@@ -267,10 +270,9 @@ export class ExecutionContext {
     if (this.staging) {
       await this.staging.mapAsync(GPUMapMode.READ);
       const raw = this.staging.getMappedRange();
-      for (const [name, at] of this.stagingOffsets) {
-        const output = outputs.get(name) as GpuTensor;
-        const bytes = raw.slice(at, at + output.size * BYTES_PER_ELEMENT);
-        result[name] = fromStorage(output.dtype, output.shape, bytes);
+      for (const { name, tensor, at } of this.readbacks) {
+        const bytes = raw.slice(at, at + tensor.size * BYTES_PER_ELEMENT);
+        result[name] = fromStorage(tensor.dtype, tensor.shape, bytes);
       }
       this.staging.unmap();
     }
