@@ -1,13 +1,21 @@
 /** `webtrt <command> ...`: the commands, --help and --version. */
 import { parseCommandArgs } from './args';
 import { Command } from './command';
+import { buildCommand } from './commands/build';
 import { conformanceCommand } from './commands/conformance';
+import { execCommand } from './commands/exec';
 import { inspectCommand } from './commands/inspect';
 import { runCommand } from './commands/run';
 import { UsageError } from './errors';
 import { columns } from './format';
 
-const COMMANDS: readonly Command[] = [inspectCommand, runCommand, conformanceCommand];
+const COMMANDS: readonly Command[] = [
+  inspectCommand,
+  runCommand,
+  buildCommand,
+  execCommand,
+  conformanceCommand
+];
 
 function mainHelp(): string {
   return [

@@ -3,12 +3,15 @@
  * only (the CLI sits above the engine and does not reach into it).
  */
 export {
+  build,
   checkFeeds,
   decodeTensor,
   encodeNpy,
+  Engine,
   findOp,
   importOnnx,
   isFloat,
+  latencySummary,
   NativeExecutor,
   parseNpy,
   prepareNodes,
@@ -22,10 +25,14 @@ export {
 } from '../engine/index';
 export type {
   Backend,
+  BuilderConfig,
   DataType,
   Dim,
   Graph,
+  LatencySummary,
+  LayerInfo,
   NativeRunResult,
   NodePlacement,
+  Precision,
   ValueInfo
 } from '../engine/index';

@@ -32,6 +32,8 @@ export { NativeExecutor } from './runtime/native';
 export { prepareNodes, UnsupportedOpError } from './runtime/prepare';
 export type { PreparedNode } from './runtime/prepare';
 export { runReference } from './runtime/reference';
+export { latencySummary } from './runtime/stats';
+export type { LatencySummary } from './runtime/stats';
 
 export type Backend = 'webgpu' | 'cpu';
 

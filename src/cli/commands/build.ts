@@ -1,0 +1,124 @@
+import { positionalArgs, stringFlag, stringListFlag } from '../args';
+import { Command } from '../command';
+import { build, Engine, Precision } from '../engine';
+import { UsageError } from '../errors';
+import { writeBytes } from '../files';
+import { columns, field, formatBytes, formatCount, formatMs } from '../format';
+import { describeAdapter, requestNodeDevice } from '../gpu';
+import { parseShapeFlags } from '../inputs';
+import { LoadedModel, loadModel } from '../model';
+
+export const buildCommand: Command = {
+  name: 'build',
+  summary: 'build an optimized engine from an ONNX model and save its plan (.wtrt)',
+  help: `Usage: webtrt build <model.onnx> -o <model.wtrt> [options]
+
+Builds an engine for this machine's WebGPU adapter, as trtexec --saveEngine does: runs
+the builder's passes, plans the intermediate tensors into arenas and compiles every
+layer's kernel, then prints the build summary and writes the plan. A plan loads only
+on an adapter like the one it was built on (webtrt exec --loadEngine).
+
+Options:
+  -o, --output file.wtrt      where to write the plan (required)
+  --shapes name:1x3x224x224   the shape the engine is built for, per input, comma
+                              separated or repeated; needed for symbolic dims
+  --fp16, --best              FP16 or best-precision engines (not yet supported)
+  --exportLayerInfo f.json    write the engine's layers (name, op, the ONNX nodes
+                              it computes, input and output shapes, dispatches)
+  -h, --help                  show this help`,
+  options: {
+    output: { type: 'string', short: 'o' },
+    shapes: { type: 'string', multiple: true },
+    fp16: { type: 'boolean' },
+    best: { type: 'boolean' },
+    exportLayerInfo: { type: 'string' }
+  },
+  async run(args) {
+    const [path] = positionalArgs(args, ['<model.onnx>']);
+    const output = stringFlag(args, 'output');
+    if (!output) {
+      throw new UsageError('missing -o <model.wtrt>: where to write the plan', args.command);
+    }
+    const precision: Precision = args.values.best ? 'best' : args.values.fp16 ? 'fp16' : 'fp32';
+    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
+    const layerInfoPath = stringFlag(args, 'exportLayerInfo');
+
+    const model = loadModel(path);
+    const engine = await buildEngine(model, shapes, precision);
+    try {
+      const plan = engine.serialize();
+      writeBytes(output, plan);
+      if (layerInfoPath) {
+        writeBytes(layerInfoPath, `${JSON.stringify(engine.layers, null, 2)}\n`);
+      }
+      const lines = [
+        ...modelLines(path, model),
+        ...engineLines(engine, model.graph.nodes.length),
+        field('plan', `${output}: ${formatBytes(plan.byteLength)}`)
+      ];
+      if (layerInfoPath) {
+        lines.push(field('layer info', `${layerInfoPath}: ${engine.layers.length} layers`));
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } finally {
+      engine.device.destroy();
+    }
+  }
+};
+
+/**
+ * Builds an engine of an imported model on a new device, which the engine owns: destroying
+ * `engine.device` releases both.
+ */
+export async function buildEngine(
+  model: LoadedModel,
+  shapes: ReadonlyMap<string, number[]>,
+  precision: Precision
+): Promise<Engine> {
+  const device = await requestNodeDevice();
+  try {
+    return await build(model.graph, { precision, shapes: Object.fromEntries(shapes) }, device);
+  } catch (error) {
+    device.destroy();
+    throw error;
+  }
+}
+
+export function modelLines(path: string, model: LoadedModel): string[] {
+  const nodes = model.graph.nodes.length;
+  return [field('model', `${path}: ${nodes} ONNX nodes, imported in ${formatMs(model.importMs)}`)];
+}
+
+/**
+ * The build summary: the adapter, build time, what each pass changed, layers, the memory
+ * plan and the weights. A loaded engine reports the build it was serialized from, and
+ * `onnxNodes` (the imported model's) only when the model is at hand.
+ */
+export function engineLines(engine: Engine, onnxNodes?: number): string[] {
+  const { buildReport, memory, layers, config } = engine;
+  const dispatches = layers.reduce((sum, layer) => sum + layer.dispatches, 0);
+  const weights = [...engine.graph.initializers.values()];
+  const weightBytes = weights.reduce((sum, tensor) => sum + tensor.data.byteLength, 0);
+  return [
+    field('device', describeAdapter(engine.device)),
+    field('build', `${formatMs(buildReport.buildTimeMs)}, precision ${config.precision}`),
+    'passes',
+    ...columns(
+      buildReport.passes.map(({ pass, changes }) => [
+        pass,
+        `${changes.length} change${changes.length === 1 ? '' : 's'}`
+      ])
+    ),
+    field(
+      'layers',
+      `${layers.length} layers${onnxNodes === undefined ? '' : ` from ${onnxNodes} ONNX nodes`}, ` +
+        `${dispatches} dispatches per run`
+    ),
+    field(
+      'memory',
+      `arenas ${formatBytes(memory.arenaBytes)} (${memory.arenas.length}), ` +
+        `sum of tensors ${formatBytes(memory.sumBytes)}, peak live ${formatBytes(memory.peakLiveBytes)}`
+    ),
+    field('weights', `${formatBytes(weightBytes)} in ${formatCount(weights.length)} tensors`)
+  ];
+}

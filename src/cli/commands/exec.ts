@@ -1,0 +1,267 @@
+import { performance } from 'node:perf_hooks';
+import {
+  booleanFlag,
+  integerFlag,
+  numberFlag,
+  positionalArgs,
+  stringFlag,
+  stringListFlag
+} from '../args';
+import { Command } from '../command';
+import { Engine, Graph, latencySummary, NativeExecutor, prepareNodes, Tensor } from '../engine';
+import { UsageError } from '../errors';
+import { readBytes, writeBytes } from '../files';
+import { field, formatMs, formatValue } from '../format';
+import { describeAdapter, requestNodeDevice } from '../gpu';
+import { parseShapeFlags, prepareInputs } from '../inputs';
+import { loadModel } from '../model';
+import { buildEngine, engineLines, modelLines } from './build';
+
+const MS_PER_SECOND = 1000;
+
+export const execCommand: Command = {
+  name: 'exec',
+  summary: 'time a model end to end, as trtexec does: throughput and latency percentiles',
+  help: `Usage: webtrt exec (--onnx model.onnx | --loadEngine model.wtrt) [options]
+
+Builds an engine from the model (or loads a plan that webtrt build wrote), runs it for
+the warm-up time, then times end-to-end executions (random host inputs written, every
+layer run, the outputs read back) and prints the performance summary: throughput, and
+latency min / max / mean / median / percentiles as trtexec computes them.
+
+Options:
+  --onnx model.onnx           build the engine from this model
+  --loadEngine model.wtrt     load this plan instead
+  --shapes name:1x3x224x224   input shapes, comma separated or repeated; needed for
+                              symbolic dims (a loaded plan has the shapes it was built for)
+  --native                    time the op-by-op executor (no engine) on --onnx, the
+                              baseline the engine is measured against
+  --iterations N              time at least N executions (default 50)
+  --warmUp ms                 run this long before timing (default 200)
+  --duration s                time for at least this many seconds as well
+  --exportTimes f.json        write each timed execution's start and latency (ms)
+  --dumpProfile               per-layer GPU times (not available yet)
+  --exportProfile f.json      per-layer GPU times as JSON (not available yet)
+  -h, --help                  show this help`,
+  options: {
+    onnx: { type: 'string' },
+    loadEngine: { type: 'string' },
+    shapes: { type: 'string', multiple: true },
+    native: { type: 'boolean' },
+    iterations: { type: 'string' },
+    warmUp: { type: 'string' },
+    duration: { type: 'string' },
+    exportTimes: { type: 'string' },
+    dumpProfile: { type: 'boolean' },
+    exportProfile: { type: 'string' }
+  },
+  async run(args) {
+    positionalArgs(args, []);
+    const source = executionSource(args.values.onnx, args.values.loadEngine, args.command);
+    const native = booleanFlag(args, 'native');
+    if (native && source.kind === 'plan') {
+      throw new UsageError('--native runs the ONNX model op by op: give --onnx', args.command);
+    }
+    const timing: TimingOptions = {
+      iterations: integerFlag(args, 'iterations', 1) ?? 50,
+      warmUpMs: integerFlag(args, 'warmUp', 0) ?? 200,
+      durationMs: (numberFlag(args, 'duration', [0, 86400]) ?? 0) * MS_PER_SECOND
+    };
+    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
+    const timesPath = stringFlag(args, 'exportTimes');
+    if (booleanFlag(args, 'dumpProfile') || stringFlag(args, 'exportProfile') !== undefined) {
+      process.stderr.write(
+        'webtrt: note: per-layer profiling is not available yet (the engine has no per-layer ' +
+          'timing): --dumpProfile prints no table and --exportProfile writes no file\n'
+      );
+    }
+
+    const target = native
+      ? await nativeTarget(source.path, shapes)
+      : await engineTarget(source, shapes);
+    try {
+      const print = (...lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
+      print(...target.lines);
+      const run = await timeExecutions(target.execute, timing);
+      print(
+        field(
+          'warm-up',
+          `${run.warmUpRuns} run${run.warmUpRuns === 1 ? '' : 's'} in ${formatMs(run.warmUpMs)}`
+        ),
+        ...performanceSummary(run, target.setup)
+      );
+      if (timesPath) {
+        writeBytes(timesPath, `${JSON.stringify(run.samples, null, 2)}\n`);
+      }
+    } finally {
+      target.device.destroy();
+    }
+  }
+};
+
+type ExecutionSource = { kind: 'onnx' | 'plan'; path: string };
+
+function executionSource(onnx: unknown, plan: unknown, command: string): ExecutionSource {
+  if (typeof onnx === 'string' && typeof plan === 'string') {
+    throw new UsageError('give --onnx or --loadEngine, not both', command);
+  }
+  if (typeof onnx === 'string') {
+    return { kind: 'onnx', path: onnx };
+  }
+  if (typeof plan === 'string') {
+    return { kind: 'plan', path: plan };
+  }
+  throw new UsageError(
+    'missing the model: give --onnx model.onnx or --loadEngine model.wtrt',
+    command
+  );
+}
+
+/** What is timed: one end-to-end execution on fixed random inputs, on its own device. */
+interface Target {
+  device: GPUDevice;
+  /** What was set up, printed before timing starts. */
+  lines: string[];
+  /** Building or loading the engine ("build time", ms); none for the native executor. */
+  setup?: { label: string; ms: number };
+  execute(): Promise<unknown>;
+}
+
+async function engineTarget(
+  source: ExecutionSource,
+  shapes: ReadonlyMap<string, number[]>
+): Promise<Target> {
+  const started = performance.now();
+  let engine: Engine;
+  let lines: string[];
+  let onnxNodes: number | undefined;
+  if (source.kind === 'onnx') {
+    const model = loadModel(source.path);
+    engine = await buildEngine(model, shapes, 'fp32');
+    lines = modelLines(source.path, model);
+    onnxNodes = model.graph.nodes.length;
+  } else {
+    const plan = readBytes(source.path);
+    const device = await requestNodeDevice();
+    try {
+      engine = await Engine.deserialize(plan, device);
+    } catch (error) {
+      device.destroy();
+      throw new Error(`${source.path}: ${(error as Error).message}`);
+    }
+    lines = [field('plan', `${source.path}: ${engine.layers.length} layers`)];
+  }
+  const setupMs = performance.now() - started;
+  try {
+    const feeds = randomFeeds(engine.graph, shapes);
+    const context = engine.createContext();
+    return {
+      device: engine.device,
+      lines: [...lines, ...engineLines(engine, onnxNodes)],
+      setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
+      execute: () => context.execute(feeds)
+    };
+  } catch (error) {
+    engine.device.destroy();
+    throw error;
+  }
+}
+
+async function nativeTarget(path: string, shapes: ReadonlyMap<string, number[]>): Promise<Target> {
+  const model = loadModel(path);
+  // Unsupported ops and bad inputs fail before a GPU device is set up.
+  prepareNodes(model.graph);
+  const feeds = randomFeeds(model.graph, shapes);
+  const device = await requestNodeDevice();
+  const executor = new NativeExecutor(device);
+  return {
+    device,
+    lines: [
+      ...modelLines(path, model),
+      field('device', describeAdapter(device)),
+      field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU')
+    ],
+    execute: () => executor.run(model.graph, feeds)
+  };
+}
+
+function randomFeeds(graph: Graph, shapes: ReadonlyMap<string, number[]>): Record<string, Tensor> {
+  const inputs = prepareInputs(graph, { files: new Map(), shapes: new Map(shapes), seed: 0 });
+  return Object.fromEntries([...inputs].map(([name, input]) => [name, input.tensor]));
+}
+
+interface TimingOptions {
+  iterations: number;
+  warmUpMs: number;
+  durationMs: number;
+}
+
+/** One timed execution, as --exportTimes writes it. */
+interface Sample {
+  /** From the start of the first timed execution. */
+  startMs: number;
+  latencyMs: number;
+}
+
+interface TimedRun {
+  /** The very first execution (pipelines compile, buffers are first touched). */
+  firstRunMs: number;
+  warmUpRuns: number;
+  warmUpMs: number;
+  samples: Sample[];
+  /** From the start of the first timed execution to the end of the last. */
+  walltimeMs: number;
+}
+
+/**
+ * Runs `execute` for the warm-up time (once at least: the first run is reported on its
+ * own), then times executions back to back until both the iteration count and the duration
+ * are reached, as trtexec's --iterations and --duration do.
+ */
+async function timeExecutions(
+  execute: () => Promise<unknown>,
+  options: TimingOptions
+): Promise<TimedRun> {
+  const warmUpStart = performance.now();
+  await execute();
+  const firstRunMs = performance.now() - warmUpStart;
+  let warmUpRuns = 1;
+  while (performance.now() - warmUpStart < options.warmUpMs) {
+    await execute();
+    warmUpRuns++;
+  }
+  const timedStart = performance.now();
+  const samples: Sample[] = [];
+  let now = timedStart;
+  while (samples.length < options.iterations || now - timedStart < options.durationMs) {
+    const begin = now;
+    await execute();
+    now = performance.now();
+    samples.push({ startMs: begin - timedStart, latencyMs: now - begin });
+  }
+  return {
+    firstRunMs,
+    warmUpRuns,
+    warmUpMs: timedStart - warmUpStart,
+    samples,
+    walltimeMs: now - timedStart
+  };
+}
+
+/** trtexec's "Performance summary", its numbers in at most 6 significant digits. */
+function performanceSummary(run: TimedRun, setup: Target['setup']): string[] {
+  const latency = latencySummary(run.samples.map(sample => sample.latencyMs));
+  const ms = (value: number) => `${formatValue(value)} ms`;
+  const throughput = (run.samples.length / run.walltimeMs) * MS_PER_SECOND;
+  return [
+    '=== Performance summary ===',
+    `Throughput: ${formatValue(throughput)} qps`,
+    `Latency: min = ${ms(latency.min)}, max = ${ms(latency.max)}, mean = ${ms(latency.mean)}, ` +
+      `median = ${ms(latency.median)}, percentile(90%) = ${ms(latency.p90)}, ` +
+      `percentile(95%) = ${ms(latency.p95)}, percentile(99%) = ${ms(latency.p99)}`,
+    ...(setup ? [`${setup.label}: ${ms(setup.ms)}`] : []),
+    `First run: ${ms(run.firstRunMs)}`,
+    `Total Host Walltime: ${formatValue(run.walltimeMs / MS_PER_SECOND)} s (${run.samples.length} executions)`,
+    'Latency is end to end: host inputs written, every layer run, outputs read back.'
+  ];
+}
