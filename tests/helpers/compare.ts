@@ -127,3 +127,15 @@ export async function checkKernel(c: NodeCase, tolerance = 1e-5): Promise<Tensor
   }
   return graph.outputs.map(o => expected[o.name]);
 }
+
+/** The CPU reference outputs of one node, in the node's output order. */
+export function reference(c: NodeCase): Tensor[] {
+  const graph = singleNodeGraph(c);
+  const outputs = runReference(graph, feedsOf(c));
+  return graph.outputs.map(o => outputs[o.name]);
+}
+
+/** A tensor's elements as plain numbers, for assertions written by hand. */
+export function values(t: Tensor): number[] {
+  return Array.from(t.toNumbers());
+}

@@ -3,8 +3,7 @@ import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import { DataType } from '../../src/engine/ir/dtype';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { runReference } from '../../src/engine/runtime/reference';
-import { checkKernel, feedsOf, NodeCase, singleNodeGraph } from '../helpers/compare';
+import { checkKernel, NodeCase, reference, values } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor, seededRandom } from '../helpers/random';
@@ -14,16 +13,6 @@ const int64 = (values: (number | bigint)[]) =>
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
-
-function reference(c: NodeCase): Tensor[] {
-  const graph = singleNodeGraph(c);
-  const outputs = runReference(graph, feedsOf(c));
-  return graph.outputs.map(o => outputs[o.name]);
-}
-
-function values(t: Tensor): number[] {
-  return Array.from(t.toNumbers());
-}
 
 /** 0, 1, 2, ... as a tensor, so expected outputs can be written by hand. */
 function iota(shape: number[], dtype: DataType = 'float32'): Tensor {

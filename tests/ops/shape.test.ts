@@ -5,9 +5,8 @@ import { Tensor } from '../../src/engine/ir/tensor';
 import { GpuTensor, KernelContext } from '../../src/engine/kernels/context';
 import { OpError } from '../../src/engine/ops/types';
 import { prepareNodes } from '../../src/engine/runtime/prepare';
-import { runReference } from '../../src/engine/runtime/reference';
 import { NativeExecutor } from '../../src/engine/runtime/native';
-import { checkKernel, feedsOf, NodeCase, singleNodeGraph } from '../helpers/compare';
+import { checkKernel, NodeCase, reference, singleNodeGraph, values } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { testDevice } from '../helpers/gpu';
 import { inferNode } from '../helpers/infer-node';
@@ -15,17 +14,6 @@ import { randomTensor } from '../helpers/random';
 
 const int64 = (values: number[], shape = [values.length]) =>
   Tensor.fromNumbers('int64', shape, values);
-
-/** The reference outputs of one node. */
-function reference(c: NodeCase): Tensor[] {
-  const graph = singleNodeGraph(c);
-  const outputs = runReference(graph, feedsOf(c));
-  return graph.outputs.map(o => outputs[o.name]);
-}
-
-function values(t: Tensor): number[] {
-  return Array.from(t.toNumbers());
-}
 
 /**
  * Runs the node's kernel on a context that records what it does, without a device:
