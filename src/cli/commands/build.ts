@@ -1,6 +1,6 @@
 import { positionalArgs, stringFlag, stringListFlag } from '../args';
 import { Command } from '../command';
-import { build, Engine, Precision } from '../engine';
+import { build, Engine, Graph, Precision } from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
 import { columns, field, formatBytes, formatCount, formatMs } from '../format';
@@ -44,7 +44,7 @@ Options:
     const layerInfoPath = stringFlag(args, 'exportLayerInfo');
 
     const model = loadModel(path);
-    const engine = await buildEngine(model, shapes, precision);
+    const engine = await buildEngine(model, shapes, precision, args.command);
     try {
       const plan = engine.serialize();
       writeBytes(output, plan);
@@ -73,14 +73,36 @@ Options:
 export async function buildEngine(
   model: LoadedModel,
   shapes: ReadonlyMap<string, number[]>,
-  precision: Precision
+  precision: Precision,
+  command: string
 ): Promise<Engine> {
+  checkShapesGiven(model.graph, shapes, command);
   const device = await requestNodeDevice();
   try {
     return await build(model.graph, { precision, shapes: Object.fromEntries(shapes) }, device);
   } catch (error) {
     device.destroy();
     throw error;
+  }
+}
+
+/** Fails, naming the flag to give, when an input's shape is not fixed by the model or --shapes. */
+export function checkShapesGiven(
+  graph: Graph,
+  shapes: ReadonlyMap<string, number[]>,
+  command: string
+): void {
+  for (const { name, shape } of graph.inputs) {
+    if (!shapes.has(name) && !shape?.every(dim => typeof dim === 'number')) {
+      const template = shape
+        ? shape.map(dim => (typeof dim === 'number' ? dim : '?')).join('x')
+        : 'DxDx...';
+      const what = shape ? 'dims of no fixed size' : 'no declared shape';
+      throw new UsageError(
+        `input '${name}' has ${what}: give its shape with --shapes ${name}:${template}`,
+        command
+      );
+    }
   }
 }
 

@@ -15,7 +15,7 @@ import { field, formatMs, formatValue } from '../format';
 import { describeAdapter, requestNodeDevice } from '../gpu';
 import { parseShapeFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
-import { buildEngine, engineLines, modelLines } from './build';
+import { buildEngine, checkShapesGiven, engineLines, modelLines } from './build';
 
 const MS_PER_SECOND = 1000;
 
@@ -137,7 +137,7 @@ async function engineTarget(
   let onnxNodes: number | undefined;
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
-    engine = await buildEngine(model, shapes, 'fp32');
+    engine = await buildEngine(model, shapes, 'fp32', 'exec');
     lines = modelLines(source.path, model);
     onnxNodes = model.graph.nodes.length;
   } else {
@@ -171,6 +171,7 @@ async function nativeTarget(path: string, shapes: ReadonlyMap<string, number[]>)
   const model = loadModel(path);
   // Unsupported ops and bad inputs fail before a GPU device is set up.
   prepareNodes(model.graph);
+  checkShapesGiven(model.graph, shapes, 'exec');
   const feeds = randomFeeds(model.graph, shapes);
   const device = await requestNodeDevice();
   const executor = new NativeExecutor(device);
