@@ -67,6 +67,59 @@ test('MatMul broadcasts batch dims', async () => {
   });
 });
 
+test('MatMul at sizes that fill no tile: M = 37, N = 19, K = 53', async () => {
+  await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([37, 53]), randomTensor([53, 19], { seed: 2 })]
+  });
+});
+
+test('MatMul with sizes aligned for vec4 reads, batched and shared operands', async () => {
+  await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([3, 8, 12]), randomTensor([12, 16], { seed: 2 })]
+  });
+  await checkKernel({
+    opType: 'MatMul',
+    inputs: [randomTensor([8, 12]), randomTensor([3, 12, 16], { seed: 2 })]
+  });
+});
+
+test('MatMul broadcasts batches every way: shared, per batch, partly, across axes', async () => {
+  const cases: [number[], number[]][] = [
+    // B shared by every batch of A, and A by every batch of B.
+    [
+      [2, 3, 5, 6],
+      [6, 7]
+    ],
+    [
+      [1, 5, 6],
+      [2, 3, 6, 7]
+    ],
+    // One matrix per batch on both sides.
+    [
+      [2, 3, 5, 6],
+      [2, 3, 6, 7]
+    ],
+    // B broadcast over the outer batch axis only.
+    [
+      [2, 3, 5, 6],
+      [3, 6, 7]
+    ],
+    // A and B broadcast over different axes.
+    [
+      [3, 1, 5, 6],
+      [1, 4, 6, 7]
+    ]
+  ];
+  for (const [aShape, bShape] of cases) {
+    await checkKernel({
+      opType: 'MatMul',
+      inputs: [randomTensor(aShape), randomTensor(bShape, { seed: 2 })]
+    });
+  }
+});
+
 test('MatMul shape inference carries symbolic batch and sequence dims', () => {
   const infer = (a: Dim[], b: Dim[]) =>
     inferNode('MatMul', [
@@ -121,6 +174,39 @@ test('Gemm with transposes, alpha and beta, for every C shape', async () => {
           randomTensor(cShape, { seed: 3 })
         ],
         attributes: { transA, transB, alpha: 0.75, beta: -1.5 }
+      });
+    }
+  }
+});
+
+test('Gemm at sizes that fill no tile, for every C shape, with beta 1 and not', async () => {
+  const m = 37;
+  const k = 53;
+  const n = 19;
+  // A single row or column makes [N] and [M, 1] as large as the whole output.
+  const cases: [number, number[]][] = [
+    [m, []],
+    [m, [1, 1]],
+    [m, [n]],
+    [m, [1, n]],
+    [m, [m, 1]],
+    [m, [m, n]],
+    [1, [n]],
+    [1, [1, n]]
+  ];
+  for (const [rows, cShape] of cases) {
+    for (const [transA, transB, beta] of [
+      [0, 0, 1],
+      [1, 1, 0.5]
+    ]) {
+      await checkKernel({
+        opType: 'Gemm',
+        inputs: [
+          randomTensor(transA ? [k, rows] : [rows, k]),
+          randomTensor(transB ? [n, k] : [k, n], { seed: 2 }),
+          randomTensor(cShape, { seed: 3 })
+        ],
+        attributes: { transA, transB, alpha: 1.25, beta }
       });
     }
   }

@@ -1,12 +1,20 @@
 /**
  * MatMul (numpy semantics) and Gemm. Both are one batched product
  * out[b] = alpha * op(A[b]) · op(B[b]) + beta * C, planned once on concrete shapes and
- * then run by the CPU reference or by one tiled WGSL kernel.
+ * then run by the CPU reference or by the tiled GEMM kernel (kernels/gemm.ts).
  */
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { bindings, broadcastOffset, coordinates, f32Literal } from '../kernels/wgsl';
+import { gemmKernel, GemmBindingName, GemmEpilogue, gemmTactics } from '../kernels/gemm';
+import {
+  bindings,
+  broadcastOffset,
+  coordinates,
+  f32Literal,
+  linearGrid,
+  linearMain
+} from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
 import { InferInput, OpContext, OpDefinition, OpError } from './types';
@@ -246,14 +254,11 @@ function multiplyOnCpu(
 
 // --- the product, on the GPU ------------------------------------------------------------
 
-/** Output tile edge: each workgroup computes TILE × TILE outputs, one per invocation. */
-const TILE = 16;
-const MAX_WORKGROUPS_PER_DIMENSION = 65535;
-
 /**
- * A tiled product: each workgroup stages TILE × TILE blocks of op(A) and op(B) in
- * workgroup memory, so every element read from storage serves TILE multiply-adds.
- * Workgroups span the output columns in x and (batch, row block) pairs in y and z.
+ * The product on the tiled GEMM kernel, with the first tactic that fits the device (the
+ * auto-tuner times the others). Batches run as the kernel's one batch dim, each operand
+ * either shared by every batch or holding one matrix per batch; Gemm's beta * C is the
+ * kernel's epilogue.
  */
 function multiplyOnGpu(
   ctx: KernelContext,
@@ -269,80 +274,104 @@ function multiplyOnGpu(
     return out;
   }
   const { m, k, n } = plan;
-  const strides = operandStrides(plan);
-  const [aRow, aCol] = strides.a;
-  const [bRow, bCol] = strides.b;
-  const batchRank = plan.batchShape.length;
-  const rowBlocks = Math.ceil(m / TILE);
-  const blocks = sizeOf(plan.batchShape) * rowBlocks;
-  const product = `${f32Literal(alpha)} * acc`;
-  const result = bias
-    ? `${product} + ${f32Literal(bias.beta)} * c[${broadcastOffset(bias.c.shape, 2, 'o')}]`
-    : product;
-  const inputs: [string, GpuTensor][] = [
-    ['a', a],
-    ['b', b]
-  ];
-  if (bias) {
-    inputs.push(['c', bias.c]);
-  }
-  const code = `${bindings(inputs, [['out', out]])}
-var<workgroup> a_tile: array<array<f32, ${TILE}>, ${TILE}>;
-var<workgroup> b_tile: array<array<f32, ${TILE}>, ${TILE}>;
-
-// The offsets of batch \`batch\`'s matrices in A and B, under batch broadcasting.
-fn batch_offsets(batch: u32) -> vec2<u32> {
-${coordinates('batch', plan.batchShape, 'b')}
-  return vec2<u32>((${broadcastOffset(plan.aBatchShape, batchRank, 'b')}) * ${m * k}u,
-                   (${broadcastOffset(plan.bBatchShape, batchRank, 'b')}) * ${k * n}u);
-}
-
-@compute @workgroup_size(${TILE}, ${TILE})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let block = wid.y + wid.z * nwg.y;
-  if (block >= ${blocks}u) {
-    return;
-  }
-  let batch = block / ${rowBlocks}u;
-  let o0 = (block % ${rowBlocks}u) * ${TILE}u + lid.y;
-  let o1 = wid.x * ${TILE}u + lid.x;
-  let offsets = batch_offsets(batch);
-  var acc = 0.0;
-  for (var k0 = 0u; k0 < ${k}u; k0 += ${TILE}u) {
-    let ka = k0 + lid.x;
-    var av = 0.0;
-    if (o0 < ${m}u && ka < ${k}u) {
-      av = a[offsets.x + o0 * ${aRow}u + ka * ${aCol}u];
-    }
-    a_tile[lid.y][lid.x] = av;
-    let kb = k0 + lid.y;
-    var bv = 0.0;
-    if (kb < ${k}u && o1 < ${n}u) {
-      bv = b[offsets.y + kb * ${bRow}u + o1 * ${bCol}u];
-    }
-    b_tile[lid.y][lid.x] = bv;
-    workgroupBarrier();
-    for (var kk = 0u; kk < ${TILE}u; kk++) {
-      acc += a_tile[lid.y][kk] * b_tile[kk][lid.x];
-    }
-    workgroupBarrier();
-  }
-  if (o0 < ${m}u && o1 < ${n}u) {
-    out[batch * ${m * n}u + o0 * ${n}u + o1] = ${result};
-  }
-}`;
-  const columnBlocks = Math.ceil(n / TILE);
-  const y = Math.min(blocks, MAX_WORKGROUPS_PER_DIMENSION);
-  const z = Math.ceil(blocks / y);
-  if (columnBlocks > MAX_WORKGROUPS_PER_DIMENSION || z > MAX_WORKGROUPS_PER_DIMENSION) {
-    throw new Error(`${label}: output of shape [${plan.outShape.join(', ')}] is too large`);
-  }
+  const batchedA = batchedOperand(ctx, label, a, plan.aBatchShape, plan.batchShape, m * k);
+  const batchedB = batchedOperand(ctx, label, b, plan.bBatchShape, plan.batchShape, k * n);
+  const addend = bias && gemmAddend(ctx, label, bias, m, n);
+  const kernel = gemmKernel({
+    M: m,
+    N: n,
+    K: k,
+    batch: sizeOf(plan.batchShape),
+    batchStrideA: batchedA.stride,
+    batchStrideB: batchedB.stride,
+    transA: plan.transA,
+    transB: plan.transB,
+    alpha,
+    precision: 'f32',
+    tactic: gemmTactics(ctx.device.limits, m, n, k)[0],
+    epilogue: addend?.epilogue
+  });
+  const tensors: Record<GemmBindingName, GpuTensor | undefined> = {
+    a: batchedA.tensor,
+    b: batchedB.tensor,
+    bias: addend?.tensor,
+    residual: addend?.tensor,
+    c: out
+  };
   ctx.dispatch({
     label,
-    code,
-    bindings: [...inputs.map(([, t]) => t), out],
-    workgroups: [columnBlocks, y, z]
+    code: kernel.code,
+    bindings: kernel.bindings.map(({ name }) => tensors[name]!),
+    workgroups: kernel.workgroups
+  });
+  return out;
+}
+
+/**
+ * An operand as the GEMM kernel reads it: shared by every batch (stride 0) or one matrix
+ * per batch (stride: the matrix's size). An operand broadcast over some batch axes but not
+ * all is neither, and is expanded to the full batch shape first.
+ */
+function batchedOperand(
+  ctx: KernelContext,
+  label: string,
+  operand: GpuTensor,
+  batchShape: readonly number[],
+  fullBatchShape: readonly number[],
+  matrixSize: number
+): { tensor: GpuTensor; stride: number } {
+  const batches = sizeOf(batchShape);
+  if (batches === 1) {
+    return { tensor: operand, stride: 0 };
+  }
+  if (batches === sizeOf(fullBatchShape)) {
+    return { tensor: operand, stride: matrixSize };
+  }
+  const expandedShape = [...fullBatchShape, ...operand.shape.slice(-2)];
+  const expanded = broadcastScaled(ctx, `${label} batch broadcast`, operand, expandedShape, 1);
+  return { tensor: expanded, stride: matrixSize };
+}
+
+/**
+ * Gemm's beta * C in the kernel's epilogue, which adds C unscaled: a scalar, a row of N, a
+ * column of M, or (C of M * N elements, [M, N] or a row or column that is the whole
+ * output) a residual of the output's layout.
+ */
+function gemmAddend(
+  ctx: KernelContext,
+  label: string,
+  { c, beta }: Bias<GpuTensor>,
+  m: number,
+  n: number
+): { epilogue: GemmEpilogue; tensor: GpuTensor } {
+  const tensor = beta === 1 ? c : broadcastScaled(ctx, `${label} beta * C`, c, c.shape, beta);
+  if (c.size === 1) {
+    return { epilogue: { bias: 'scalar' }, tensor };
+  }
+  if (c.size === m * n) {
+    return { epilogue: { residual: true }, tensor };
+  }
+  // C broadcasts to [M, N] (planGemm checks): [N] and [1, N] end in N > 1, [M, 1] in 1.
+  return { epilogue: { bias: c.shape[c.shape.length - 1] === n ? 'row' : 'col' }, tensor };
+}
+
+/** scale * x, broadcast to `shape`, in a new tensor. */
+function broadcastScaled(
+  ctx: KernelContext,
+  label: string,
+  x: GpuTensor,
+  shape: readonly number[],
+  scale: number
+): GpuTensor {
+  const out = ctx.allocate(x.dtype, shape);
+  const value = `x[${broadcastOffset(x.shape, shape.length, 'o')}]`;
+  const body = `${coordinates('index', shape, 'o')}
+  out[index] = ${scale === 1 ? value : `${f32Literal(scale)} * ${value}`};`;
+  ctx.dispatch({
+    label,
+    code: `${bindings([['x', x]], [['out', out]])}\n${linearMain(out.size, body)}`,
+    bindings: [x, out],
+    workgroups: linearGrid(out.size)
   });
   return out;
 }
