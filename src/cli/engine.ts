@@ -5,6 +5,7 @@
 export {
   build,
   checkFeeds,
+  chromeTrace,
   decodeTensor,
   encodeNpy,
   Engine,
@@ -15,6 +16,7 @@ export {
   NativeExecutor,
   parseNpy,
   prepareNodes,
+  profileTable,
   runGraph,
   seededRandom,
   shapeToString,
@@ -26,8 +28,10 @@ export {
 export type {
   Backend,
   BuilderConfig,
+  ChromeTrace,
   DataType,
   Dim,
+  EngineProfile,
   Graph,
   LatencySummary,
   LayerInfo,

@@ -13,7 +13,14 @@ export type { BuilderConfig, Precision } from './builder/config';
 export type { MemoryPlan, PlannedTensor } from './builder/memory';
 export type { PassReport } from './builder/pass';
 export { Engine, ExecutionContext } from './runtime/engine';
-export type { BuildReport, EngineMemory, LayerInfo, TensorInfo } from './runtime/engine';
+export type {
+  BuildReport,
+  EngineMemory,
+  EngineProfile,
+  LayerInfo,
+  LayerProfile,
+  TensorInfo
+} from './runtime/engine';
 export { importOnnx, decodeTensor } from './onnx/index';
 export type { ImportOptions } from './onnx/index';
 export { parseNpy, encodeNpy } from './io/npy';
@@ -32,8 +39,8 @@ export { NativeExecutor } from './runtime/native';
 export { prepareNodes, UnsupportedOpError } from './runtime/prepare';
 export type { PreparedNode } from './runtime/prepare';
 export { runReference } from './runtime/reference';
-export { latencySummary } from './runtime/stats';
-export type { LatencySummary } from './runtime/stats';
+export { chromeTrace, latencySummary, profileTable } from './runtime/stats';
+export type { ChromeTrace, LatencySummary } from './runtime/stats';
 
 export type Backend = 'webgpu' | 'cpu';
 

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { create } from 'webgpu';
 import { build } from '../../src/engine/builder/build';
 import { BuilderConfig } from '../../src/engine/builder/config';
 import { Graph } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { importOnnx } from '../../src/engine/onnx/index';
-import { Engine } from '../../src/engine/runtime/engine';
+import { Engine, EngineProfile } from '../../src/engine/runtime/engine';
 import { adapterFingerprint, checkFingerprint } from '../../src/engine/runtime/fingerprint';
 import { decodePlan, encodePlan } from '../../src/engine/runtime/plan';
 import { runReference } from '../../src/engine/runtime/reference';
+import { profileTable } from '../../src/engine/runtime/stats';
 import { assertClose } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
@@ -112,6 +114,98 @@ describe('engines of real models', () => {
       assert.ok(engine.buildReport.passes.some(p => p.pass === 'foldBatchNormalization'));
     } finally {
       engine.destroy();
+    }
+  });
+});
+
+/** Every layer once, in order, each time finite and not negative. */
+function checkProfile(profile: EngineProfile, engine: Engine, iterations: number): void {
+  assert.deepEqual(
+    profile.layers.map(({ name, opType }) => ({ name, opType })),
+    engine.layers.map(({ name, opType }) => ({ name, opType }))
+  );
+  for (const { name, timesMs } of profile.layers) {
+    assert.equal(timesMs.length, iterations, name);
+    assert.ok(
+      timesMs.every(t => Number.isFinite(t) && t >= 0),
+      `${name}: ${timesMs.join(', ')}`
+    );
+  }
+  const totalMs = profile.layers.reduce((sum, layer) => sum + layer.timesMs[0], 0);
+  assert.ok(totalMs > 0, 'no layer took any time');
+}
+
+/** A Dawn instance of its own, for a device made without optional features; kept alive. */
+let plainGpu: GPU | undefined;
+
+/** A device without 'timestamp-query', as a browser gives one when the adapter lacks it. */
+async function deviceWithoutTimestamps(): Promise<GPUDevice> {
+  await testDevice(); // loads Dawn and installs its WebGPU globals
+  plainGpu ??= create([]);
+  const adapter = await plainGpu.requestAdapter();
+  assert.ok(adapter);
+  const device = await adapter.requestDevice();
+  assert.ok(!device.features.has('timestamp-query'));
+  return device;
+}
+
+describe('profiling', () => {
+  test('small_cnn: every layer timed by GPU timestamps, the table and a later execute intact', async () => {
+    const device = await testDevice();
+    const { graph, feeds, config } = setUp(MODELS[0]);
+    const engine = await build(graph, config, device);
+    try {
+      const context = engine.createContext();
+      const before = await context.execute(feeds);
+      const profile = await context.profile(feeds, 3);
+      assert.equal(profile.clock, device.features.has('timestamp-query') ? 'gpu' : 'wall-clock');
+      checkProfile(profile, engine, 3);
+      for (const layer of engine.layers.filter(l => l.dispatches === 0)) {
+        const { timesMs } = profile.layers.find(p => p.name === layer.name)!;
+        assert.deepEqual(timesMs, [0, 0, 0], `${layer.name} runs no kernel`);
+      }
+
+      const table = profileTable(profile.layers);
+      assert.match(table, /^=== Profile \(3 iterations \) ===$/m);
+      assert.match(table, /^ +Total +[0-9.]+ +[0-9.]+ +[0-9.]+ +100\.0$/m);
+      const timed = profile.layers.filter(layer => layer.timesMs.some(t => t > 0));
+      for (const { name } of timed) {
+        assert.match(table, new RegExp(`^ *${name.replace(/[/.]/g, '\\$&')} `, 'm'));
+      }
+      assert.equal(table.trimEnd().split('\n').length, 2 + timed.length + 1);
+
+      assertIdentical(await context.execute(feeds), before);
+      await assert.rejects(context.profile(feeds, 0), /iterations must be a positive integer/);
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  test('without timestamp-query every layer is timed on the wall clock', async () => {
+    const device = await deviceWithoutTimestamps();
+    const graph = buildGraph({
+      inputs: { x: [2, 6] },
+      outputs: ['z'],
+      nodes: [
+        node('Relu', ['x'], 'y'),
+        node('Reshape', ['y', 'shape'], 'r'),
+        node('Sigmoid', ['r'], 'z')
+      ],
+      initializers: { shape: int64([3, 4], [2]) }
+    });
+    const engine = await build(graph, { precision: 'fp32' }, device);
+    try {
+      const profile = await engine.createContext().profile({ x: randomTensor([2, 6]) }, 2);
+      assert.equal(profile.clock, 'wall-clock');
+      checkProfile(profile, engine, 2);
+      const relu = profile.layers.find(layer => layer.opType === 'Relu')!;
+      assert.ok(
+        relu.timesMs.every(t => t > 0),
+        'a submission takes some wall-clock time'
+      );
+    } finally {
+      engine.destroy();
+      device.destroy();
     }
   });
 });

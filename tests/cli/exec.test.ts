@@ -156,12 +156,48 @@ describe('webtrt exec', () => {
     assert.doesNotMatch(stdout, /Build time/);
   });
 
-  test('--dumpProfile says per-layer profiling is not available, and exits 0', () => {
-    const args = ['exec', '--loadEngine', path('small_cnn.wtrt'), ...QUICK, '--dumpProfile'];
-    const result = webtrt(args);
-    assert.equal(result.status, 0, result.stderr);
-    assert.match(result.stderr, /per-layer profiling is not available yet/);
-    assert.doesNotMatch(result.stdout, /=== Profile/);
+  test('--dumpProfile prints the layer table, --exportProfile writes the trace', () => {
+    const stdout = succeeds([
+      'exec',
+      '--loadEngine',
+      path('small_cnn.wtrt'),
+      ...QUICK,
+      '--dumpProfile',
+      '--exportProfile',
+      path('profile.json')
+    ]);
+    checkSummary(stdout);
+    const tableStart = stdout.indexOf('=== Profile (5 iterations ) ===');
+    assert.ok(tableStart > stdout.indexOf('=== Performance summary ==='), stdout);
+    const table = stdout.slice(tableStart);
+    assert.match(table, /^ +\/Conv_0 +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/m);
+    assert.match(table, /^ +Total +[0-9.]+ +[0-9.]+ +[0-9.]+ +100\.0$/m);
+    assert.match(table, /Layer times: GPU timestamps/);
+
+    const trace = JSON.parse(readFileSync(path('profile.json'), 'utf8')) as {
+      traceEvents: { name: string; ph: string; ts: number; dur: number }[];
+      metadata: {
+        iterations: number;
+        layout: string;
+        layers: { name: string; averageMs: number }[];
+      };
+    };
+    const spans = trace.traceEvents.filter(event => event.ph === 'X');
+    const layerCount = /: (\d+) layers/.exec(stdout);
+    assert.ok(layerCount, stdout);
+    assert.equal(spans.length, Number(layerCount[1]));
+    assert.deepEqual(
+      spans.map(span => span.name),
+      trace.metadata.layers.map(layer => layer.name)
+    );
+    spans.forEach((span, i) => {
+      assert.ok(span.dur >= 0, `${span.name}: duration ${span.dur}`);
+      const previousEnd = i === 0 ? 0 : spans[i - 1].ts + spans[i - 1].dur;
+      assert.ok(Math.abs(span.ts - previousEnd) < 1e-6, `${span.name} starts at ${span.ts}`);
+    });
+    assert.equal(trace.metadata.iterations, 5);
+    assert.match(trace.metadata.layout, /starts where the previous one ended/);
+    assert.ok(trace.metadata.layers.every(layer => layer.averageMs >= 0));
   });
 
   test('bad flags and files give one error line', () => {
@@ -173,6 +209,11 @@ describe('webtrt exec', () => {
       failsWith(args, 2, /give its shape with --shapes input:\?x3x32x32 \(see 'webtrt exec/);
     }
     failsWith(['exec', '--loadEngine', path('small_cnn.wtrt'), '--native'], 2, /--native/);
+    failsWith(
+      ['exec', '--onnx', MODEL, '--shapes', SHAPES, '--native', '--dumpProfile'],
+      2,
+      /--dumpProfile and --exportProfile time an engine's layers: not with --native/
+    );
     failsWith(['exec', '--loadEngine', path('none.wtrt')], 1, /none\.wtrt.*no such file/);
     failsWith(['exec', '--loadEngine', MODEL, ...QUICK], 1, /small_cnn\.onnx: plan/);
   });

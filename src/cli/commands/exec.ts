@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   booleanFlag,
@@ -8,7 +9,18 @@ import {
   stringListFlag
 } from '../args';
 import { Command } from '../command';
-import { Engine, Graph, latencySummary, NativeExecutor, prepareNodes, Tensor } from '../engine';
+import {
+  chromeTrace,
+  ChromeTrace,
+  Engine,
+  EngineProfile,
+  Graph,
+  latencySummary,
+  NativeExecutor,
+  prepareNodes,
+  profileTable,
+  Tensor
+} from '../engine';
 import { UsageError } from '../errors';
 import { readBytes, writeBytes } from '../files';
 import { field, formatMs, formatValue } from '../format';
@@ -40,8 +52,13 @@ Options:
   --warmUp ms                 run this long before timing (default 200)
   --duration s                time for at least this many seconds as well
   --exportTimes f.json        write each timed execution's start and latency (ms)
-  --dumpProfile               per-layer GPU times (not available yet)
-  --exportProfile f.json      per-layer GPU times as JSON (not available yet)
+  --dumpProfile               after the summary, profile the engine's layers over
+                              --iterations runs (each layer a compute pass of its own,
+                              timed with GPU timestamps where the device has them) and
+                              print trtexec's per-layer table
+  --exportProfile f.json      write that profile as a Chrome trace (Perfetto): the last
+                              iteration's layers laid end to end, with each layer's
+                              average in the metadata
   -h, --help                  show this help`,
   options: {
     onnx: { type: 'string' },
@@ -69,10 +86,12 @@ Options:
     };
     const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
     const timesPath = stringFlag(args, 'exportTimes');
-    if (booleanFlag(args, 'dumpProfile') || stringFlag(args, 'exportProfile') !== undefined) {
-      process.stderr.write(
-        'webtrt: note: per-layer profiling is not available yet (the engine has no per-layer ' +
-          'timing): --dumpProfile prints no table and --exportProfile writes no file\n'
+    const dumpProfile = booleanFlag(args, 'dumpProfile');
+    const profilePath = stringFlag(args, 'exportProfile');
+    if (native && (dumpProfile || profilePath !== undefined)) {
+      throw new UsageError(
+        "--dumpProfile and --exportProfile time an engine's layers: not with --native",
+        args.command
       );
     }
 
@@ -92,6 +111,20 @@ Options:
       );
       if (timesPath) {
         writeBytes(timesPath, `${JSON.stringify(run.samples, null, 2)}\n`);
+      }
+      if ((dumpProfile || profilePath !== undefined) && target.profile) {
+        const profile = await target.profile(timing.iterations);
+        if (dumpProfile) {
+          print(
+            '',
+            profileTable(profile.layers).trimEnd(),
+            `Layer times: ${CLOCKS[profile.clock]}`
+          );
+        }
+        if (profilePath !== undefined) {
+          const trace = profileTrace(profile, basename(source.path));
+          writeBytes(profilePath, `${JSON.stringify(trace, null, 2)}\n`);
+        }
       }
     } finally {
       target.device.destroy();
@@ -125,6 +158,8 @@ interface Target {
   /** Building or loading the engine ("build time", ms); none for the native executor. */
   setup?: { label: string; ms: number };
   execute(): Promise<unknown>;
+  /** Per-layer times over `iterations` runs; engines only. */
+  profile?(iterations: number): Promise<EngineProfile>;
 }
 
 async function engineTarget(
@@ -159,7 +194,8 @@ async function engineTarget(
       device: engine.device,
       lines: [...lines, ...engineLines(engine, onnxNodes)],
       setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
-      execute: () => context.execute(feeds)
+      execute: () => context.execute(feeds),
+      profile: iterations => context.profile(feeds, iterations)
     };
   } catch (error) {
     engine.device.destroy();
@@ -265,4 +301,55 @@ function performanceSummary(run: TimedRun, setup: Target['setup']): string[] {
     `Total Host Walltime: ${formatValue(run.walltimeMs / MS_PER_SECOND)} s (${run.samples.length} executions)`,
     'Latency is end to end: host inputs written, every layer run, outputs read back.'
   ];
+}
+
+const CLOCKS: Record<EngineProfile['clock'], string> = {
+  gpu: 'GPU timestamps around each layer’s compute pass',
+  'wall-clock':
+    "wall-clock (the device has no 'timestamp-query'): each layer submitted alone, timed until the queue finished it"
+};
+
+/** What --exportProfile writes: a Chrome trace with the profile's summary in its metadata. */
+interface ProfileTrace extends ChromeTrace {
+  metadata: {
+    clock: string;
+    iterations: number;
+    layout: string;
+    layers: { name: string; opType: string; averageMs: number }[];
+  };
+}
+
+/**
+ * The last profiled iteration as a timeline. Only each layer's duration is measured, not
+ * when it began, so each layer is drawn starting where the one before it ended.
+ */
+function profileTrace(profile: EngineProfile, processName: string): ProfileTrace {
+  const averages = profile.layers.map(({ name, opType, timesMs }) => ({
+    name,
+    opType,
+    averageMs: timesMs.reduce((total, t) => total + t, 0) / timesMs.length
+  }));
+  let endMs = 0;
+  const events = profile.layers.map(({ name, opType, timesMs }, i) => {
+    const durationMs = timesMs[timesMs.length - 1];
+    const startMs = endMs;
+    endMs += durationMs;
+    return {
+      name,
+      category: 'layers',
+      startMs,
+      durationMs,
+      args: { opType, averageMs: averages[i].averageMs }
+    };
+  });
+  return {
+    ...chromeTrace(events, processName),
+    metadata: {
+      clock: CLOCKS[profile.clock],
+      iterations: profile.layers[0]?.timesMs.length ?? 0,
+      layout:
+        'the last iteration; only durations are measured, so each layer starts where the previous one ended',
+      layers: averages
+    }
+  };
 }

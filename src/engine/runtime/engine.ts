@@ -31,6 +31,7 @@ import {
 } from './native';
 import { decodePlan, encodePlan } from './plan';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
+import { GpuTimer } from './profiler';
 import { createStorageBuffer, fromStorage, toStorage, upload } from './transfer';
 
 /** Written in every plan's metadata; a reader refuses another format or version. */
@@ -39,6 +40,9 @@ const ENGINE_FORMAT_VERSION = 1;
 
 /** Every tensor is stored as 32 bits per element (see kernels/context.ts). */
 const BYTES_PER_ELEMENT = 4;
+
+/** A WebGPU query set holds at most 4096 queries: two timestamps per timed pass. */
+const MAX_TIMED_PASSES_PER_SUBMISSION = 2048;
 
 export interface TensorInfo {
   name: string;
@@ -68,6 +72,24 @@ export interface EngineMemory {
   peakLiveBytes: number;
   /** Each arena's plan. */
   arenas: MemoryPlan[];
+}
+
+/** One layer's time in each profiled iteration, as trtexec's --dumpProfile reports it. */
+export interface LayerProfile {
+  name: string;
+  opType: string;
+  /** A layer that dispatches nothing (a view) takes 0 ms. */
+  timesMs: number[];
+}
+
+export interface EngineProfile {
+  /**
+   * 'gpu': timestamp queries around each layer's compute pass. 'wall-clock' (a device
+   * without 'timestamp-query'): each layer submitted alone and timed on the host until
+   * onSubmittedWorkDone, so its time includes the submission's overhead.
+   */
+  clock: 'gpu' | 'wall-clock';
+  layers: LayerProfile[];
 }
 
 export interface BuildReport {
@@ -220,7 +242,23 @@ export class ExecutionContext {
   }
 
   /** Runs the engine on `feeds`, which must have exactly the shapes it was built for. */
-  async execute(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  execute(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    return this.exclusively(feeds, () => this.run(feeds));
+  }
+
+  /**
+   * Runs the engine on `feeds` `iterations` times with each layer in a compute pass of its
+   * own, and times every layer (TensorRT's IProfiler). Passes keep the device from
+   * overlapping layers, so the total may exceed what execute takes. Outputs are not read.
+   */
+  async profile(feeds: Record<string, Tensor>, iterations = 1): Promise<EngineProfile> {
+    if (!Number.isInteger(iterations) || iterations < 1) {
+      throw new Error(`profile: iterations must be a positive integer, got ${iterations}`);
+    }
+    return this.exclusively(feeds, () => this.timeLayers(feeds, iterations));
+  }
+
+  private async exclusively<T>(feeds: Record<string, Tensor>, work: () => Promise<T>): Promise<T> {
     this.engine.checkAlive();
     if (this.running) {
       throw new Error('this execution context is still running: await it, or create another');
@@ -228,22 +266,19 @@ export class ExecutionContext {
     checkFeeds(this.engine.graph, feeds);
     this.running = true;
     try {
-      return await this.run(feeds);
+      return await work();
     } finally {
       this.running = false;
     }
   }
 
-  private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const { device } = this.engine;
-    const { inputs, outputs, dispatches } = this.program;
-    const stored = [...inputs].map(([name, target]) => ({
+  private writeInputs(feeds: Record<string, Tensor>): void {
+    const stored = [...this.program.inputs].map(([name, target]) => ({
       target,
       storage: toStorage(feeds[name], name)
     }));
-    device.pushErrorScope('validation');
     for (const { target, storage } of stored) {
-      device.queue.writeBuffer(
+      this.engine.device.queue.writeBuffer(
         target.buffer,
         0,
         storage.buffer,
@@ -251,6 +286,13 @@ export class ExecutionContext {
         storage.byteLength
       );
     }
+  }
+
+  private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+    const { device } = this.engine;
+    const { outputs, dispatches } = this.program;
+    device.pushErrorScope('validation');
+    this.writeInputs(feeds);
     const encoder = device.createCommandEncoder({ label: this.engine.graph.name });
     const pass = encoder.beginComputePass({ label: this.engine.graph.name });
     for (const dispatch of dispatches) {
@@ -262,10 +304,7 @@ export class ExecutionContext {
       encoder.copyBufferToBuffer(tensor.buffer, tensor.offset ?? 0, this.staging!, at, bytes);
     }
     device.queue.submit([encoder.finish()]);
-    const error = await device.popErrorScope();
-    if (error) {
-      throw new Error(`engine '${this.engine.graph.name}': WebGPU error: ${error.message}`);
-    }
+    await this.checkErrors();
     const result: Record<string, Tensor> = {};
     if (this.staging) {
       await this.staging.mapAsync(GPUMapMode.READ);
@@ -284,9 +323,115 @@ export class ExecutionContext {
     return result;
   }
 
+  private async timeLayers(
+    feeds: Record<string, Tensor>,
+    iterations: number
+  ): Promise<EngineProfile> {
+    const { device } = this.engine;
+    const layers = this.program.layers;
+    const passes = layerPasses(this.program);
+    const timesMs = layers.map(() => new Array<number>(iterations).fill(0));
+    const timer = new GpuTimer(
+      device,
+      Math.max(1, Math.min(passes.length, MAX_TIMED_PASSES_PER_SUBMISSION))
+    );
+    device.pushErrorScope('validation');
+    try {
+      this.writeInputs(feeds);
+      for (let iteration = 0; iteration < iterations; iteration++) {
+        const passTimes =
+          timer.clock === 'timestamp-query'
+            ? await this.timePasses(passes, timer)
+            : await this.timeSubmissions(passes);
+        passTimes.forEach((ms, i) => {
+          timesMs[passes[i].layer][iteration] = ms;
+        });
+      }
+    } catch (error) {
+      await device.popErrorScope();
+      throw error;
+    } finally {
+      timer.destroy();
+    }
+    await this.checkErrors();
+    return {
+      clock: timer.clock === 'timestamp-query' ? 'gpu' : 'wall-clock',
+      layers: layers.map(({ name, opType }, i) => ({ name, opType, timesMs: timesMs[i] }))
+    };
+  }
+
+  /** Each pass's GPU time, from timestamps written around it, in as few submissions as fit. */
+  private async timePasses(passes: readonly LayerPass[], timer: GpuTimer): Promise<number[]> {
+    const { device } = this.engine;
+    const times: number[] = [];
+    for (let first = 0; first < passes.length; first += timer.maxPasses) {
+      const encoder = device.createCommandEncoder({ label: `${this.engine.graph.name} profile` });
+      for (const { label, dispatches } of passes.slice(first, first + timer.maxPasses)) {
+        encodePass(encoder, label, dispatches, timer.timestampWrites(label));
+      }
+      timer.resolve(encoder);
+      device.queue.submit([encoder.finish()]);
+      times.push(...(await timer.read()).map(timing => timing.durationMs));
+    }
+    return times;
+  }
+
+  /** Each pass's host time from its own submit until the queue has done it. */
+  private async timeSubmissions(passes: readonly LayerPass[]): Promise<number[]> {
+    const { device } = this.engine;
+    const times: number[] = [];
+    for (const { label, dispatches } of passes) {
+      const encoder = device.createCommandEncoder({ label: `${this.engine.graph.name} profile` });
+      encodePass(encoder, label, dispatches, undefined);
+      const started = performance.now();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      times.push(performance.now() - started);
+    }
+    return times;
+  }
+
+  /** Pops the validation scope pushed before a run's first command. */
+  private async checkErrors(): Promise<void> {
+    const error = await this.engine.device.popErrorScope();
+    if (error) {
+      throw new Error(`engine '${this.engine.graph.name}': WebGPU error: ${error.message}`);
+    }
+  }
+
   destroy(): void {
     this.staging?.destroy();
   }
+}
+
+/** A layer's dispatches, profiled as one compute pass. */
+interface LayerPass {
+  /** Index in the engine's layers. */
+  layer: number;
+  label: string;
+  dispatches: BoundDispatch[];
+}
+
+/** A pass for each layer that dispatches anything, in order. */
+function layerPasses(program: Program): LayerPass[] {
+  let next = 0;
+  const passes = program.layers.map((info, layer) => ({
+    layer,
+    label: info.name,
+    dispatches: program.dispatches.slice(next, (next += info.dispatches))
+  }));
+  return passes.filter(pass => pass.dispatches.length > 0);
+}
+
+function encodePass(
+  encoder: GPUCommandEncoder,
+  label: string,
+  dispatches: readonly BoundDispatch[],
+  timestampWrites: GPUComputePassTimestampWrites | undefined
+): void {
+  const pass = encoder.beginComputePass({ label, timestampWrites });
+  dispatches.forEach(dispatch => encodeDispatch(pass, dispatch));
+  pass.end();
 }
 
 // --- Recording ------------------------------------------------------------------------------
