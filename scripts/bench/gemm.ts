@@ -7,7 +7,7 @@
 //     --external:webgpu --outfile=lib/bench/gemm.mjs
 //   node lib/bench/gemm.mjs
 import { parseArgs } from 'node:util';
-import { describeAdapter, requestNodeDevice } from '../../src/cli/gpu';
+import { requestNodeDevice } from '../../src/cli/gpu';
 import { numberToFloat16Bits } from '../../src/engine/ir/dtype';
 import {
   GemmKernel,
@@ -17,6 +17,7 @@ import {
   gemmTactics
 } from '../../src/engine/kernels/gemm';
 import { seededRandom } from '../../src/engine/io/random';
+import { describeAdapter } from '../../src/engine/runtime/fingerprint';
 
 const { values: options } = parseArgs({
   options: {
@@ -149,7 +150,9 @@ async function time(
 async function main(): Promise<void> {
   const device = await requestNodeDevice();
   const clock = device.features.has('timestamp-query') ? 'GPU timestamps' : 'wall time';
-  console.log(`# ${describeAdapter(device)}; features: ${[...device.features].sort().join(', ')}`);
+  console.log(
+    `# ${describeAdapter(device.adapterInfo)}; features: ${[...device.features].sort().join(', ')}`
+  );
   console.log(`# median (p90) of ${runs} runs after ${warmup} warm-up runs, ${clock}\n`);
   console.log('| shape (M x N x K) | precision | tactic | ms | TFLOP/s |');
   console.log('| --- | --- | --- | --- | --- |');

@@ -1,6 +1,14 @@
 /** The two ways the command line runs a graph: WebGPU op by op, or the CPU reference ops. */
-import { Backend, Graph, NativeExecutor, NativeRunResult, runGraph, Tensor } from './engine';
-import { describeAdapter, requestNodeDevice } from './gpu';
+import {
+  Backend,
+  describeAdapter,
+  Graph,
+  NativeExecutor,
+  NativeRunResult,
+  runGraph,
+  Tensor
+} from './engine';
+import { requestNodeDevice } from './gpu';
 
 export type { Backend };
 export const BACKENDS: readonly Backend[] = ['webgpu', 'cpu'];
@@ -39,7 +47,7 @@ async function webgpuRunner(): Promise<Runner> {
   });
   return {
     backend: 'webgpu',
-    description: describeAdapter(device),
+    description: describeAdapter(device.adapterInfo),
     run: (graph, feeds) => executor.run(graph, feeds),
     lostReason: () => lost,
     dispose: () => device.destroy()

@@ -7,6 +7,7 @@ export {
   checkFeeds,
   chromeTrace,
   decodeTensor,
+  describeAdapter,
   encodeNpy,
   Engine,
   findOp,

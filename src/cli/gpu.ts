@@ -108,10 +108,3 @@ export async function requestNodeDevice(): Promise<GPUDevice> {
     }
   });
 }
-
-/** The adapter a device came from, in one line: "google swiftshader (SwiftShader driver 5.0.0)". */
-export function describeAdapter(device: GPUDevice): string {
-  const info = device.adapterInfo;
-  const name = [info.vendor, info.architecture].filter(s => s).join(' ') || 'unknown adapter';
-  return info.description ? `${name} (${info.description})` : name;
-}

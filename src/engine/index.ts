@@ -34,6 +34,7 @@ export { inferShapes } from './ops/infer';
 export { findOp, supportedOps } from './ops/registry';
 export { OpError } from './ops/types';
 export { checkFeeds } from './runtime/feeds';
+export { describeAdapter } from './runtime/fingerprint';
 export type { NativeRunResult, NodePlacement } from './runtime/native';
 export { NativeExecutor } from './runtime/native';
 export { prepareNodes, UnsupportedOpError } from './runtime/prepare';

@@ -1,10 +1,10 @@
 import { positionalArgs, stringFlag, stringListFlag } from '../args';
 import { Command } from '../command';
-import { build, Engine, Graph, Precision } from '../engine';
+import { build, describeAdapter, Engine, Graph, Precision } from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
 import { columns, field, formatBytes, formatCount, formatMs } from '../format';
-import { describeAdapter, requestNodeDevice } from '../gpu';
+import { requestNodeDevice } from '../gpu';
 import { parseShapeFlags } from '../inputs';
 import { LoadedModel, loadModel } from '../model';
 
@@ -122,7 +122,7 @@ export function engineLines(engine: Engine, onnxNodes?: number): string[] {
   const weights = [...engine.graph.initializers.values()];
   const weightBytes = weights.reduce((sum, tensor) => sum + tensor.data.byteLength, 0);
   return [
-    field('device', describeAdapter(engine.device)),
+    field('device', describeAdapter(engine.device.adapterInfo)),
     field('build', `${formatMs(buildReport.buildTimeMs)}, precision ${config.precision}`),
     'passes',
     ...columns(

@@ -12,6 +12,7 @@ import { Command } from '../command';
 import {
   chromeTrace,
   ChromeTrace,
+  describeAdapter,
   Engine,
   EngineProfile,
   Graph,
@@ -24,7 +25,7 @@ import {
 import { UsageError } from '../errors';
 import { readBytes, writeBytes } from '../files';
 import { field, formatMs, formatValue } from '../format';
-import { describeAdapter, requestNodeDevice } from '../gpu';
+import { requestNodeDevice } from '../gpu';
 import { parseShapeFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
 import { buildEngine, checkShapesGiven, engineLines, modelLines } from './build';
@@ -215,7 +216,7 @@ async function nativeTarget(path: string, shapes: ReadonlyMap<string, number[]>)
     device,
     lines: [
       ...modelLines(path, model),
-      field('device', describeAdapter(device)),
+      field('device', describeAdapter(device.adapterInfo)),
       field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU')
     ],
     execute: () => executor.run(model.graph, feeds)

@@ -74,9 +74,14 @@ export function adapterFingerprint(device: GPUDevice): AdapterFingerprint {
   };
 }
 
-/** "nvidia hopper (NVIDIA H100 80GB HBM3)" */
-export function describeFingerprint(fingerprint: AdapterFingerprint): string {
-  const { vendor, architecture, description } = fingerprint;
+/**
+ * An adapter in one line, "nvidia hopper (NVIDIA H100 80GB HBM3)", from a fingerprint or
+ * straight from a device's `adapterInfo`.
+ */
+export function describeAdapter(
+  adapter: Pick<AdapterFingerprint, 'vendor' | 'architecture' | 'description'>
+): string {
+  const { vendor, architecture, description } = adapter;
   const name = [vendor, architecture].filter(s => s).join(' ') || 'an unknown adapter';
   return description ? `${name} (${description})` : name;
 }
@@ -90,8 +95,8 @@ export function checkFingerprint(
   planned: AdapterFingerprint,
   current: AdapterFingerprint
 ): string | null {
-  const builtFor = `the plan was built for ${describeFingerprint(planned)}`;
-  const thisDevice = describeFingerprint(current);
+  const builtFor = `the plan was built for ${describeAdapter(planned)}`;
+  const thisDevice = describeAdapter(current);
   const rebuild = 'rebuild the engine on this device';
 
   for (const field of IDENTITY_FIELDS) {
