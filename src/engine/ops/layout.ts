@@ -814,21 +814,33 @@ const gather: OpDefinition<{ axis: number }> = {
   let i = index % ${inner}u;
 ${wgslIndex('j', size)}
   out[index] = data[(block * ${size}u + k) * ${inner}u + i];`;
-      const code = [
-        bindings(
-          [
-            ['data', data!],
-            ['indices', indices!]
-          ],
-          [['out', out]]
-        ),
-        linearMain(out.size, body)
-      ].join('\n');
-      dispatchOver(ctx, 'Gather', code, [data!, indices!, out]);
+      gatherOnGpu(ctx, 'Gather', data!, indices!, out, body);
       return [out];
     }
   }
 };
+
+/** One invocation per output element of a gather: `body` reads `data` at `indices`. */
+function gatherOnGpu(
+  ctx: KernelContext,
+  label: string,
+  data: GpuTensor,
+  indices: GpuTensor,
+  out: GpuTensor,
+  body: string
+): void {
+  const code = [
+    bindings(
+      [
+        ['data', data],
+        ['indices', indices]
+      ],
+      [['out', out]]
+    ),
+    linearMain(out.size, body)
+  ].join('\n');
+  dispatchOver(ctx, label, code, [data, indices, out]);
+}
 
 function checkGatherElements(data: readonly Dim[], indices: readonly Dim[], axis: number): void {
   if (data.length !== indices.length) {
@@ -875,17 +887,7 @@ const gatherElements: OpDefinition<{ axis: number }> = {
         wgslIndex('index', data!.shape[axis]),
         `  out[index] = data[${offset || '0u'}];`
       ].join('\n');
-      const code = [
-        bindings(
-          [
-            ['data', data!],
-            ['indices', indices!]
-          ],
-          [['out', out]]
-        ),
-        linearMain(out.size, body)
-      ].join('\n');
-      dispatchOver(ctx, 'GatherElements', code, [data!, indices!, out]);
+      gatherOnGpu(ctx, 'GatherElements', data!, indices!, out, body);
       return [out];
     }
   }
