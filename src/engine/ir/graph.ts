@@ -31,6 +31,11 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attributes: Record<string, AttributeValue>;
+  /**
+   * The imported nodes this node computes, when builder passes fused several into it
+   * (TensorRT's layer "fused from" list); absent for a node as imported.
+   */
+  fusedFrom?: string[];
 }
 
 /**

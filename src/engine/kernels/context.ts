@@ -3,7 +3,7 @@ import { Node } from '../ir/graph';
 
 /**
  * A tensor in GPU memory. `dtype` is the ONNX type the value has; its storage on the
- * GPU is 32 bits per element (see `storageType`).
+ * GPU is 32 bits per element (see `storageType`) unless `storage` says otherwise.
  */
 export interface GpuTensor {
   dtype: DataType;
@@ -15,9 +15,17 @@ export interface GpuTensor {
    * its tensors in slices of one arena.
    */
   offset?: number;
+  /**
+   * 'f16': a float16 tensor stored as WGSL f16, two bytes per element. Only an engine built
+   * for FP16 on a device with 'shader-f16' makes such tensors, and only for the layers whose
+   * kernels declare `halfStorage`; everywhere else float16 is stored as f32.
+   */
+  storage?: 'f16';
 }
 
-export type WgslStorageType = 'f32' | 'i32' | 'u32';
+/** The 32-bit element types every tensor may be stored as. */
+export type Wgsl32BitType = 'f32' | 'i32' | 'u32';
+export type WgslStorageType = Wgsl32BitType | 'f16';
 
 /**
  * The WGSL element type a value of `dtype` is stored as on the GPU. The op-by-op executor
@@ -25,7 +33,7 @@ export type WgslStorageType = 'f32' | 'i32' | 'u32';
  * integer types are stored as i32, which int64 and uint64 values must fit (transfers
  * check); uint32 as u32; bool as u32 holding 0 or 1.
  */
-export function storageType(dtype: DataType): WgslStorageType {
+export function storageType(dtype: DataType): Wgsl32BitType {
   switch (dtype) {
     case 'float32':
     case 'float16':
@@ -37,6 +45,24 @@ export function storageType(dtype: DataType): WgslStorageType {
     default:
       return 'i32';
   }
+}
+
+/** The WGSL element type `tensor` is stored as. */
+export function tensorStorage(tensor: Pick<GpuTensor, 'dtype' | 'storage'>): WgslStorageType {
+  return tensor.storage ?? storageType(tensor.dtype);
+}
+
+/** Bytes one element of `tensor` takes in its buffer. */
+export function bytesPerElement(tensor: Pick<GpuTensor, 'dtype' | 'storage'>): number {
+  return tensorStorage(tensor) === 'f16' ? 2 : 4;
+}
+
+/**
+ * Bytes a buffer (or arena slice) must have for `tensor`: WebGPU sizes storage bindings in
+ * multiples of 4 bytes, so an odd count of f16 elements takes one more.
+ */
+export function storageBytes(tensor: Pick<GpuTensor, 'dtype' | 'storage' | 'size'>): number {
+  return Math.ceil((tensor.size * bytesPerElement(tensor)) / 4) * 4;
 }
 
 /** Whether the GPU computes on values of `dtype` as f32. */

@@ -39,6 +39,8 @@ export interface GemmEpilogue {
   bias?: 'row' | 'col' | 'scalar';
   /** A WGSL expression of `x` (of the accumulation type), e.g. 'max(x, 0.0)'; applied last. */
   activation?: string;
+  /** WGSL functions the activation expression calls (e.g. an erf approximation). */
+  activationHelpers?: string;
   /** Adds a tensor of C's shape (batch included) before the activation. */
   residual?: boolean;
 }
@@ -476,6 +478,9 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     .map(({ name }) => loader(name, format, compute, widths[name]));
   functions.push(stager(plan, a), stager(plan, b));
   if (epilogue.activation) {
+    if (epilogue.activationHelpers) {
+      functions.push(epilogue.activationHelpers);
+    }
     functions.push(
       `fn activation(x: ${compute}) -> ${compute} {\n  return ${epilogue.activation};\n}`
     );

@@ -5,7 +5,7 @@
  */
 import { stridesOf } from '../ir/tensor';
 import { DataType } from '../ir/dtype';
-import { GpuTensor, storageType, WgslStorageType } from './context';
+import { GpuTensor, storageType, tensorStorage, WgslStorageType } from './context';
 
 export const WORKGROUP_SIZE = 64;
 const MAX_WORKGROUPS_PER_DIMENSION = 65535;
@@ -33,7 +33,27 @@ export function bindings(
 }
 
 export function wgslType(tensor: GpuTensor): WgslStorageType {
-  return storageType(tensor.dtype);
+  return tensorStorage(tensor);
+}
+
+/**
+ * An f32 expression of a float element of `tensor` read by `access` (e.g. 'x[i]'): kernels
+ * that declare `halfStorage` compute in f32 whatever their tensors are stored as.
+ */
+export function readFloat(tensor: GpuTensor, access: string): string {
+  return tensorStorage(tensor) === 'f16' ? `f32(${access})` : access;
+}
+
+/**
+ * The value to store for the f32 expression `value` into a float element of `tensor`:
+ * converted to f16 for f16 storage, and rounded to the nearest float16 for a float16 tensor
+ * stored as f32, so that an FP16 layer rounds its outputs alike on every device.
+ */
+export function writeFloat(tensor: GpuTensor, value: string): string {
+  if (tensorStorage(tensor) === 'f16') {
+    return `f16(${value})`;
+  }
+  return tensor.dtype === 'float16' ? `quantizeToF16(${value})` : value;
 }
 
 /** Workgroup counts for `count` invocations of WORKGROUP_SIZE threads, folded into 2-D. */
@@ -100,8 +120,14 @@ export function broadcastOffset(shape: readonly number[], outRank: number, prefi
  */
 const PRELUDE = 'fn f32_from_bits(bits: u32) -> f32 { return bitcast<f32>(bits); }';
 
+/**
+ * `code` with what every shader may need in front of it: the f16 extension where it names
+ * f16 (and has not enabled it itself), and f32_from_bits where it calls it.
+ */
 export function withPrelude(code: string): string {
-  return code.includes('f32_from_bits(') ? `${PRELUDE}\n${code}` : code;
+  const enableF16 = /\bf16\b/.test(code) && !/^\s*enable\s+f16\s*;/m.test(code);
+  const prelude = code.includes('f32_from_bits(') ? `${PRELUDE}\n` : '';
+  return `${enableF16 ? 'enable f16;\n' : ''}${prelude}${code}`;
 }
 
 /** A WGSL f32 expression for any JavaScript number, infinities and NaN included. */

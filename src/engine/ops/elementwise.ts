@@ -202,7 +202,7 @@ export function erf(x: number): number {
 
 // --- unary ops ------------------------------------------------------------------------
 
-interface UnarySpec {
+export interface UnarySpec {
   opType: string;
   attributes?: (a: Attributes) => Numbers;
   cpu: (x: number, a: Numbers) => number;
@@ -255,21 +255,21 @@ function unary(spec: UnarySpec): OpDefinition<Numbers> {
 
 const alpha = (fallback: number) => (a: Attributes) => ({ alpha: a.float('alpha', fallback) });
 
-const unaryOps = [
-  unary({ opType: 'Relu', cpu: x => Math.max(x, 0), wgsl: () => 'max(x, 0.0)', integers: true }),
-  unary({
+const UNARY_SPECS: readonly UnarySpec[] = [
+  { opType: 'Relu', cpu: x => Math.max(x, 0), wgsl: () => 'max(x, 0.0)', integers: true },
+  {
     opType: 'LeakyRelu',
     attributes: alpha(0.01),
     cpu: (x, a) => (x >= 0 ? x : a.alpha * x),
     wgsl: a => `select(${f32Literal(a.alpha)} * x, x, x >= 0.0)`
-  }),
-  unary({
+  },
+  {
     opType: 'Elu',
     attributes: alpha(1),
     cpu: (x, a) => (x >= 0 ? x : a.alpha * (Math.exp(x) - 1)),
     wgsl: a => `select(${f32Literal(a.alpha)} * (exp(x) - 1.0), x, x >= 0.0)`
-  }),
-  unary({
+  },
+  {
     opType: 'Selu',
     attributes: a => ({
       alpha: a.float('alpha', 1.67326319217681884765625),
@@ -278,39 +278,39 @@ const unaryOps = [
     cpu: (x, a) => a.gamma * (x > 0 ? x : a.alpha * (Math.exp(x) - 1)),
     wgsl: a =>
       `${f32Literal(a.gamma)} * select(${f32Literal(a.alpha)} * (exp(x) - 1.0), x, x > 0.0)`
-  }),
-  unary({
+  },
+  {
     opType: 'Celu',
     attributes: alpha(1),
     cpu: (x, a) => Math.max(0, x) + Math.min(0, a.alpha * (Math.exp(x / a.alpha) - 1)),
     wgsl: a =>
       `max(0.0, x) + min(0.0, ${f32Literal(a.alpha)} * (exp(x / ${f32Literal(a.alpha)}) - 1.0))`
-  }),
-  unary({
+  },
+  {
     opType: 'ThresholdedRelu',
     attributes: alpha(1),
     cpu: (x, a) => (x > a.alpha ? x : 0),
     wgsl: a => `select(0.0, x, x > ${f32Literal(a.alpha)})`
-  }),
-  unary({
+  },
+  {
     opType: 'Sigmoid',
     cpu: x => 1 / (1 + Math.exp(-x)),
     wgsl: () => '1.0 / (1.0 + exp(-x))'
-  }),
-  unary({
+  },
+  {
     opType: 'HardSigmoid',
     attributes: a => ({ alpha: a.float('alpha', 0.2), beta: a.float('beta', 0.5) }),
     cpu: (x, a) => Math.min(1, Math.max(0, a.alpha * x + a.beta)),
     wgsl: a => `clamp(${f32Literal(a.alpha)} * x + ${f32Literal(a.beta)}, 0.0, 1.0)`
-  }),
-  unary({
+  },
+  {
     opType: 'HardSwish',
     cpu: x => x * Math.min(1, Math.max(0, x / 6 + 0.5)),
     wgsl: () => 'x * clamp(x / 6.0 + 0.5, 0.0, 1.0)'
-  }),
-  unary({ opType: 'Tanh', cpu: Math.tanh, wgsl: () => 'tanh_safe(x)', helpers: WGSL_TANH }),
-  unary({ opType: 'Erf', cpu: erf, wgsl: () => 'erf_approx(x)', helpers: WGSL_ERF }),
-  unary({
+  },
+  { opType: 'Tanh', cpu: Math.tanh, wgsl: () => 'tanh_safe(x)', helpers: WGSL_TANH },
+  { opType: 'Erf', cpu: erf, wgsl: () => 'erf_approx(x)', helpers: WGSL_ERF },
+  {
     opType: 'Gelu',
     attributes: a => {
       const approximate = a.string('approximate', 'none');
@@ -328,32 +328,39 @@ const unaryOps = [
         ? '0.5 * x * (1.0 + tanh_safe(0.7978845608 * (x + 0.044715 * x * x * x)))'
         : '0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476))',
     helpers: WGSL_ERF + WGSL_TANH
-  }),
-  unary({
+  },
+  {
     opType: 'Softplus',
     cpu: x => (x > 20 ? x : Math.log1p(Math.exp(x))),
     wgsl: () => 'select(log(1.0 + exp(x)), x, x > 20.0)'
-  }),
-  unary({ opType: 'Softsign', cpu: x => x / (1 + Math.abs(x)), wgsl: () => 'x / (1.0 + abs(x))' }),
-  unary({
+  },
+  { opType: 'Softsign', cpu: x => x / (1 + Math.abs(x)), wgsl: () => 'x / (1.0 + abs(x))' },
+  {
     opType: 'Mish',
     cpu: x => x * Math.tanh(x > 20 ? x : Math.log1p(Math.exp(x))),
     wgsl: () => 'x * tanh_safe(select(log(1.0 + exp(x)), x, x > 20.0))',
     helpers: WGSL_TANH
-  }),
-  unary({ opType: 'Sqrt', cpu: Math.sqrt, wgsl: () => 'sqrt(x)' }),
-  unary({ opType: 'Reciprocal', cpu: x => 1 / x, wgsl: () => '1.0 / x' }),
-  unary({ opType: 'Neg', cpu: x => -x, wgsl: () => '-x', integers: true }),
-  unary({ opType: 'Abs', cpu: Math.abs, wgsl: () => 'abs(x)', integers: true }),
-  unary({ opType: 'Sign', cpu: Math.sign, wgsl: () => 'sign(x)', integers: true }),
-  unary({ opType: 'Exp', cpu: Math.exp, wgsl: () => 'exp(x)' }),
-  unary({ opType: 'Log', cpu: Math.log, wgsl: () => 'log(x)' }),
-  unary({ opType: 'Floor', cpu: Math.floor, wgsl: () => 'floor(x)' }),
-  unary({ opType: 'Ceil', cpu: Math.ceil, wgsl: () => 'ceil(x)' }),
-  unary({ opType: 'Round', cpu: roundHalfEven, wgsl: () => 'round(x)' }),
-  unary({ opType: 'Sin', cpu: Math.sin, wgsl: () => 'sin(x)' }),
-  unary({ opType: 'Cos', cpu: Math.cos, wgsl: () => 'cos(x)' })
+  },
+  { opType: 'Sqrt', cpu: Math.sqrt, wgsl: () => 'sqrt(x)' },
+  { opType: 'Reciprocal', cpu: x => 1 / x, wgsl: () => '1.0 / x' },
+  { opType: 'Neg', cpu: x => -x, wgsl: () => '-x', integers: true },
+  { opType: 'Abs', cpu: Math.abs, wgsl: () => 'abs(x)', integers: true },
+  { opType: 'Sign', cpu: Math.sign, wgsl: () => 'sign(x)', integers: true },
+  { opType: 'Exp', cpu: Math.exp, wgsl: () => 'exp(x)' },
+  { opType: 'Log', cpu: Math.log, wgsl: () => 'log(x)' },
+  { opType: 'Floor', cpu: Math.floor, wgsl: () => 'floor(x)' },
+  { opType: 'Ceil', cpu: Math.ceil, wgsl: () => 'ceil(x)' },
+  { opType: 'Round', cpu: roundHalfEven, wgsl: () => 'round(x)' },
+  { opType: 'Sin', cpu: Math.sin, wgsl: () => 'sin(x)' },
+  { opType: 'Cos', cpu: Math.cos, wgsl: () => 'cos(x)' }
 ];
+
+const unaryOps = UNARY_SPECS.map(unary);
+
+/** The math of the unary op `opType`, for kernels that fuse it into another layer. */
+export function unarySpec(opType: string): UnarySpec | undefined {
+  return UNARY_SPECS.find(spec => spec.opType === opType);
+}
 
 // --- broadcasting binary and variadic ops ------------------------------------------
 

@@ -769,7 +769,7 @@ function layerInfo(node: Node, graph: Graph, dispatches: number): LayerInfo {
   return {
     name: node.name,
     opType: node.opType,
-    fusedNodes: [node.name],
+    fusedNodes: node.fusedFrom ?? [node.name],
     inputs: node.inputs.filter(name => name).map(info),
     outputs: node.outputs.filter(name => name).map(info),
     dispatches
