@@ -27,6 +27,11 @@ export interface OpContext {
  */
 export interface WebGpuKernel<A> {
   /**
+   * Reads and writes float16 tensors in f16 storage with readFloat/writeFloat. Only such
+   * kernels run in FP16 in an engine (assignPrecision); the others stay FP32.
+   */
+  halfStorage?: boolean;
+  /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
    * or null when it can. Without it, every non-host input must be float32.
    */
