@@ -57,6 +57,8 @@ export interface NodeCase {
   constants?: number[];
   outputs?: number;
   opset?: number;
+  /** The op's domain: '' (ai.onnx) unless given, 'webtrt' for the fused ops. */
+  domain?: string;
 }
 
 /** A one-node graph whose inputs are `x0`, `x1`, ... and outputs `y0`, `y1`, .... */
@@ -83,7 +85,7 @@ export function singleNodeGraph(c: NodeCase): Graph {
       {
         name: `${c.opType}_0`,
         opType: c.opType,
-        domain: '',
+        domain: c.domain ?? '',
         inputs: c.inputs.map((t, i) => (t ? `x${i}` : '')),
         outputs: outputNames,
         attributes: c.attributes ?? {}
