@@ -1,7 +1,13 @@
 import { DataType, isFloat } from '../ir/dtype';
 import { Graph, Node } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { computesAsFloat, Dispatch, GpuTensor, KernelContext } from '../kernels/context';
+import {
+  computesAsFloat,
+  Dispatch,
+  GpuTensor,
+  KernelContext,
+  storageBytes
+} from '../kernels/context';
 import { InferInput, OpError, WebGpuKernel } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { checkOutputCount, lastUses, PreparedNode, prepareNodes } from './prepare';
@@ -322,7 +328,7 @@ export function bindDispatch(
       resource: {
         buffer: tensor.buffer,
         offset: tensor.offset ?? 0,
-        size: Math.max(4, tensor.size * 4)
+        size: Math.max(4, storageBytes(tensor))
       }
     }))
   });
