@@ -1,0 +1,145 @@
+/**
+ * Kernel auto-tuning, as TensorRT's builder does it: a layer whose kernel offers several
+ * tactics (tile shapes, vector widths, ...) is recorded once per tactic, every candidate is
+ * timed on the device the engine is built for, and the fastest is kept. A timing cache keyed
+ * by the layer's signature and the tactic spares timing the same layer twice (a network
+ * repeats its blocks), within one build and across builds that share the cache.
+ */
+import { BoundDispatch, encodeDispatch } from '../runtime/native';
+import { GpuTimer } from '../runtime/profiler';
+
+export interface TacticCandidate {
+  tactic: string;
+  /** The layer's dispatches recorded with this tactic, bound to the layer's memory. */
+  dispatches: readonly BoundDispatch[];
+}
+
+export interface TacticTiming {
+  tactic: string;
+  /** The fastest of the timed rounds, per run of the layer. */
+  ms: number;
+  /** Taken from the timing cache rather than measured now. */
+  cached: boolean;
+}
+
+export interface TuningOptions {
+  /** Runs of the layer per timed pass, so that short kernels rise above timer resolution. */
+  repeats?: number;
+  /** Timed passes per tactic; the fastest counts (the others saw clocks ramping or noise). */
+  rounds?: number;
+}
+
+const DEFAULT_REPEATS = 10;
+const DEFAULT_ROUNDS = 3;
+
+/** Milliseconds per layer run, by layer signature and tactic (TensorRT's timing cache). */
+export class TimingCache {
+  private readonly timings = new Map<string, number>();
+
+  constructor(entries: readonly [string, number][] = []) {
+    entries.forEach(([key, ms]) => this.timings.set(key, ms));
+  }
+
+  static key(signature: string, tactic: string): string {
+    return `${signature} @ ${tactic}`;
+  }
+
+  get(signature: string, tactic: string): number | undefined {
+    return this.timings.get(TimingCache.key(signature, tactic));
+  }
+
+  set(signature: string, tactic: string, ms: number): void {
+    this.timings.set(TimingCache.key(signature, tactic), ms);
+  }
+
+  get size(): number {
+    return this.timings.size;
+  }
+
+  /** Plain data, to keep beside engines and load into a later build. */
+  entries(): [string, number][] {
+    return [...this.timings];
+  }
+}
+
+/**
+ * Times each candidate of one layer (whose signature names its op, shapes and attributes)
+ * unless the cache knows it, records the new timings in the cache, and returns every
+ * candidate's timing in order. The candidates' dispatches run on whatever their buffers
+ * hold: timings do not depend on the values.
+ */
+export async function timeTactics(
+  device: GPUDevice,
+  signature: string,
+  candidates: readonly TacticCandidate[],
+  cache: TimingCache,
+  options: TuningOptions = {}
+): Promise<TacticTiming[]> {
+  const repeats = options.repeats ?? DEFAULT_REPEATS;
+  const rounds = options.rounds ?? DEFAULT_ROUNDS;
+  const timings: TacticTiming[] = [];
+  const timer = new GpuTimer(device, rounds);
+  try {
+    for (const { tactic, dispatches } of candidates) {
+      const known = cache.get(signature, tactic);
+      if (known !== undefined) {
+        timings.push({ tactic, ms: known, cached: true });
+        continue;
+      }
+      const perRound = await timeRounds(device, timer, dispatches, repeats, rounds);
+      const ms = Math.min(...perRound) / repeats;
+      cache.set(signature, tactic, ms);
+      timings.push({ tactic, ms, cached: false });
+    }
+  } finally {
+    timer.destroy();
+  }
+  return timings;
+}
+
+/** The candidate that ran fastest; the first listed (the kernel's default) on a tie. */
+export function fastestTactic(timings: readonly TacticTiming[]): TacticTiming {
+  if (timings.length === 0) {
+    throw new Error('no tactics to choose from');
+  }
+  return timings.reduce((best, timing) => (timing.ms < best.ms ? timing : best));
+}
+
+/** Each round's time for `repeats` runs of `dispatches` in one compute pass. */
+async function timeRounds(
+  device: GPUDevice,
+  timer: GpuTimer,
+  dispatches: readonly BoundDispatch[],
+  repeats: number,
+  rounds: number
+): Promise<number[]> {
+  const encodeRound = (encoder: GPUCommandEncoder, round: number) => {
+    const pass = encoder.beginComputePass({
+      label: 'tactic timing',
+      timestampWrites: timer.timestampWrites(`round ${round}`)
+    });
+    for (let run = 0; run < repeats; run++) {
+      dispatches.forEach(dispatch => encodeDispatch(pass, dispatch));
+    }
+    pass.end();
+  };
+  if (timer.clock === 'timestamp-query') {
+    const encoder = device.createCommandEncoder({ label: 'tactic timing' });
+    for (let round = 0; round < rounds; round++) {
+      encodeRound(encoder, round);
+    }
+    timer.resolve(encoder);
+    device.queue.submit([encoder.finish()]);
+    return (await timer.read()).map(timing => timing.durationMs);
+  }
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const encoder = device.createCommandEncoder({ label: 'tactic timing' });
+    encodeRound(encoder, round);
+    const started = performance.now();
+    device.queue.submit([encoder.finish()]);
+    await device.queue.onSubmittedWorkDone();
+    times.push(performance.now() - started);
+  }
+  return times;
+}
