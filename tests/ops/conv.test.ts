@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AttributeValue } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel } from '../helpers/compare';
+import { checkKernel, reference, values } from '../helpers/compare';
 import { checkConformance, conformanceSkip } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
@@ -134,6 +134,138 @@ test('Conv shape inference carries the symbolic batch and checks channels', () =
   assert.throws(
     () => inferNode('Conv', [{ dtype: 'float32', shape: [1, 3, 2, 2] }, w]),
     /does not fit the input of 2/
+  );
+});
+
+// --- FusedConv -------------------------------------------------------------------------
+
+interface FusedCase {
+  x: number[];
+  w: number[];
+  attributes?: Record<string, AttributeValue>;
+  bias?: boolean;
+  residual?: boolean;
+  activation?: [string, number[]];
+  dtype?: 'float32' | 'float16';
+}
+
+/** Runs webtrt::FusedConv on the GPU against its CPU reference; returns the reference's Y. */
+async function checkFusedConv(c: FusedCase): Promise<Tensor> {
+  const dtype = c.dtype ?? 'float32';
+  const r = (...shape: number[]) => randomTensor(shape, { seed: ++seed, dtype });
+  const x = r(...c.x);
+  const w = r(...c.w);
+  const [y] = reference({ opType: 'Conv', inputs: [x, w], attributes: c.attributes });
+  const attributes: Record<string, AttributeValue> = { ...c.attributes };
+  if (c.activation) {
+    attributes.activation = c.activation[0];
+    attributes.activation_params = c.activation[1];
+  }
+  const inputs = [
+    x,
+    w,
+    c.bias === false ? undefined : r(c.w[0]),
+    c.residual ? r(...y.shape) : undefined
+  ];
+  // float16 outputs are rounded once by the kernel and after each step by the reference.
+  const tolerance = dtype === 'float16' ? 2e-3 : 1e-5;
+  const [fused] = await checkKernel(
+    { opType: 'FusedConv', domain: 'webtrt', inputs, attributes },
+    tolerance
+  );
+  return fused;
+}
+
+test('FusedConv with bias, residual and Relu', async () => {
+  const y = await checkFusedConv({
+    x: [2, 3, 6, 5],
+    w: [4, 3, 3, 3],
+    attributes: { pads: [1, 1, 1, 1] },
+    residual: true,
+    activation: ['Relu', []]
+  });
+  assert.deepEqual(y.shape, [2, 4, 6, 5]);
+  assert.ok(values(y).some(v => v === 0) && values(y).some(v => v > 0));
+});
+
+test('FusedConv activations: Clip, HardSwish, Sigmoid, LeakyRelu', async () => {
+  const activations: [string, number[]][] = [
+    ['Clip', [0, 6]],
+    ['HardSwish', []],
+    ['Sigmoid', []],
+    ['LeakyRelu', [0.1]]
+  ];
+  for (const activation of activations) {
+    await checkFusedConv({
+      x: [1, 4, 5, 5],
+      w: [4, 2, 3, 3],
+      attributes: { group: 2, strides: [2, 2], pads: [1, 1, 1, 1] },
+      activation
+    });
+  }
+});
+
+test('FusedConv without bias or activation, residual only', async () => {
+  const y = await checkFusedConv({ x: [1, 3, 4, 4], w: [5, 3, 1, 1], bias: false, residual: true });
+  assert.deepEqual(y.shape, [1, 5, 4, 4]);
+});
+
+test('FusedConv on float16 (stored as f32, rounded as float16)', async () => {
+  const y = await checkFusedConv({
+    x: [1, 3, 5, 5],
+    w: [4, 3, 3, 3],
+    attributes: { pads: [1, 1, 1, 1] },
+    residual: true,
+    activation: ['Relu', []],
+    dtype: 'float16'
+  });
+  assert.equal(y.dtype, 'float16');
+});
+
+test('FusedConv reference equals the Conv, Add and activation it replaces', () => {
+  const x = random(1, 2, 5, 5);
+  const w = random(3, 2, 3, 3);
+  const b = random(3);
+  const attributes = { pads: [1, 0, 1, 0] };
+  const [conv] = reference({ opType: 'Conv', inputs: [x, w, b], attributes });
+  const z = random(...conv.shape);
+  const [sum] = reference({ opType: 'Add', inputs: [conv, z] });
+  const [clipped] = reference({
+    opType: 'Clip',
+    inputs: [sum],
+    attributes: { min: -1, max: 1 },
+    opset: 6
+  });
+  const [fused] = reference({
+    opType: 'FusedConv',
+    domain: 'webtrt',
+    inputs: [x, w, b, z],
+    attributes: { ...attributes, activation: 'Clip', activation_params: [-1, 1] }
+  });
+  assert.deepEqual(values(fused), values(clipped));
+});
+
+test('FusedConv refuses a residual of another shape and an unknown activation', () => {
+  const x = random(1, 2, 4, 4);
+  const w = random(3, 2, 3, 3);
+  assert.throws(
+    () =>
+      reference({
+        opType: 'FusedConv',
+        domain: 'webtrt',
+        inputs: [x, w, undefined, random(1, 3, 4, 4)]
+      }),
+    /Z must have Y's shape \[1, 3, 2, 2\], got \[1, 3, 4, 4\]/
+  );
+  assert.throws(
+    () =>
+      reference({
+        opType: 'FusedConv',
+        domain: 'webtrt',
+        inputs: [x, w],
+        attributes: { activation: 'Softmax' }
+      }),
+    /activation 'Softmax' is not one a layer can fuse/
   );
 });
 

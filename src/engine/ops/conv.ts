@@ -2,12 +2,24 @@
  * Convolutions: Conv and ConvTranspose over any number of spatial axes, with groups
  * (depthwise included), strides, dilations, explicit pads or auto_pad, and an optional
  * bias; ConvTranspose also takes output_padding and output_shape.
+ *
+ * webtrt::FusedConv is the layer the builder makes of a Conv and what follows it:
+ * Y = activation(Conv(X, W, B) + Z), with inputs X, W, B? and Z? (a residual of Y's shape),
+ * Conv's attributes, and `activation` / `activation_params` (ops/activation.ts).
  */
 import { Dim } from '../ir/graph';
 import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { bindings, coordinates, linearGrid, linearMain } from '../kernels/wgsl';
+import {
+  bindings,
+  coordinates,
+  linearGrid,
+  linearMain,
+  readFloat,
+  writeFloat
+} from '../kernels/wgsl';
+import { Activation, activationMath, ActivationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
 import {
@@ -28,6 +40,10 @@ import {
 interface ConvAttributes {
   window: WindowAttributes;
   group: number;
+}
+
+interface FusedConvAttributes extends ConvAttributes {
+  activation?: Activation;
 }
 
 interface ConvTransposeAttributes extends ConvAttributes {
@@ -58,6 +74,10 @@ function parseConvAttributes({ node }: OpContext): ConvAttributes {
     throw a.invalid('group', `must be positive, got ${group}`);
   }
   return { window: parseWindowAttributes(a), group };
+}
+
+function parseFusedConvAttributes(ctx: OpContext): FusedConvAttributes {
+  return { ...parseConvAttributes(ctx), activation: readActivation(ctx.node) };
 }
 
 function parseConvTransposeAttributes(ctx: OpContext): ConvTransposeAttributes {
@@ -301,6 +321,36 @@ function convReference(x: Tensor, w: Tensor, b: Tensor | undefined, g: ConvGeome
   return Tensor.fromNumbers(x.dtype, [batch, outChannels, ...axes.map(a => a.output)], out);
 }
 
+/**
+ * FusedConv as the nodes it replaces compute it: Conv's result, plus Z rounded to the
+ * type as Add rounds it, then the activation.
+ */
+function fusedConvReference(
+  [x, w, b, z]: (Tensor | undefined)[],
+  attrs: FusedConvAttributes
+): Tensor {
+  const conv = convReference(x!, w!, b, geometry('conv', attrs, x!, w!, b));
+  checkResidual(z?.shape, conv.shape);
+  let values = conv.toNumbers();
+  if (z) {
+    const residual = z.toNumbers();
+    const sums = Float64Array.from(values, (v, i) => v + residual[i]);
+    values = Tensor.fromNumbers(conv.dtype, conv.shape, sums).toNumbers();
+  }
+  if (attrs.activation) {
+    values = values.map(activationMath(attrs.activation).cpu);
+  }
+  return Tensor.fromNumbers(conv.dtype, conv.shape, values);
+}
+
+/** Z must have Y's shape exactly: the fused residual does not broadcast. */
+function checkResidual(z: readonly Dim[] | undefined, y: readonly Dim[]): void {
+  const differs = (a: Dim, b: Dim) => typeof a === 'number' && typeof b === 'number' && a !== b;
+  if (z && (z.length !== y.length || z.some((d, i) => differs(d, y[i])))) {
+    throw new Error(`Z must have Y's shape [${y.join(', ')}], got [${z.join(', ')}]`);
+  }
+}
+
 /** ConvTranspose as the scatter it is defined as: each input element adds W times itself. */
 function convTransposeReference(
   x: Tensor,
@@ -373,6 +423,12 @@ function flatOffset(prefix: string, strides: readonly number[]): string {
     .join(' + ');
 }
 
+/** What a convolution adds to its sums as it stores them (FusedConv's residual and activation). */
+interface ConvEpilogue {
+  residual?: GpuTensor;
+  activation?: ActivationMath;
+}
+
 /**
  * One invocation per output element, looping over the receptive field: `prologue` sets
  * up per-output bases, `enter(axis)` opens each kernel level (computing `i${axis}` or
@@ -385,7 +441,8 @@ function convolutionKernel(
   g: ConvGeometry,
   enter: (axis: number) => string,
   prologue: string,
-  accumulate: string
+  accumulate: string,
+  epilogue: ConvEpilogue = {}
 ): GpuTensor {
   const outShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
   const out = ctx.allocate(x!.dtype, outShape);
@@ -396,19 +453,37 @@ function convolutionKernel(
   if (b) {
     inputs.push(['b', b]);
   }
+  if (epilogue.residual) {
+    inputs.push(['z', epilogue.residual]);
+  }
   const loops = wgslKernelLoops(
     g.axes.map(a => a.kernel),
     enter,
     accumulate
   );
+  const result = [
+    epilogue.residual ? `  sum += ${readFloat(epilogue.residual, 'z[index]')};` : '',
+    epilogue.activation ? '  sum = activation(sum);' : '',
+    `  out[index] = ${writeFloat(out, 'sum')};`
+  ];
   const body = [
     coordinates('index', outShape, 'c'),
     prologue,
-    `  var sum = ${b ? 'b[c1]' : '0.0'};`,
+    `  var sum = ${b ? readFloat(b, 'b[c1]') : '0.0'};`,
     loops,
-    '  out[index] = sum;'
+    ...result.filter(line => line !== '')
   ].join('\n');
-  const code = [bindings(inputs, [['out', out]]), linearMain(out.size, body)].join('\n');
+  const functions = epilogue.activation
+    ? [
+        epilogue.activation.helpers,
+        `fn activation(x: f32) -> f32 {\n  return ${epilogue.activation.expression};\n}`
+      ]
+    : [];
+  const code = [
+    bindings(inputs, [['out', out]]),
+    ...functions.filter(f => f !== ''),
+    linearMain(out.size, body)
+  ].join('\n');
   ctx.dispatch({
     label,
     code,
@@ -418,7 +493,14 @@ function convolutionKernel(
   return out;
 }
 
-function convKernel(ctx: KernelContext, inputs: (GpuTensor | undefined)[], g: ConvGeometry) {
+function convKernel(
+  ctx: KernelContext,
+  label: string,
+  inputs: (GpuTensor | undefined)[],
+  g: ConvGeometry,
+  epilogue: ConvEpilogue = {}
+) {
+  const [x, w] = inputs;
   const inSpatial = g.axes.map(a => a.input);
   const kernel = g.axes.map(a => a.kernel);
   const inSize = sizeOf(inSpatial);
@@ -433,17 +515,18 @@ function convKernel(ctx: KernelContext, inputs: (GpuTensor | undefined)[], g: Co
     `  let xOffset = xBase + ${flatOffset('i', stridesOf(inSpatial))};`,
     `  let wOffset = wBase + ${flatOffset('k', stridesOf(kernel))};`,
     `  for (var c = 0u; c < ${channelsPerGroup}u; c++) {`,
-    `    sum += x[xOffset + c * ${inSize}u] * w[wOffset + c * ${kernelSize}u];`,
+    `    sum += ${readFloat(x!, `x[xOffset + c * ${inSize}u]`)} * ${readFloat(w!, `w[wOffset + c * ${kernelSize}u]`)};`,
     '  }'
   ].join('\n');
   return convolutionKernel(
     ctx,
-    'Conv',
+    label,
     inputs,
     g,
     d => wgslWindowInput(g.axes[d], d, `c${d + 2}`),
     prologue,
-    accumulate
+    accumulate,
+    epilogue
   );
 }
 
@@ -501,7 +584,36 @@ const conv: OpDefinition<ConvAttributes> = {
   webgpu: {
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, b] = inputs;
-      return [convKernel(ctx, inputs, geometry('conv', attrs, x!, w!, b))];
+      return [convKernel(ctx, 'Conv', inputs, geometry('conv', attrs, x!, w!, b))];
+    }
+  }
+};
+
+const fusedConv: OpDefinition<FusedConvAttributes> = {
+  opType: 'FusedConv',
+  domain: 'webtrt',
+  parseAttributes: parseFusedConvAttributes,
+  inferTypes: (inputs, attrs) => {
+    const [y] = inferConv('conv', inputs, attrs);
+    const z = inputs[3];
+    if (z?.shape && y.shape) {
+      checkResidual(z.shape, y.shape);
+    }
+    return [y];
+  },
+  cpu: (inputs, attrs, ctx) =>
+    atNode(ctx, () => {
+      checkFloat(inputs[0]!.dtype);
+      return [fusedConvReference(inputs, attrs)];
+    }),
+  webgpu: {
+    run: (ctx, inputs, _host, attrs) => {
+      const [x, w, b, z] = inputs;
+      const g = geometry('conv', attrs, x!, w!, b);
+      const outShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
+      checkResidual(z?.shape, outShape);
+      const activation = attrs.activation && activationMath(attrs.activation);
+      return [convKernel(ctx, 'FusedConv', [x, w, b], g, { residual: z, activation })];
     }
   }
 };
@@ -524,4 +636,4 @@ const convTranspose: OpDefinition<ConvTransposeAttributes> = {
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const convOps: OpDefinition<any>[] = [conv, convTranspose];
+export const convOps: OpDefinition<any>[] = [conv, fusedConv, convTranspose];
