@@ -84,6 +84,11 @@ export interface KernelContext {
   readonly device: GPUDevice;
   /** The node being run, for errors that name it. */
   readonly node: Node;
+  /**
+   * The tactic the builder chose for this node, one of the names the kernel's `tactics`
+   * listed; undefined for the kernel's default.
+   */
+  readonly tactic?: string;
   /** A new tensor in GPU memory (contents undefined until a dispatch writes them). */
   allocate(dtype: DataType, shape: readonly number[]): GpuTensor;
   dispatch(dispatch: Dispatch): void;

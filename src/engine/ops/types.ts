@@ -32,6 +32,12 @@ export interface WebGpuKernel<A> {
    */
   halfStorage?: boolean;
   /**
+   * The tactics this kernel can run the node with, by name (what it accepts as
+   * KernelContext.tactic), its default first. With two or more the builder times each on
+   * the device and keeps the fastest (kernel auto-tuning).
+   */
+  tactics?(inputs: (GpuTensor | undefined)[], attrs: A, limits: GPUSupportedLimits): string[];
+  /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
    * or null when it can. Without it, every non-host input must be float32.
    */
