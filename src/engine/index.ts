@@ -19,7 +19,9 @@ export type {
   EngineProfile,
   LayerInfo,
   LayerProfile,
-  TensorInfo
+  PhaseTimes,
+  TensorInfo,
+  TimedExecution
 } from './runtime/engine';
 export { importOnnx, decodeTensor } from './onnx/index';
 export type { ImportOptions } from './onnx/index';

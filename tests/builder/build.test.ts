@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { create } from 'webgpu';
 import { build } from '../../src/engine/builder/build';
 import { BuilderConfig } from '../../src/engine/builder/config';
 import { Graph } from '../../src/engine/ir/graph';
@@ -13,7 +12,7 @@ import { decodePlan, encodePlan } from '../../src/engine/runtime/plan';
 import { runReference } from '../../src/engine/runtime/reference';
 import { profileTable } from '../../src/engine/runtime/stats';
 import { assertClose } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 import { GENERATED_MODELS, MODEL_TOLERANCE, PPOCR_MODELS } from '../models/oracle';
 import { buildGraph, int64, node } from './passes/graphs';
@@ -133,20 +132,6 @@ function checkProfile(profile: EngineProfile, engine: Engine, iterations: number
   }
   const totalMs = profile.layers.reduce((sum, layer) => sum + layer.timesMs[0], 0);
   assert.ok(totalMs > 0, 'no layer took any time');
-}
-
-/** A Dawn instance of its own, for a device made without optional features; kept alive. */
-let plainGpu: GPU | undefined;
-
-/** A device without 'timestamp-query', as a browser gives one when the adapter lacks it. */
-async function deviceWithoutTimestamps(): Promise<GPUDevice> {
-  await testDevice(); // loads Dawn and installs its WebGPU globals
-  plainGpu ??= create([]);
-  const adapter = await plainGpu.requestAdapter();
-  assert.ok(adapter);
-  const device = await adapter.requestDevice();
-  assert.ok(!device.features.has('timestamp-query'));
-  return device;
 }
 
 describe('profiling', () => {
@@ -294,13 +279,24 @@ describe('builds that fail', () => {
     );
   });
 
-  test('fp16 and best precision are not yet supported', async () => {
+  test('an unknown precision, layer precision or layer name is refused, naming it', async () => {
     const graph = load(MODELS[0].file);
-    for (const precision of ['fp16', 'best'] as const) {
-      await assert.rejects(
-        build(graph, { precision }, await testDevice()),
-        new RegExp(`precision '${precision}' is not yet supported`)
-      );
-    }
+    const device = await testDevice();
+    const shapes = { [graph.inputs[0].name]: MODELS[0].shape };
+    const refuses = (config: object, message: RegExp) =>
+      assert.rejects(build(graph, { shapes, ...config } as BuilderConfig, device), message);
+    await refuses(
+      { precision: 'int8' },
+      /precision must be one of 'fp32', 'fp16', 'best', got 'int8'/
+    );
+    const conv = graph.nodes[0].name;
+    await refuses(
+      { precision: 'fp16', layerPrecisions: { [conv]: 'int8' } },
+      new RegExp(`layerPrecisions\\['${conv}'\\] must be 'fp32' or 'fp16', got 'int8'`)
+    );
+    await refuses(
+      { precision: 'fp16', layerPrecisions: { [conv]: 'fp32', conv_99: 'fp16' } },
+      /layerPrecisions names 'conv_99', which the graph has no node of/
+    );
   });
 });

@@ -1,3 +1,5 @@
+import assert from 'node:assert/strict';
+import { create } from 'webgpu';
 import { requestNodeDevice } from '../../src/cli/gpu';
 
 let device: Promise<GPUDevice> | undefined;
@@ -10,4 +12,21 @@ export function testDevice(): Promise<GPUDevice> {
     process.once('beforeExit', () => held.then(d => d.destroy()));
   }
   return device;
+}
+
+/** A Dawn instance of its own, for a device made without optional features; kept alive. */
+let plainGpu: GPU | undefined;
+
+/**
+ * A device without 'timestamp-query', as a browser gives one when the adapter lacks it.
+ * The caller destroys it.
+ */
+export async function deviceWithoutTimestamps(): Promise<GPUDevice> {
+  await testDevice(); // loads Dawn and installs its WebGPU globals
+  plainGpu ??= create([]);
+  const adapter = await plainGpu.requestAdapter();
+  assert.ok(adapter);
+  const plain = await adapter.requestDevice();
+  assert.ok(!plain.features.has('timestamp-query'));
+  return plain;
 }

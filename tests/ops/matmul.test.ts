@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { Dim } from '../../src/engine/ir/graph';
+import { AttributeValue, Dim } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel } from '../helpers/compare';
+import { checkKernel, reference, values } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
@@ -245,6 +245,182 @@ test('Gemm reference on a hand-computed case: alpha * A^T B + beta * C', async (
   });
   // A^T = [[1, 3], [2, 4]]; 2 * A^T + 0.5 * [10, 20] per row.
   assert.deepEqual(Array.from(y.toNumbers()), [7, 16, 9, 18]);
+});
+
+// --- webtrt::FusedMatMul ------------------------------------------------------------------
+
+interface FusedCase {
+  a: number[];
+  b: number[];
+  /** C's shape; no C when absent. */
+  c?: number[];
+  residual?: boolean;
+  attributes?: Record<string, AttributeValue>;
+  activation?: [string, number[]];
+  dtype?: 'float32' | 'float16';
+}
+
+/** Runs webtrt::FusedMatMul on the GPU against its CPU reference; returns the reference's Y. */
+async function checkFusedMatMul(c: FusedCase, seed = 10): Promise<Tensor> {
+  const dtype = c.dtype ?? 'float32';
+  const random = (shape: number[]) => randomTensor(shape, { seed: seed++, dtype });
+  const a = random(c.a);
+  const b = random(c.b);
+  const attributes: Record<string, AttributeValue> = { ...c.attributes };
+  if (c.activation) {
+    [attributes.activation, attributes.activation_params] = c.activation;
+  }
+  const [product] = reference({
+    opType: 'FusedMatMul',
+    domain: 'webtrt',
+    inputs: [a, b],
+    attributes: { transA: attributes.transA ?? 0, transB: attributes.transB ?? 0 }
+  });
+  const inputs = [a, b, c.c && random(c.c), c.residual ? random(product.shape) : undefined];
+  // float16: the kernel accumulates in f32, the reference in f64; both round once.
+  const tolerance = dtype === 'float16' ? 2e-3 : 1e-5;
+  const [y] = await checkKernel(
+    { opType: 'FusedMatMul', domain: 'webtrt', inputs, attributes },
+    tolerance
+  );
+  return y;
+}
+
+test('FusedMatMul reference equals the MatMul, Adds and activation it replaces', () => {
+  const a = randomTensor([2, 3, 4]);
+  const b = randomTensor([4, 5], { seed: 2 });
+  const c = randomTensor([5], { seed: 3 });
+  const z = randomTensor([2, 3, 5], { seed: 4 });
+  const [product] = reference({ opType: 'MatMul', inputs: [a, b] });
+  const [biased] = reference({ opType: 'Add', inputs: [product, c] });
+  const [summed] = reference({ opType: 'Add', inputs: [biased, z] });
+  const [expected] = reference({ opType: 'HardSigmoid', inputs: [summed] });
+  const [fused] = reference({
+    opType: 'FusedMatMul',
+    domain: 'webtrt',
+    inputs: [a, b, c, z],
+    attributes: { activation: 'HardSigmoid', activation_params: [0.2, 0.5] }
+  });
+  assert.deepEqual(fused.shape, [2, 3, 5]);
+  const e = values(expected);
+  values(fused).forEach((v, i) => assert.ok(Math.abs(v - e[i]) < 1e-6, `element ${i}`));
+  assert.ok(e.some(v => v === 0) && e.some(v => v > 0 && v < 1), 'HardSigmoid saturates and not');
+});
+
+test('FusedMatMul equals Gemm for 2-D operands with transposes, alpha and C', () => {
+  const a = randomTensor([4, 3]);
+  const b = randomTensor([5, 4], { seed: 2 });
+  const c = randomTensor([3, 1], { seed: 3 });
+  const attributes = { transA: 1, transB: 1, alpha: 0.5 };
+  const [gemm] = reference({ opType: 'Gemm', inputs: [a, b, c], attributes });
+  const [fused] = reference({
+    opType: 'FusedMatMul',
+    domain: 'webtrt',
+    inputs: [a, b, c],
+    attributes
+  });
+  assert.deepEqual(values(fused), values(gemm));
+});
+
+test('FusedMatMul: row bias, residual and Relu, batched, on every transpose', async () => {
+  for (const [transA, transB] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [1, 1]
+  ]) {
+    const y = await checkFusedMatMul({
+      a: transA ? [2, 7, 5] : [2, 5, 7],
+      b: transB ? [3, 7] : [7, 3],
+      c: [3],
+      residual: true,
+      attributes: { transA, transB, alpha: 1.5 },
+      activation: ['Relu', []]
+    });
+    assert.deepEqual(y.shape, [2, 5, 3]);
+    assert.ok(values(y).some(v => v === 0) && values(y).some(v => v > 0));
+  }
+});
+
+test('FusedMatMul: every C shape, with and without a residual', async () => {
+  // A scalar, a row, a column, one value per batch and per row, the whole output.
+  const cShapes = [[], [1, 1], [6], [1, 6], [5, 1], [2, 1, 6], [2, 5, 1], [2, 5, 6]];
+  for (const cShape of cShapes) {
+    for (const residual of [false, true]) {
+      await checkFusedMatMul({ a: [2, 5, 4], b: [4, 6], c: cShape, residual });
+    }
+  }
+});
+
+test('FusedMatMul activations, with helpers (Gelu) and parameters (Clip, LeakyRelu)', async () => {
+  const activations: [string, number[]][] = [
+    ['Clip', [-0.5, 1]],
+    ['Gelu', [0]],
+    ['HardSwish', []],
+    ['Sigmoid', []],
+    ['LeakyRelu', [0.1]]
+  ];
+  for (const activation of activations) {
+    await checkFusedMatMul({ a: [9, 8], b: [8, 12], c: [12], activation });
+  }
+});
+
+test('FusedMatMul of vectors: C along the dim the output keeps', async () => {
+  const rowTimesMatrix = await checkFusedMatMul({ a: [5], b: [2, 5, 3], c: [3], residual: true });
+  assert.deepEqual(rowTimesMatrix.shape, [2, 3]);
+  const matrixTimesColumn = await checkFusedMatMul({ a: [2, 4, 5], b: [5], c: [4] });
+  assert.deepEqual(matrixTimesColumn.shape, [2, 4]);
+  await checkFusedMatMul({ a: [2, 4, 5], b: [5], c: [2, 1] });
+});
+
+test('FusedMatMul refuses a residual of another shape, a growing C and a transposed vector', () => {
+  const fused = (inputs: (Tensor | undefined)[], attributes: Record<string, AttributeValue> = {}) =>
+    reference({ opType: 'FusedMatMul', domain: 'webtrt', inputs, attributes });
+  const a = randomTensor([3, 4]);
+  const b = randomTensor([4, 5]);
+  assert.throws(
+    () => fused([a, b, undefined, randomTensor([1, 3, 5])]),
+    /Z of shape \[1, 3, 5\] is not the output's shape \[3, 5\]/
+  );
+  assert.throws(() => fused([a, b, randomTensor([2, 1, 5])]), /does not broadcast to \[3, 5\]/);
+  assert.throws(
+    () => fused([randomTensor([4]), b], { transA: 1 }),
+    /transposed operand must have rank 2 or more/
+  );
+  assert.throws(() => fused([a, b], { activation: 'Softmax' }), /not one a layer can fuse/);
+});
+
+test('MatMul, Gemm and FusedMatMul on float16 (stored as f32, rounded as float16)', async () => {
+  const dtype = 'float16';
+  const [y] = await checkKernel(
+    {
+      opType: 'MatMul',
+      inputs: [randomTensor([2, 5, 9], { dtype }), randomTensor([9, 7], { dtype, seed: 2 })]
+    },
+    2e-3
+  );
+  assert.equal(y.dtype, 'float16');
+  await checkKernel(
+    {
+      opType: 'Gemm',
+      inputs: [
+        randomTensor([6, 5], { dtype }),
+        randomTensor([7, 6], { dtype, seed: 2 }),
+        randomTensor([7], { dtype, seed: 3 })
+      ],
+      attributes: { transA: 1, transB: 1, beta: 0.5 }
+    },
+    2e-3
+  );
+  const fused = await checkFusedMatMul({
+    a: [3, 8],
+    b: [8, 4],
+    c: [4],
+    residual: true,
+    activation: ['Tanh', []],
+    dtype
+  });
+  assert.equal(fused.dtype, 'float16');
 });
 
 test(

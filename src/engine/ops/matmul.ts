@@ -1,11 +1,22 @@
 /**
- * MatMul (numpy semantics) and Gemm. Both are one batched product
- * out[b] = alpha * op(A[b]) · op(B[b]) + beta * C, planned once on concrete shapes and
- * then run by the CPU reference or by the tiled GEMM kernel (kernels/gemm.ts).
+ * MatMul (numpy semantics), Gemm and webtrt::FusedMatMul. All are one batched product
+ * out[b] = activation(alpha * op(A[b]) · op(B[b]) + beta * C + Z), planned once on concrete
+ * shapes and then run by the CPU reference or by the tiled GEMM kernel (kernels/gemm.ts),
+ * whose epilogue adds C and Z and applies the activation as it stores the product.
+ *
+ * webtrt::FusedMatMul is the layer the builder makes of a MatMul or Gemm and what follows
+ * it (fuseMatMulActivation): inputs A, B, C? (a bias broadcast one way to Y) and Z? (a
+ * residual of Y's shape); attributes transA and transB (ints, default 0: transpose the last
+ * two dims of A or B), alpha (float, default 1) and activation / activation_params
+ * (ops/activation.ts). Y = activation(alpha * op(A) @ op(B) + C + Z), with MatMul's batch
+ * broadcasting.
+ *
+ * Float16 tensors may be stored as f16 (`halfStorage`): the kernel then reads and writes f16
+ * and accumulates in f32. Float16 held in f32 storage is rounded to float16 as it is stored.
  */
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext } from '../kernels/context';
+import { GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
 import { gemmKernel, GemmBindingName, GemmEpilogue, gemmTactics } from '../kernels/gemm';
 import {
   bindings,
@@ -13,15 +24,27 @@ import {
   coordinates,
   f32Literal,
   linearGrid,
-  linearMain
+  linearMain,
+  readFloat,
+  writeFloat
 } from '../kernels/wgsl';
+import { Activation, activationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
 import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
 import { InferInput, OpContext, OpDefinition, OpError } from './types';
 import { atNode } from './window';
 
+interface Transposes {
+  /** A is stored with its last two dims swapped: [.., K, M] rather than [.., M, K]. */
+  transA: boolean;
+  /** B is stored as [.., N, K] rather than [.., K, N]. */
+  transB: boolean;
+}
+
+const NO_TRANSPOSES: Transposes = { transA: false, transB: false };
+
 /** Everything a batched product needs, on concrete shapes. */
-interface ProductPlan {
+interface ProductPlan extends Transposes {
   m: number;
   k: number;
   n: number;
@@ -29,17 +52,25 @@ interface ProductPlan {
   batchShape: number[];
   aBatchShape: number[];
   bBatchShape: number[];
-  /** Whether A is stored as [K, M] and B as [N, K]. */
-  transA: boolean;
-  transB: boolean;
-  /** The output shape the op defines (a 1-D operand's extra dim removed). */
+  /** A 1-D operand: the output drops its extra dim (M of a vector A, N of a vector B). */
+  vectorA: boolean;
+  vectorB: boolean;
+  /** The output shape the op defines. */
   outShape: number[];
 }
 
-/** The scaled bias of Gemm: beta * C, C broadcast to [M, N]. */
+/** The scaled bias of Gemm: beta * C, C broadcast one way to the output. */
 interface Bias<T> {
   c: T;
   beta: number;
+}
+
+/** What a layer adds to alpha * op(A) op(B) before storing it, in this order. */
+interface Epilogue<T> {
+  bias?: Bias<T>;
+  /** A tensor of the output's shape. */
+  residual?: T;
+  activation?: Activation;
 }
 
 function describe(shape: readonly Dim[]): string {
@@ -54,21 +85,46 @@ function checkInnerDims(a: readonly Dim[], b: readonly Dim[], ka: Dim, kb: Dim):
   }
 }
 
+function readTransposes(a: Attributes): Transposes {
+  return { transA: a.int('transA', 0) !== 0, transB: a.int('transB', 0) !== 0 };
+}
+
 // --- MatMul ---------------------------------------------------------------------------
 
-/** numpy.matmul's view of the operands: a 1-D A is a row [1, K], a 1-D B a column [K, 1]. */
-function asMatrices<D extends Dim>(a: readonly D[], b: readonly D[]): [D[], D[]] {
+/** `shape` with its last two dims swapped. */
+function swapLastTwo<D extends Dim>(shape: readonly D[]): D[] {
+  return [...shape.slice(0, -2), shape[shape.length - 1], shape[shape.length - 2]];
+}
+
+/**
+ * numpy.matmul's view of op(A) and op(B): a 1-D A is a row [1, K], a 1-D B a column [K, 1];
+ * a transposed operand (rank 2 or more) has its last two dims swapped.
+ */
+function asMatrices<D extends Dim>(
+  a: readonly D[],
+  b: readonly D[],
+  { transA, transB }: Transposes
+): [D[], D[]] {
   if (a.length === 0 || b.length === 0) {
     throw new Error('operands must have rank 1 or more, got a scalar');
   }
-  const aMatrix = a.length === 1 ? [1 as D, a[0]] : [...a];
-  const bMatrix = b.length === 1 ? [b[0], 1 as D] : [...b];
+  if ((transA && a.length === 1) || (transB && b.length === 1)) {
+    throw new Error(
+      `a transposed operand must have rank 2 or more, got ${describe(transA ? a : b)}`
+    );
+  }
+  const aMatrix = a.length === 1 ? [1 as D, a[0]] : transA ? swapLastTwo(a) : [...a];
+  const bMatrix = b.length === 1 ? [b[0], 1 as D] : transB ? swapLastTwo(b) : [...b];
   return [aMatrix, bMatrix];
 }
 
 /** MatMul's output shape, symbolic dims carried through. */
-function matmulShape(a: readonly Dim[], b: readonly Dim[]): Dim[] {
-  const [aMatrix, bMatrix] = asMatrices(a, b);
+function matmulShape(
+  a: readonly Dim[],
+  b: readonly Dim[],
+  transposes: Transposes = NO_TRANSPOSES
+): Dim[] {
+  const [aMatrix, bMatrix] = asMatrices(a, b, transposes);
   checkInnerDims(a, b, aMatrix[aMatrix.length - 1], bMatrix[bMatrix.length - 2]);
   const batch = broadcastShapes([aMatrix.slice(0, -2), bMatrix.slice(0, -2)])!;
   return [
@@ -78,9 +134,13 @@ function matmulShape(a: readonly Dim[], b: readonly Dim[]): Dim[] {
   ];
 }
 
-function planMatMul(a: readonly number[], b: readonly number[]): ProductPlan {
-  const outShape = matmulShape(a, b) as number[];
-  const [aMatrix, bMatrix] = asMatrices(a, b);
+function planMatMul(
+  a: readonly number[],
+  b: readonly number[],
+  transposes: Transposes = NO_TRANSPOSES
+): ProductPlan {
+  const outShape = matmulShape(a, b, transposes) as number[];
+  const [aMatrix, bMatrix] = asMatrices(a, b, transposes);
   const aBatchShape = aMatrix.slice(0, -2);
   const bBatchShape = bMatrix.slice(0, -2);
   return {
@@ -90,8 +150,9 @@ function planMatMul(a: readonly number[], b: readonly number[]): ProductPlan {
     batchShape: broadcastConcrete([aBatchShape, bBatchShape]),
     aBatchShape,
     bBatchShape,
-    transA: false,
-    transB: false,
+    ...transposes,
+    vectorA: a.length === 1,
+    vectorB: b.length === 1,
     outShape
   };
 }
@@ -110,17 +171,16 @@ const matmul: OpDefinition<Record<string, never>> = {
     return [multiplyOnCpu(plan, a!, b!, 1)];
   },
   webgpu: {
+    halfStorage: true,
     run: (ctx, [a, b]) => [multiplyOnGpu(ctx, 'MatMul', planMatMul(a!.shape, b!.shape), a!, b!, 1)]
   }
 };
 
 // --- Gemm -------------------------------------------------------------------------------
 
-interface GemmAttributes {
+interface GemmAttributes extends Transposes {
   alpha: number;
   beta: number;
-  transA: boolean;
-  transB: boolean;
 }
 
 /** op(A)'s and op(B)'s dims: M, K and N. */
@@ -145,11 +205,7 @@ function planGemm(
   attrs: GemmAttributes
 ): ProductPlan {
   const { m, k, n } = gemmDims<number>(a, b, attrs);
-  // C broadcasts one way only: to [M, N], never the other way round.
-  if (c && !(c.length <= 2 && c.every((d, i) => d === 1 || d === [m, n][i + 2 - c.length]))) {
-    throw new Error(`C of shape ${describe(c)} does not broadcast to [${m}, ${n}]`);
-  }
-  return {
+  const plan: ProductPlan = {
     m,
     k,
     n,
@@ -158,8 +214,12 @@ function planGemm(
     bBatchShape: [],
     transA: attrs.transA,
     transB: attrs.transB,
+    vectorA: false,
+    vectorB: false,
     outShape: [m, n]
   };
+  checkAddends(plan, c);
+  return plan;
 }
 
 const gemm: OpDefinition<GemmAttributes> = {
@@ -168,12 +228,7 @@ const gemm: OpDefinition<GemmAttributes> = {
   // whenever its shape allows, which covers both readings.
   parseAttributes: ({ node }) => {
     const a = new Attributes(node);
-    return {
-      alpha: a.float('alpha', 1),
-      beta: a.float('beta', 1),
-      transA: a.int('transA', 0) !== 0,
-      transB: a.int('transB', 0) !== 0
-    };
+    return { alpha: a.float('alpha', 1), beta: a.float('beta', 1), ...readTransposes(a) };
   },
   inferTypes: ([a, b], attrs, ctx) => {
     checkSameType(ctx, a!, b!);
@@ -188,13 +243,75 @@ const gemm: OpDefinition<GemmAttributes> = {
   cpu: ([a, b, c], attrs, ctx) => {
     checkSameType(ctx, a!, b!);
     const plan = atNode(ctx, () => planGemm(a!.shape, b!.shape, c?.shape, attrs));
-    return [multiplyOnCpu(plan, a!, b!, attrs.alpha, c && { c, beta: attrs.beta })];
+    return [multiplyOnCpu(plan, a!, b!, attrs.alpha, { bias: c && { c, beta: attrs.beta } })];
   },
   webgpu: {
+    halfStorage: true,
     run: (ctx, [a, b, c], _host, attrs) => {
       const plan = planGemm(a!.shape, b!.shape, c?.shape, attrs);
-      const bias = c && { c, beta: attrs.beta };
-      return [multiplyOnGpu(ctx, 'Gemm', plan, a!, b!, attrs.alpha, bias)];
+      const epilogue = { bias: c && { c, beta: attrs.beta } };
+      return [multiplyOnGpu(ctx, 'Gemm', plan, a!, b!, attrs.alpha, epilogue)];
+    }
+  }
+};
+
+// --- webtrt::FusedMatMul ---------------------------------------------------------------
+
+interface FusedMatMulAttributes extends Transposes {
+  alpha: number;
+  activation?: Activation;
+}
+
+function planFusedMatMul(
+  [a, b, c, z]: (readonly number[] | undefined)[],
+  attrs: FusedMatMulAttributes
+): ProductPlan {
+  const plan = planMatMul(a!, b!, attrs);
+  checkAddends(plan, c, z);
+  return plan;
+}
+
+function fusedEpilogue<T>(
+  c: T | undefined,
+  z: T | undefined,
+  attrs: FusedMatMulAttributes
+): Epilogue<T> {
+  return { bias: c && { c, beta: 1 }, residual: z, activation: attrs.activation };
+}
+
+const fusedMatMul: OpDefinition<FusedMatMulAttributes> = {
+  opType: 'FusedMatMul',
+  domain: 'webtrt',
+  parseAttributes: ({ node }) => {
+    const a = new Attributes(node);
+    return { ...readTransposes(a), alpha: a.float('alpha', 1), activation: readActivation(node) };
+  },
+  inferTypes: ([a, b], attrs, ctx) => {
+    checkSameType(ctx, a!, b!);
+    const shape = a!.shape && b!.shape ? matmulShape(a!.shape, b!.shape, attrs) : undefined;
+    return [{ dtype: a!.dtype, shape }];
+  },
+  cpu: (inputs, attrs, ctx) => {
+    const [a, b, c, z] = inputs;
+    checkSameType(ctx, a!, b!);
+    const plan = atNode(ctx, () =>
+      planFusedMatMul(
+        inputs.map(t => t?.shape),
+        attrs
+      )
+    );
+    return [multiplyOnCpu(plan, a!, b!, attrs.alpha, fusedEpilogue(c, z, attrs))];
+  },
+  webgpu: {
+    halfStorage: true,
+    run: (ctx, inputs, _host, attrs) => {
+      const [a, b, c, z] = inputs;
+      const plan = planFusedMatMul(
+        inputs.map(t => t?.shape),
+        attrs
+      );
+      const epilogue = fusedEpilogue(c, z, attrs);
+      return [multiplyOnGpu(ctx, 'FusedMatMul', plan, a!, b!, attrs.alpha, epilogue)];
     }
   }
 };
@@ -202,6 +319,22 @@ const gemm: OpDefinition<GemmAttributes> = {
 function checkSameType(ctx: OpContext, a: InferInput | Tensor, b: InferInput | Tensor): void {
   if (a.dtype !== b.dtype) {
     throw new OpError(ctx.node, `A and B must share one type, got ${a.dtype} and ${b.dtype}`);
+  }
+}
+
+/** C must broadcast to the output without growing it; Z must have the output's shape. */
+function checkAddends(
+  plan: ProductPlan,
+  c: readonly number[] | undefined,
+  z?: readonly number[]
+): void {
+  const out = plan.outShape;
+  const shift = out.length - (c?.length ?? 0);
+  if (c && !(shift >= 0 && c.every((d, i) => d === 1 || d === out[i + shift]))) {
+    throw new Error(`C of shape ${describe(c)} does not broadcast to ${describe(out)}`);
+  }
+  if (z && !(z.length === out.length && z.every((d, i) => d === out[i]))) {
+    throw new Error(`Z of shape ${describe(z)} is not the output's shape ${describe(out)}`);
   }
 }
 
@@ -221,8 +354,28 @@ function multiplyOnCpu(
   a: Tensor,
   b: Tensor,
   alpha: number,
-  bias?: Bias<Tensor>
+  { bias, residual, activation }: Epilogue<Tensor> = {}
 ): Tensor {
+  const out = productOnCpu(plan, a, b, alpha);
+  if (bias) {
+    const c = bias.c.toNumbers();
+    const indices = broadcastIndices(bias.c.shape, plan.outShape);
+    out.forEach((v, i) => (out[i] = v + bias.beta * c[indices[i]]));
+  }
+  if (residual) {
+    const z = residual.toNumbers();
+    out.forEach((v, i) => (out[i] = v + z[i]));
+  }
+  if (activation) {
+    const { cpu } = activationMath(activation);
+    out.forEach((v, i) => (out[i] = cpu(v)));
+  }
+  // One rounding to the output's type, as the kernel stores once.
+  return Tensor.fromNumbers(a.dtype, plan.outShape, out);
+}
+
+/** alpha * op(A) op(B) in float64, in the output's layout. */
+function productOnCpu(plan: ProductPlan, a: Tensor, b: Tensor, alpha: number): Float64Array {
   const { m, k, n } = plan;
   const aValues = a.toNumbers();
   const bValues = b.toNumbers();
@@ -231,8 +384,6 @@ function multiplyOnCpu(
   const [bRow, bCol] = strides.b;
   const aBatches = broadcastIndices(plan.aBatchShape, plan.batchShape);
   const bBatches = broadcastIndices(plan.bBatchShape, plan.batchShape);
-  const cValues = bias?.c.toNumbers();
-  const cIndices = bias && broadcastIndices(bias.c.shape, [m, n]);
   const out = new Float64Array(sizeOf(plan.batchShape) * m * n);
   for (let batch = 0; batch < aBatches.length; batch++) {
     const aBase = aBatches[batch] * m * k;
@@ -244,12 +395,11 @@ function multiplyOnCpu(
         for (let p = 0; p < k; p++) {
           sum += aValues[aBase + i * aRow + p * aCol] * bValues[bBase + p * bRow + j * bCol];
         }
-        const cell = i * n + j;
-        out[outBase + cell] = alpha * sum + (cValues ? bias!.beta * cValues[cIndices![cell]] : 0);
+        out[outBase + i * n + j] = alpha * sum;
       }
     }
   }
-  return Tensor.fromNumbers(a.dtype, plan.outShape, out);
+  return out;
 }
 
 // --- the product, on the GPU ------------------------------------------------------------
@@ -257,8 +407,8 @@ function multiplyOnCpu(
 /**
  * The product on the tiled GEMM kernel, with the first tactic that fits the device (the
  * auto-tuner times the others). Batches run as the kernel's one batch dim, each operand
- * either shared by every batch or holding one matrix per batch; Gemm's beta * C is the
- * kernel's epilogue.
+ * either shared by every batch or holding one matrix per batch; C, Z and the activation
+ * are the kernel's epilogue.
  */
 function multiplyOnGpu(
   ctx: KernelContext,
@@ -267,7 +417,7 @@ function multiplyOnGpu(
   a: GpuTensor,
   b: GpuTensor,
   alpha: number,
-  bias?: Bias<GpuTensor>
+  epilogue: Epilogue<GpuTensor> = {}
 ): GpuTensor {
   const out = ctx.allocate(a.dtype, plan.outShape);
   if (out.size === 0) {
@@ -276,7 +426,15 @@ function multiplyOnGpu(
   const { m, k, n } = plan;
   const batchedA = batchedOperand(ctx, label, a, plan.aBatchShape, plan.batchShape, m * k);
   const batchedB = batchedOperand(ctx, label, b, plan.bBatchShape, plan.batchShape, k * n);
-  const addend = bias && gemmAddend(ctx, label, bias, m, n);
+  const addends = gemmAddends(ctx, label, plan, epilogue);
+  const tensors: Record<GemmBindingName, GpuTensor | undefined> = {
+    a: batchedA.tensor,
+    b: batchedB.tensor,
+    bias: addends.bias,
+    residual: addends.residual,
+    c: out
+  };
+  const halfStored = storedAsHalf(ctx, Object.values(tensors));
   const kernel = gemmKernel({
     M: m,
     N: n,
@@ -287,17 +445,10 @@ function multiplyOnGpu(
     transA: plan.transA,
     transB: plan.transB,
     alpha,
-    precision: 'f32',
+    ...(halfStored ? { precision: 'f16', f16Storage: 'native' } : { precision: 'f32' }),
     tactic: gemmTactics(ctx.device.limits, m, n, k)[0],
-    epilogue: addend?.epilogue
+    epilogue: { ...addends.epilogue, ...storedActivation(epilogue.activation, out) }
   });
-  const tensors: Record<GemmBindingName, GpuTensor | undefined> = {
-    a: batchedA.tensor,
-    b: batchedB.tensor,
-    bias: addend?.tensor,
-    residual: addend?.tensor,
-    c: out
-  };
   ctx.dispatch({
     label,
     code: kernel.code,
@@ -305,6 +456,34 @@ function multiplyOnGpu(
     workgroups: kernel.workgroups
   });
   return out;
+}
+
+/** Whether the GEMM's tensors are stored as f16: all of them or none, as the kernel reads. */
+function storedAsHalf(ctx: KernelContext, tensors: (GpuTensor | undefined)[]): boolean {
+  const present = tensors.filter((t): t is GpuTensor => t !== undefined);
+  const half = present.filter(t => tensorStorage(t) === 'f16').length;
+  if (half > 0 && half < present.length) {
+    throw new OpError(ctx.node, 'a GEMM needs every operand in f16 storage or none');
+  }
+  return half > 0;
+}
+
+/**
+ * The epilogue's activation, applied as the value is stored. Float16 held in f32 storage
+ * is rounded to float16 there (writeFloat), as f16 storage would round it; the kernel
+ * converts to f16 storage itself.
+ */
+function storedActivation(
+  activation: Activation | undefined,
+  out: GpuTensor
+): Pick<GemmEpilogue, 'activation' | 'activationHelpers'> {
+  const math = activation && activationMath(activation);
+  const value = math?.expression ?? 'x';
+  const stored = tensorStorage(out) === 'f16' ? value : writeFloat(out, value);
+  return {
+    activation: stored === 'x' ? undefined : stored,
+    activationHelpers: math?.helpers || undefined
+  };
 }
 
 /**
@@ -328,53 +507,81 @@ function batchedOperand(
     return { tensor: operand, stride: matrixSize };
   }
   const expandedShape = [...fullBatchShape, ...operand.shape.slice(-2)];
-  const expanded = broadcastScaled(ctx, `${label} batch broadcast`, operand, expandedShape, 1);
+  const expanded = broadcastSum(ctx, `${label} batch broadcast`, operand, expandedShape, 1);
   return { tensor: expanded, stride: matrixSize };
 }
 
 /**
- * Gemm's beta * C in the kernel's epilogue, which adds C unscaled: a scalar, a row of N, a
- * column of M, or (C of M * N elements, [M, N] or a row or column that is the whole
- * output) a residual of the output's layout.
+ * beta * C and Z as the kernel's epilogue takes them. It adds C unscaled, as one value, a
+ * row of N or a column of M shared by every batch, and Z as a residual of the output's
+ * layout. Any other C is broadcast to the output and summed with Z into the residual.
  */
-function gemmAddend(
+function gemmAddends(
   ctx: KernelContext,
   label: string,
-  { c, beta }: Bias<GpuTensor>,
-  m: number,
-  n: number
-): { epilogue: GemmEpilogue; tensor: GpuTensor } {
-  const tensor = beta === 1 ? c : broadcastScaled(ctx, `${label} beta * C`, c, c.shape, beta);
-  if (c.size === 1) {
-    return { epilogue: { bias: 'scalar' }, tensor };
+  plan: ProductPlan,
+  { bias, residual }: Epilogue<GpuTensor>
+): { epilogue: GemmEpilogue; bias?: GpuTensor; residual?: GpuTensor } {
+  if (!bias) {
+    return { epilogue: { residual: residual !== undefined }, residual };
   }
-  if (c.size === m * n) {
-    return { epilogue: { residual: true }, tensor };
+  const { c, beta } = bias;
+  const kind = biasKind(c.shape, plan);
+  if (kind) {
+    const scaled = beta === 1 ? c : broadcastSum(ctx, `${label} beta * C`, c, c.shape, beta);
+    return { epilogue: { bias: kind, residual: residual !== undefined }, bias: scaled, residual };
   }
-  // C broadcasts to [M, N] (planGemm checks): [N] and [1, N] end in N > 1, [M, 1] in 1.
-  return { epilogue: { bias: c.shape[c.shape.length - 1] === n ? 'row' : 'col' }, tensor };
+  const sum =
+    beta === 1 && !residual && c.size === sizeOf(plan.outShape)
+      ? c
+      : broadcastSum(ctx, `${label} beta * C + Z`, c, plan.outShape, beta, residual);
+  return { epilogue: { residual: true }, residual: sum };
 }
 
-/** scale * x, broadcast to `shape`, in a new tensor. */
-function broadcastScaled(
+/**
+ * How C varies over the product [..batch, M, N]: 'scalar' (not at all), 'row' (along N
+ * only), 'col' (along M only), or undefined (otherwise). C's dims align to the output's
+ * from the right, and the output lacks M for a vector A and N for a vector B.
+ */
+function biasKind(shape: readonly number[], plan: ProductPlan): GemmEpilogue['bias'] {
+  const varying = shape.flatMap((d, axis) => (d === 1 ? [] : [shape.length - 1 - axis]));
+  if (varying.length === 0) {
+    return 'scalar';
+  }
+  const trailingAxes = [
+    ...(plan.vectorB ? [] : ['row' as const]),
+    ...(plan.vectorA ? [] : ['col' as const])
+  ];
+  return varying.length === 1 ? trailingAxes[varying[0]] : undefined;
+}
+
+/** scale * x broadcast to `shape`, plus `addend` (of `shape`) when given, in a new tensor. */
+function broadcastSum(
   ctx: KernelContext,
   label: string,
   x: GpuTensor,
   shape: readonly number[],
-  scale: number
+  scale: number,
+  addend?: GpuTensor
 ): GpuTensor {
   const out = ctx.allocate(x.dtype, shape);
-  const value = `x[${broadcastOffset(x.shape, shape.length, 'o')}]`;
+  const read = readFloat(x, `x[${broadcastOffset(x.shape, shape.length, 'o')}]`);
+  const scaled = scale === 1 ? read : `${f32Literal(scale)} * ${read}`;
+  const value = addend ? `${scaled} + ${readFloat(addend, 'z[index]')}` : scaled;
+  const inputs: [string, GpuTensor][] = [
+    ['x', x],
+    ...(addend ? [['z', addend] as [string, GpuTensor]] : [])
+  ];
   const body = `${coordinates('index', shape, 'o')}
-  out[index] = ${scale === 1 ? value : `${f32Literal(scale)} * ${value}`};`;
+  out[index] = ${writeFloat(out, value)};`;
   ctx.dispatch({
     label,
-    code: `${bindings([['x', x]], [['out', out]])}\n${linearMain(out.size, body)}`,
-    bindings: [x, out],
+    code: `${bindings(inputs, [['out', out]])}\n${linearMain(out.size, body)}`,
+    bindings: [...inputs.map(([, t]) => t), out],
     workgroups: linearGrid(out.size)
   });
   return out;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const matmulOps: OpDefinition<any>[] = [matmul, gemm];
+export const matmulOps: OpDefinition<any>[] = [matmul, gemm, fusedMatMul];

@@ -97,6 +97,26 @@ export interface BuildReport {
   buildTimeMs: number;
 }
 
+/** One execution's phases in ms, as trtexec's H2D Latency, GPU Compute Time and D2H Latency. */
+export interface PhaseTimes {
+  /** Writing the inputs, until the queue has done it (wall clock). */
+  h2dMs: number;
+  /**
+   * The layers' compute pass: between GPU timestamps around it ('gpu'), or without
+   * 'timestamp-query' from its submit until the queue has done it ('wall-clock').
+   */
+  computeMs: number;
+  /** Copying the outputs to the staging buffer and mapping it for the host (wall clock). */
+  d2hMs: number;
+}
+
+export interface TimedExecution {
+  outputs: Record<string, Tensor>;
+  times: PhaseTimes;
+  /** How computeMs was taken. */
+  computeClock: 'gpu' | 'wall-clock';
+}
+
 /** What an engine owns on the GPU and replays on every run. */
 interface Program {
   dispatches: BoundDispatch[];
@@ -218,6 +238,8 @@ export class ExecutionContext {
   /** The graph outputs on the GPU, each at its byte offset in the staging buffer. */
   private readonly readbacks: { name: string; tensor: GpuTensor; at: number }[] = [];
   private running = false;
+  /** Times executeTimed's compute pass; made on its first call, so execute pays nothing. */
+  private phaseTimer: GpuTimer | undefined;
 
   /** Made by Engine.createContext. */
   constructor(
@@ -244,6 +266,15 @@ export class ExecutionContext {
   /** Runs the engine on `feeds`, which must have exactly the shapes it was built for. */
   execute(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     return this.exclusively(feeds, () => this.run(feeds));
+  }
+
+  /**
+   * Runs the engine as execute does, but waits for each phase (input writes, the layers,
+   * the output readback) before starting the next, and times each one. The waits make the
+   * whole run slower than execute, so time latency with execute and phases with this.
+   */
+  executeTimed(feeds: Record<string, Tensor>): Promise<TimedExecution> {
+    return this.exclusively(feeds, () => this.runPhases(feeds));
   }
 
   /**
@@ -289,22 +320,68 @@ export class ExecutionContext {
   }
 
   private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-    const { device } = this.engine;
-    const { outputs, dispatches } = this.program;
+    const { device, graph } = this.engine;
     device.pushErrorScope('validation');
     this.writeInputs(feeds);
-    const encoder = device.createCommandEncoder({ label: this.engine.graph.name });
-    const pass = encoder.beginComputePass({ label: this.engine.graph.name });
-    for (const dispatch of dispatches) {
-      encodeDispatch(pass, dispatch);
+    const encoder = device.createCommandEncoder({ label: graph.name });
+    encodePass(encoder, graph.name, this.program.dispatches, undefined);
+    this.encodeReadback(encoder);
+    device.queue.submit([encoder.finish()]);
+    await this.checkErrors();
+    return this.readOutputs();
+  }
+
+  private async runPhases(feeds: Record<string, Tensor>): Promise<TimedExecution> {
+    const { device, graph } = this.engine;
+    const { queue } = device;
+    const timer = (this.phaseTimer ??= new GpuTimer(device, 1));
+    device.pushErrorScope('validation');
+    let times: PhaseTimes;
+    let outputs: Record<string, Tensor>;
+    try {
+      const started = performance.now();
+      this.writeInputs(feeds);
+      await queue.onSubmittedWorkDone();
+      const written = performance.now();
+
+      const compute = device.createCommandEncoder({ label: graph.name });
+      encodePass(compute, graph.name, this.program.dispatches, timer.timestampWrites(graph.name));
+      timer.resolve(compute);
+      queue.submit([compute.finish()]);
+      await queue.onSubmittedWorkDone();
+      const computed = performance.now();
+
+      const readback = device.createCommandEncoder({ label: `${graph.name} outputs` });
+      this.encodeReadback(readback);
+      queue.submit([readback.finish()]);
+      outputs = await this.readOutputs();
+      const read = performance.now();
+
+      const computeMs =
+        timer.clock === 'timestamp-query' ? (await timer.read())[0].durationMs : computed - written;
+      times = { h2dMs: written - started, computeMs, d2hMs: read - computed };
+    } catch (error) {
+      // The timer may hold timestamps that were never read: the next run starts a new one.
+      timer.destroy();
+      this.phaseTimer = undefined;
+      await device.popErrorScope();
+      throw error;
     }
-    pass.end();
+    await this.checkErrors();
+    const computeClock = timer.clock === 'timestamp-query' ? 'gpu' : 'wall-clock';
+    return { outputs, times, computeClock };
+  }
+
+  /** Copies the graph outputs that lie on the GPU into the staging buffer. */
+  private encodeReadback(encoder: GPUCommandEncoder): void {
     for (const { tensor, at } of this.readbacks) {
       const bytes = tensor.size * BYTES_PER_ELEMENT;
       encoder.copyBufferToBuffer(tensor.buffer, tensor.offset ?? 0, this.staging!, at, bytes);
     }
-    device.queue.submit([encoder.finish()]);
-    await this.checkErrors();
+  }
+
+  /** The outputs, once the staging buffer has been written: mapped, and the constants. */
+  private async readOutputs(): Promise<Record<string, Tensor>> {
     const result: Record<string, Tensor> = {};
     if (this.staging) {
       await this.staging.mapAsync(GPUMapMode.READ);
@@ -315,7 +392,7 @@ export class ExecutionContext {
       }
       this.staging.unmap();
     }
-    for (const [name, output] of outputs) {
+    for (const [name, output] of this.program.outputs) {
       if (output instanceof Tensor) {
         result[name] = output;
       }
@@ -401,6 +478,7 @@ export class ExecutionContext {
 
   destroy(): void {
     this.staging?.destroy();
+    this.phaseTimer?.destroy();
   }
 }
 

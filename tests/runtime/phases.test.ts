@@ -1,0 +1,89 @@
+/**
+ * ExecutionContext.executeTimed: the same outputs as execute, and each phase (H2D, GPU
+ * compute, D2H) timed, by GPU timestamps where the device has them and on the wall clock
+ * where it does not.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { build } from '../../src/engine/builder/build';
+import { Tensor } from '../../src/engine/ir/tensor';
+import { PhaseTimes } from '../../src/engine/runtime/engine';
+import { buildGraph, int64, node } from '../builder/passes/graphs';
+import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
+import { randomTensor } from '../helpers/random';
+
+/** Two kernels around a view, so that compute takes some time and outputs lie on the GPU. */
+function smallGraph() {
+  return buildGraph({
+    inputs: { x: [4, 64] },
+    outputs: ['z'],
+    nodes: [
+      node('Relu', ['x'], 'y'),
+      node('Reshape', ['y', 'shape'], 'r'),
+      node('Sigmoid', ['r'], 'z')
+    ],
+    initializers: { shape: int64([16, 16], [2]) }
+  });
+}
+
+function assertSameOutputs(actual: Record<string, Tensor>, expected: Record<string, Tensor>) {
+  assert.deepEqual(Object.keys(actual), Object.keys(expected));
+  for (const [name, tensor] of Object.entries(expected)) {
+    assert.deepEqual(actual[name].shape, tensor.shape, name);
+    assert.deepEqual(actual[name].data, tensor.data, `${name}: not the same values`);
+  }
+}
+
+function assertTimed(times: PhaseTimes): void {
+  for (const [phase, ms] of Object.entries(times)) {
+    assert.ok(Number.isFinite(ms) && ms >= 0, `${phase}: ${ms} ms`);
+  }
+  // Waiting for the queue and mapping a buffer take some host time on any device.
+  assert.ok(times.h2dMs > 0 && times.d2hMs > 0, JSON.stringify(times));
+}
+
+async function checkTimedExecution(device: GPUDevice, clock: 'gpu' | 'wall-clock') {
+  const engine = await build(smallGraph(), { precision: 'fp32' }, device);
+  try {
+    const context = engine.createContext();
+    const feeds = { x: randomTensor([4, 64], { seed: 5 }) };
+    const expected = await context.execute(feeds);
+    for (let run = 0; run < 3; run++) {
+      const timed = await context.executeTimed(feeds);
+      assert.equal(timed.computeClock, clock);
+      assertTimed(timed.times);
+      if (clock === 'wall-clock') {
+        assert.ok(timed.times.computeMs > 0, 'a submission takes some wall-clock time');
+      }
+      assertSameOutputs(timed.outputs, expected);
+    }
+    assertSameOutputs(await context.execute(feeds), expected);
+
+    const running = context.executeTimed(feeds);
+    await assert.rejects(context.execute(feeds), /still running/);
+    await running;
+    await assert.rejects(
+      context.executeTimed({ x: randomTensor([2, 64]) }),
+      /input 'x' must have shape \[4, 64\]/
+    );
+  } finally {
+    engine.destroy();
+  }
+}
+
+describe('ExecutionContext.executeTimed', () => {
+  test('GPU compute from timestamps where the device has timestamp-query', async () => {
+    const device = await testDevice();
+    assert.ok(device.features.has('timestamp-query'), 'the test device offers timestamp-query');
+    await checkTimedExecution(device, 'gpu');
+  });
+
+  test('GPU compute on the wall clock without timestamp-query', async () => {
+    const device = await deviceWithoutTimestamps();
+    try {
+      await checkTimedExecution(device, 'wall-clock');
+    } finally {
+      device.destroy();
+    }
+  });
+});
