@@ -32,7 +32,7 @@ export function bindings(
   return lines.join('\n');
 }
 
-export function wgslType(tensor: GpuTensor): WgslStorageType {
+export function wgslType(tensor: Pick<GpuTensor, 'dtype' | 'storage'>): WgslStorageType {
   return tensorStorage(tensor);
 }
 
@@ -40,7 +40,7 @@ export function wgslType(tensor: GpuTensor): WgslStorageType {
  * An f32 expression of a float element of `tensor` read by `access` (e.g. 'x[i]'): kernels
  * that declare `halfStorage` compute in f32 whatever their tensors are stored as.
  */
-export function readFloat(tensor: GpuTensor, access: string): string {
+export function readFloat(tensor: Pick<GpuTensor, 'dtype' | 'storage'>, access: string): string {
   return tensorStorage(tensor) === 'f16' ? `f32(${access})` : access;
 }
 
@@ -49,7 +49,7 @@ export function readFloat(tensor: GpuTensor, access: string): string {
  * converted to f16 for f16 storage, and rounded to the nearest float16 for a float16 tensor
  * stored as f32, so that an FP16 layer rounds its outputs alike on every device.
  */
-export function writeFloat(tensor: GpuTensor, value: string): string {
+export function writeFloat(tensor: Pick<GpuTensor, 'dtype' | 'storage'>, value: string): string {
   if (tensorStorage(tensor) === 'f16') {
     return `f16(${value})`;
   }
