@@ -276,7 +276,7 @@ async function checkFusedMatMul(c: FusedCase, seed = 10): Promise<Tensor> {
     inputs: [a, b],
     attributes: { transA: attributes.transA ?? 0, transB: attributes.transB ?? 0 }
   });
-  const inputs = [a, b, c.c && random(c.c), c.residual ? random(product.shape) : undefined];
+  const inputs = [a, b, c.c && random(c.c), c.residual ? random([...product.shape]) : undefined];
   // float16: the kernel accumulates in f32, the reference in f64; both round once.
   const tolerance = dtype === 'float16' ? 2e-3 : 1e-5;
   const [y] = await checkKernel(
