@@ -6,13 +6,13 @@ import { Graph } from '../ir/graph';
 import { Engine } from '../runtime/engine';
 import { BuilderConfig, checkConfig, resolveInputShapes } from './config';
 import { runPasses, withInferredTypes } from './pass';
-import { STANDARD_PASSES } from './passes/index';
+import { assignPrecision, STANDARD_PASSES } from './passes/index';
 
 /**
  * Builds an engine for `graph` on `device`: fixes the input shapes the config gives, runs
- * the standard passes (constant folding, identity and dead-node elimination,
- * BatchNormalization folding), then plans memory and records every layer's kernel. Fails,
- * naming the node, when a layer cannot run on the GPU. `graph` is not modified.
+ * the standard passes (constant folding, identity and dead-node elimination, fusions) and
+ * then chooses each layer's precision, plans memory and records every layer's kernel.
+ * Fails, naming the node, when a layer cannot run on the GPU. `graph` is not modified.
  */
 export async function build(
   graph: Graph,
@@ -29,7 +29,11 @@ export async function build(
     nodes: [...graph.nodes],
     initializers: new Map(graph.initializers)
   });
-  const optimized = runPasses(concrete, STANDARD_PASSES);
+  const importedNodes = graph.nodes.map(node => node.name);
+  const optimized = runPasses(concrete, [
+    ...STANDARD_PASSES,
+    assignPrecision(config, { importedNodes })
+  ]);
   return Engine.assemble(
     optimized.graph,
     config,

@@ -1,12 +1,27 @@
 import { Graph, ValueInfo } from '../ir/graph';
 
-/** The arithmetic an engine's layers run in, as TensorRT's builder flags choose it. */
+/**
+ * The arithmetic an engine's layers may run in, as trtexec's flags choose it: 'fp32' (the
+ * default), 'fp16' (--fp16: FP16 allowed beside FP32) and 'best' (--best: every precision
+ * allowed). Each layer runs in the fastest precision it has a kernel for among those
+ * allowed; today that is FP16 wherever the layer's kernel declares `halfStorage`, FP32
+ * elsewhere, for 'fp16' and 'best' alike. INT8 joins 'best' with calibration.
+ */
 export type Precision = 'fp32' | 'fp16' | 'best';
+
+/** The precision one layer is held to (TensorRT's ILayer::setPrecision). */
+export type LayerPrecision = 'fp32' | 'fp16';
 
 /** What `build` is asked for: TensorRT's IBuilderConfig, reduced to what webtrt honours. */
 export interface BuilderConfig {
-  /** Only 'fp32' is built today. */
   precision: Precision;
+  /**
+   * Per-layer precision by ONNX node name, over what `precision` chooses. A name that a
+   * fused layer was made from holds the whole layer ('fp32' wins when its nodes disagree).
+   * A layer held to 'fp16' must have an FP16 kernel. Names no node of the graph has are an
+   * error; nodes that passes removed (folded constants) are no error.
+   */
+  layerPrecisions?: Record<string, LayerPrecision>;
   /**
    * The size of each graph input, by name. Required for inputs with symbolic or unknown
    * dims; an input that is left out keeps its declared (then fully fixed) shape.
@@ -18,15 +33,23 @@ export interface BuilderConfig {
   optimizationLevel?: number;
 }
 
-const BUILT_PRECISIONS: readonly Precision[] = ['fp32'];
+const PRECISIONS: readonly string[] = ['fp32', 'fp16', 'best'];
+const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16'];
 const MAX_OPTIMIZATION_LEVEL = 5;
 
 /** Throws for a configuration this builder cannot honour, naming the setting. */
 export function checkConfig(config: BuilderConfig): void {
-  if (!BUILT_PRECISIONS.includes(config.precision)) {
+  if (!PRECISIONS.includes(config.precision)) {
     throw new Error(
-      `precision '${config.precision}' is not yet supported: webtrt builds fp32 engines only`
+      `precision must be one of ${PRECISIONS.map(p => `'${p}'`).join(', ')}, got '${String(config.precision)}'`
     );
+  }
+  for (const [layer, precision] of Object.entries(config.layerPrecisions ?? {})) {
+    if (!LAYER_PRECISIONS.includes(precision)) {
+      throw new Error(
+        `layerPrecisions['${layer}'] must be 'fp32' or 'fp16', got '${String(precision)}'`
+      );
+    }
   }
   const { maxWorkspaceBytes, optimizationLevel } = config;
   if (

@@ -13,8 +13,10 @@ import {
   f32Literal,
   linearGrid,
   linearMain,
+  readFloat,
   storageLiteral,
-  wrapInteger
+  wrapInteger,
+  writeFloat
 } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastConcrete, broadcastIndices, broadcastShapes } from './broadcast';
@@ -42,7 +44,8 @@ function broadcastType(
 
 /**
  * One WGSL kernel over a broadcast of its inputs: `expression` computes the output
- * element from the values `v0`, `v1`, ... read at the broadcast offsets.
+ * element from the values `v0`, `v1`, ... read at the broadcast offsets (float values as
+ * f32 whatever their storage, see readFloat; the output stored by writeFloat).
  */
 function broadcastKernel(
   ctx: KernelContext,
@@ -64,13 +67,13 @@ function broadcastKernel(
   const reads = inputs
     .map((t, i) => {
       const offset = sameShape(t.shape, outShape) ? 'index' : broadcastOffset(t.shape, rank, 'c');
-      return `  let v${i} = in${i}[${offset}];`;
+      return `  let v${i} = ${readFloat(t, `in${i}[${offset}]`)};`;
     })
     .join('\n');
   const body = [
     needsCoordinates ? coordinates('index', outShape, 'c') : '',
     reads,
-    `  out[index] = ${expression};`
+    `  out[index] = ${writeFloat(out, expression)};`
   ].join('\n');
   const code = [
     bindings(
@@ -239,6 +242,7 @@ function unary(spec: UnarySpec): OpDefinition<Numbers> {
       ];
     },
     webgpu: wgsl && {
+      halfStorage: true,
       run: (ctx, [x], _host, a) => [
         broadcastKernel(
           ctx,
@@ -432,6 +436,7 @@ function broadcastOp(spec: BroadcastSpec): OpDefinition<Numbers> {
       }
     },
     webgpu: expression && {
+      halfStorage: true,
       unsupported: dtypes => {
         const present = dtypes.filter(d => d !== undefined) as DataType[];
         const accepted = (d: DataType, i: number) =>
@@ -606,6 +611,7 @@ const not: OpDefinition<Numbers> = {
     )
   ],
   webgpu: {
+    halfStorage: true,
     unsupported: ([d]) => (d === 'bool' ? null : `${d} input is not bool`),
     run: (ctx, [x]) => [broadcastKernel(ctx, 'Not', [x!], 'bool', 'select(1u, 0u, v0 != 0u)')]
   }
@@ -623,6 +629,7 @@ const where: OpDefinition<Numbers> = {
     }
   },
   webgpu: {
+    halfStorage: true,
     unsupported: ([c, x, y]) =>
       c !== 'bool'
         ? `condition must be bool, got ${c}`
@@ -673,6 +680,7 @@ const clip: OpDefinition<ClipAttributes> = {
     ];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: ([dtype]) => (dtype === 'bool' ? 'bool input is not numeric' : null),
     run: (ctx, [x], host, attrs) => {
       const [lo, hi] = clipBounds(attrs, host);
@@ -709,6 +717,7 @@ const cast: OpDefinition<{ to: DataType }> = {
   inferTypes: (inputs, a) => [{ dtype: a.to, shape: inputs[0]!.shape }],
   cpu: ([x], a) => [castTensor(x!, a.to)],
   webgpu: {
+    halfStorage: true,
     // Every type the GPU stores converts to every other (see castExpression).
     unsupported: () => null,
     run: (ctx, [x], _host, a) => [

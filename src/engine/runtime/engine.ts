@@ -4,7 +4,7 @@
  * planned arenas, its weights uploaded once, and a plan file that rebuilds it on a device
  * like the one it was built on.
  */
-import { BuilderConfig } from '../builder/config';
+import { BuilderConfig, LayerPrecision } from '../builder/config';
 import {
   lifetimes,
   MemoryPlan,
@@ -16,7 +16,7 @@ import { PassReport } from '../builder/pass';
 import { allocateTypedArray, DataType } from '../ir/dtype';
 import { AttributeValue, Graph, Node, ValueInfo, ValueType } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { Dispatch, GpuTensor, KernelContext } from '../kernels/context';
+import { Dispatch, GpuTensor, KernelContext, storageBytes } from '../kernels/context';
 import { OpError } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { AdapterFingerprint, adapterFingerprint, checkFingerprint } from './fingerprint';
@@ -32,14 +32,14 @@ import {
 import { decodePlan, encodePlan } from './plan';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
 import { GpuTimer } from './profiler';
-import { createStorageBuffer, fromStorage, toStorage, upload } from './transfer';
+import { createTensorBuffer, fromStorage, toStorage, upload, writeTensor } from './transfer';
 
 /** Written in every plan's metadata; a reader refuses another format or version. */
 const ENGINE_FORMAT = 'webtrt-engine';
 const ENGINE_FORMAT_VERSION = 1;
 
-/** Every tensor is stored as 32 bits per element (see kernels/context.ts). */
-const BYTES_PER_ELEMENT = 4;
+/** WebGPU has no empty buffers: an arena of empty tensors still takes a word. */
+const MIN_BUFFER_BYTES = 4;
 
 /** A WebGPU query set holds at most 4096 queries: two timestamps per timed pass. */
 const MAX_TIMED_PASSES_PER_SUBMISSION = 2048;
@@ -56,6 +56,8 @@ export interface LayerInfo {
   opType: string;
   /** The ONNX nodes the layer computes (its own node until fusion). */
   fusedNodes: string[];
+  /** 'fp16' when it writes float16 tensors (a reformat to float16 included). */
+  precision: LayerPrecision;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   /** Compute dispatches per run. */
@@ -250,7 +252,7 @@ export class ExecutionContext {
     for (const [name, tensor] of program.outputs) {
       if (!(tensor instanceof Tensor)) {
         this.readbacks.push({ name, tensor, at: end });
-        end += tensor.size * BYTES_PER_ELEMENT;
+        end += storageBytes(tensor);
       }
     }
     this.staging =
@@ -306,16 +308,10 @@ export class ExecutionContext {
   private writeInputs(feeds: Record<string, Tensor>): void {
     const stored = [...this.program.inputs].map(([name, target]) => ({
       target,
-      storage: toStorage(feeds[name], name)
+      storage: toStorage(feeds[name], name, target.storage)
     }));
     for (const { target, storage } of stored) {
-      this.engine.device.queue.writeBuffer(
-        target.buffer,
-        0,
-        storage.buffer,
-        storage.byteOffset,
-        storage.byteLength
-      );
+      writeTensor(this.engine.device, target, storage);
     }
   }
 
@@ -375,7 +371,7 @@ export class ExecutionContext {
   /** Copies the graph outputs that lie on the GPU into the staging buffer. */
   private encodeReadback(encoder: GPUCommandEncoder): void {
     for (const { tensor, at } of this.readbacks) {
-      const bytes = tensor.size * BYTES_PER_ELEMENT;
+      const bytes = storageBytes(tensor);
       encoder.copyBufferToBuffer(tensor.buffer, tensor.offset ?? 0, this.staging!, at, bytes);
     }
   }
@@ -387,8 +383,8 @@ export class ExecutionContext {
       await this.staging.mapAsync(GPUMapMode.READ);
       const raw = this.staging.getMappedRange();
       for (const { name, tensor, at } of this.readbacks) {
-        const bytes = raw.slice(at, at + tensor.size * BYTES_PER_ELEMENT);
-        result[name] = fromStorage(tensor.dtype, tensor.shape, bytes);
+        const bytes = raw.slice(at, at + storageBytes(tensor));
+        result[name] = fromStorage(tensor.dtype, tensor.shape, bytes, tensor.storage);
       }
       this.staging.unmap();
     }
@@ -525,20 +521,21 @@ async function recordProgram(
 ): Promise<Program> {
   const prepared = prepareNodes(graph);
   prepared.forEach(step => checkRunsOnGpu(step, graph));
-  const memory = planArenas(graph, device.limits.minStorageBufferOffsetAlignment);
+  const storageOf = storagePlan(graph, prepared, config, device);
+  const memory = planArenas(graph, device.limits.minStorageBufferOffsetAlignment, storageOf);
   const buffers: GPUBuffer[] = [];
   const errors = new PendingErrors();
   try {
     const arenas = memory.arenas.map((plan, i) => {
       const arena = device.createBuffer({
         label: `${graph.name} arena ${i}`,
-        size: Math.max(BYTES_PER_ELEMENT, plan.arenaBytes),
+        size: Math.max(MIN_BUFFER_BYTES, plan.arenaBytes),
         usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC
       });
       buffers.push(arena);
       return arena;
     });
-    const values = new DeviceValues(graph, device, arenas, memory, buffers);
+    const values = new DeviceValues(graph, device, arenas, memory, buffers, storageOf);
     const pipelines = new PipelineCache(device);
     const dispatches: BoundDispatch[] = [];
     const layers: LayerInfo[] = [];
@@ -574,17 +571,48 @@ async function recordProgram(
   }
 }
 
+/** How the engine stores each element type: f16 for float16, or the 32-bit default. */
+type StoragePlan = (dtype: DataType) => GpuTensor['storage'];
+
 /**
- * Plans the intermediate tensors into arenas. WebGPU validates buffer usage per buffer, not
- * per range: a dispatch may not bind one buffer both read-only and writable, so a kernel
- * cannot read one slice of an arena while it writes another. Each tensor therefore goes to
- * the lowest-numbered arena that none of its node's inputs, nor the node's earlier outputs
- * (which a later dispatch of the node may read), lie in; a view goes where the tensor it
- * views is. A chain ping-pongs between two arenas; branches may need a third. Each arena is
- * then planned by liveness on its own.
+ * float16 tensors are stored as f16 in an engine built for FP16 on a device with
+ * 'shader-f16', when every kernel that reads or writes one on the device declares
+ * `halfStorage` (a float16 model may have layers that do not); as f32 otherwise, where
+ * FP16 layers still round what they store to float16.
  */
-function planArenas(graph: Graph, alignment: number): EngineMemory {
-  const all = lifetimes(graph, value => sizeOf(value.shape) * BYTES_PER_ELEMENT);
+function storagePlan(
+  graph: Graph,
+  prepared: readonly PreparedNode[],
+  config: BuilderConfig,
+  device: GPUDevice
+): StoragePlan {
+  const builtForHalf =
+    config.precision !== 'fp32' || Object.values(config.layerPrecisions ?? {}).includes('fp16');
+  const isHalf = (name: string) =>
+    (graph.initializers.get(name) ?? graph.valueTypes.get(name))?.dtype === 'float16';
+  const touchesHalf = ({ node, hostInputs }: PreparedNode) =>
+    node.inputs.some((name, i) => name && !hostInputs.includes(i) && isHalf(name)) ||
+    node.outputs.some(name => name && isHalf(name));
+  const f16 =
+    builtForHalf &&
+    device.features.has('shader-f16') &&
+    prepared.every(step => step.op.webgpu?.halfStorage || !touchesHalf(step));
+  return dtype => (f16 && dtype === 'float16' ? 'f16' : undefined);
+}
+
+/**
+ * Plans the intermediate tensors into arenas, each tensor by the bytes of its storage.
+ * WebGPU validates buffer usage per buffer, not per range: a dispatch may not bind one
+ * buffer both read-only and writable, so a kernel cannot read one slice of an arena while
+ * it writes another. Each tensor therefore goes to the lowest-numbered arena that none of
+ * its node's inputs, nor the node's earlier outputs (which a later dispatch of the node may
+ * read), lie in; a view goes where the tensor it views is. A chain ping-pongs between two
+ * arenas; branches may need a third. Each arena is then planned by liveness on its own.
+ */
+function planArenas(graph: Graph, alignment: number, storageOf: StoragePlan): EngineMemory {
+  const all = lifetimes(graph, ({ dtype, shape }) =>
+    storageBytes({ dtype, storage: storageOf(dtype), size: sizeOf(shape) })
+  );
   const arenaOf = new Map<string, number>();
   const byOutput = new Map(all.map(t => [t.name, t]));
   for (const node of graph.nodes) {
@@ -681,10 +709,10 @@ function recordNode(
     device,
     node,
     allocate: (dtype, shape) => {
-      const size = sizeOf(shape);
-      const buffer = createStorageBuffer(device, size, `${node.name} scratch`);
+      const tensor = { dtype, shape, size: sizeOf(shape), storage: values.storageOf(dtype) };
+      const buffer = createTensorBuffer(device, tensor, `${node.name} scratch`);
       allocations.add(buffer);
-      return { dtype, shape, size, buffer };
+      return { ...tensor, buffer };
     },
     view: (tensor, shape, dtype) => viewOf(node, tensor, shape, dtype),
     dispatch: dispatch => dispatches.push(dispatch)
@@ -753,7 +781,8 @@ class DeviceValues {
     private readonly device: GPUDevice,
     private readonly arenas: GPUBuffer[],
     memory: EngineMemory,
-    private readonly buffers: GPUBuffer[]
+    private readonly buffers: GPUBuffer[],
+    readonly storageOf: StoragePlan
   ) {
     memory.arenas.forEach((arenaPlan, i) => {
       for (const plan of arenaPlan.tensors) {
@@ -762,10 +791,14 @@ class DeviceValues {
     });
     for (const input of graph.inputs) {
       const shape = input.shape as number[];
-      const size = sizeOf(shape);
-      const buffer = createStorageBuffer(device, size, input.name);
-      buffers.push(buffer);
-      const tensor = { dtype: input.dtype, shape, size, buffer };
+      const stored = {
+        dtype: input.dtype,
+        shape,
+        size: sizeOf(shape),
+        storage: storageOf(input.dtype)
+      };
+      const tensor = { ...stored, buffer: createTensorBuffer(device, stored, input.name) };
+      buffers.push(tensor.buffer);
       this.inputs.set(input.name, tensor);
       this.located.set(input.name, tensor);
     }
@@ -780,7 +813,7 @@ class DeviceValues {
     if (!weight) {
       throw new Error(`value '${name}' is read before any node produces it`);
     }
-    const uploaded = upload(this.device, weight, name);
+    const uploaded = upload(this.device, weight, name, this.storageOf(weight.dtype));
     this.buffers.push(uploaded.buffer);
     this.located.set(name, uploaded);
     return uploaded;
@@ -815,7 +848,8 @@ class DeviceValues {
       shape: concrete,
       size: sizeOf(concrete),
       buffer: arena,
-      offset: plan.offset
+      offset: plan.offset,
+      storage: this.storageOf(dtype)
     };
   }
 
@@ -844,12 +878,14 @@ function layerInfo(node: Node, graph: Graph, dispatches: number): LayerInfo {
     const type = graph.initializers.get(name) ?? graph.valueTypes.get(name)!;
     return { name, dtype: type.dtype, shape: [...(type.shape as number[])] };
   };
+  const outputs = node.outputs.filter(name => name).map(info);
   return {
     name: node.name,
     opType: node.opType,
     fusedNodes: node.fusedFrom ?? [node.name],
+    precision: outputs.some(output => output.dtype === 'float16') ? 'fp16' : 'fp32',
     inputs: node.inputs.filter(name => name).map(info),
-    outputs: node.outputs.filter(name => name).map(info),
+    outputs,
     dispatches
   };
 }

@@ -1,15 +1,24 @@
-import { DataType } from '../ir/dtype';
+import { DataType, float16BitsToNumber, numberToFloat16Bits } from '../ir/dtype';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { GpuTensor, storageType } from '../kernels/context';
+import { GpuTensor, storageBytes, tensorStorage } from '../kernels/context';
 
 const INT32_MIN = -2147483648;
 const INT32_MAX = 2147483647;
 
 /** A storage buffer for `size` 32-bit elements (at least 4 bytes: WebGPU has no empty buffers). */
 export function createStorageBuffer(device: GPUDevice, size: number, label: string): GPUBuffer {
+  return createTensorBuffer(device, { dtype: 'float32', size }, label);
+}
+
+/** A storage buffer for the elements of `tensor` in its storage. */
+export function createTensorBuffer(
+  device: GPUDevice,
+  tensor: Pick<GpuTensor, 'dtype' | 'storage' | 'size'>,
+  label: string
+): GPUBuffer {
   return device.createBuffer({
     label,
-    size: Math.max(4, size * 4),
+    size: Math.max(4, storageBytes(tensor)),
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST
   });
 }
@@ -22,10 +31,21 @@ export function fitsStorage(tensor: Tensor): boolean {
   return tensor.toNumbers().every(v => v >= INT32_MIN && v <= INT32_MAX);
 }
 
-/** The 32-bit GPU storage form of a host tensor (see `storageType`). */
-export function toStorage(tensor: Tensor, name: string): Float32Array | Int32Array | Uint32Array {
+/**
+ * The GPU storage form of a host tensor: 32 bits per element (see `storageType`), or the
+ * float16 bits themselves for f16 storage.
+ */
+export function toStorage(
+  tensor: Tensor,
+  name: string,
+  storage?: GpuTensor['storage']
+): Float32Array | Int32Array | Uint32Array | Uint16Array {
   const { dtype, data } = tensor;
-  switch (storageType(dtype)) {
+  switch (tensorStorage({ dtype, storage })) {
+    case 'f16':
+      return dtype === 'float16'
+        ? (data as Uint16Array)
+        : Uint16Array.from(tensor.toNumbers(), numberToFloat16Bits);
     case 'f32':
       return dtype === 'float32' ? (data as Float32Array) : Float32Array.from(tensor.toNumbers());
     case 'u32':
@@ -40,50 +60,102 @@ export function toStorage(tensor: Tensor, name: string): Float32Array | Int32Arr
   }
 }
 
-export function upload(device: GPUDevice, tensor: Tensor, name: string): GpuTensor {
-  const storage = toStorage(tensor, name);
-  const buffer = createStorageBuffer(device, tensor.size, name);
-  if (storage.length > 0) {
-    device.queue.writeBuffer(buffer, 0, storage.buffer, storage.byteOffset, storage.byteLength);
+/** A host tensor in a new GPU buffer, in f16 storage when `storage` says so. */
+export function upload(
+  device: GPUDevice,
+  tensor: Tensor,
+  name: string,
+  storage?: GpuTensor['storage']
+): GpuTensor {
+  const { dtype, shape, size } = tensor;
+  const uploaded: GpuTensor = {
+    dtype,
+    shape,
+    size,
+    buffer: createTensorBuffer(device, { dtype, size, storage }, name),
+    ...(storage ? { storage } : {})
+  };
+  writeTensor(device, uploaded, toStorage(tensor, name, storage));
+  return uploaded;
+}
+
+/**
+ * Writes elements in storage form into `target`'s bytes. WebGPU writes whole 4-byte words,
+ * so an odd count of f16 elements is padded with one more.
+ */
+export function writeTensor(
+  device: GPUDevice,
+  target: GpuTensor,
+  elements: Float32Array | Int32Array | Uint32Array | Uint16Array
+): void {
+  if (elements.length === 0) {
+    return;
   }
-  return { dtype: tensor.dtype, shape: tensor.shape, size: tensor.size, buffer };
+  const bytes = storageBytes(target);
+  let words: ArrayBufferView = elements;
+  if (elements.byteLength !== bytes) {
+    const padded = new Uint8Array(bytes);
+    padded.set(new Uint8Array(elements.buffer, elements.byteOffset, elements.byteLength));
+    words = padded;
+  }
+  device.queue.writeBuffer(
+    target.buffer,
+    target.offset ?? 0,
+    words.buffer,
+    words.byteOffset,
+    words.byteLength
+  );
 }
 
 /** Reads a GPU tensor back into a host tensor of its ONNX dtype. */
 export async function download(device: GPUDevice, tensor: GpuTensor): Promise<Tensor> {
-  const size = sizeOf(tensor.shape);
-  const bytes = Math.max(4, size * 4);
+  const bytes = Math.max(4, storageBytes(tensor));
   const staging = device.createBuffer({
     label: 'readback',
     size: bytes,
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
   });
   const encoder = device.createCommandEncoder();
-  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
+  encoder.copyBufferToBuffer(tensor.buffer, tensor.offset ?? 0, staging, 0, bytes);
   device.queue.submit([encoder.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
-  const raw = staging.getMappedRange().slice(0, size * 4);
+  const raw = staging.getMappedRange().slice(0);
   staging.unmap();
   staging.destroy();
-  return fromStorage(tensor.dtype, tensor.shape, raw);
+  return fromStorage(tensor.dtype, tensor.shape, raw, tensor.storage);
 }
 
-/** A host tensor of `dtype` from the 32-bit GPU storage of its elements (see `storageType`). */
-export function fromStorage(dtype: DataType, shape: readonly number[], raw: ArrayBuffer): Tensor {
-  switch (storageType(dtype)) {
+/**
+ * A host tensor of `dtype` from the GPU storage of its elements (see `storageType`; f16
+ * storage holds float16 bits). `raw` may be longer than the elements.
+ */
+export function fromStorage(
+  dtype: DataType,
+  shape: readonly number[],
+  raw: ArrayBuffer,
+  storage?: GpuTensor['storage']
+): Tensor {
+  const size = sizeOf(shape);
+  switch (tensorStorage({ dtype, storage })) {
+    case 'f16': {
+      const bits = new Uint16Array(raw, 0, size);
+      return dtype === 'float16'
+        ? new Tensor(dtype, shape, bits.slice())
+        : Tensor.fromNumbers(dtype, shape, Array.from(bits, float16BitsToNumber));
+    }
     case 'f32':
       return dtype === 'float32'
-        ? new Tensor(dtype, shape, new Float32Array(raw))
-        : Tensor.fromNumbers(dtype, shape, new Float32Array(raw));
+        ? new Tensor(dtype, shape, new Float32Array(raw, 0, size))
+        : Tensor.fromNumbers(dtype, shape, new Float32Array(raw, 0, size));
     case 'u32':
       return dtype === 'bool'
         ? new Tensor(
             dtype,
             shape,
-            Uint8Array.from(new Uint32Array(raw), v => (v ? 1 : 0))
+            Uint8Array.from(new Uint32Array(raw, 0, size), v => (v ? 1 : 0))
           )
-        : new Tensor(dtype, shape, new Uint32Array(raw));
+        : new Tensor(dtype, shape, new Uint32Array(raw, 0, size));
     case 'i32':
-      return Tensor.fromNumbers(dtype, shape, new Int32Array(raw));
+      return Tensor.fromNumbers(dtype, shape, new Int32Array(raw, 0, size));
   }
 }

@@ -1,4 +1,5 @@
 import { Pass } from '../pass';
+import { assignPrecision } from './assign-precision';
 import { eliminateDeadNodes } from './eliminate-dead-nodes';
 import { eliminateIdentities } from './eliminate-identities';
 import { foldBatchNormalization } from './fold-batch-normalization';
@@ -6,6 +7,7 @@ import { foldConstants } from './fold-constants';
 import { fuseMatMulBias } from './fuse-matmul-bias';
 
 export {
+  assignPrecision,
   eliminateDeadNodes,
   eliminateIdentities,
   foldBatchNormalization,
