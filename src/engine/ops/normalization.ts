@@ -343,9 +343,13 @@ function statisticsShape<D extends Dim>(x: readonly D[], axis: number): D[] {
   return x.map((d, i) => (i < axis ? d : (1 as D)));
 }
 
+/**
+ * LayerNormalization entered ai.onnx at opset 17, but it is accepted at any opset, as ONNX
+ * Runtime accepts it (its contrib op of the same name predates 17): the builder puts it in
+ * place of the spelled-out form that older models carry.
+ */
 const layerNormalization: OpDefinition<LayerNormAttributes> = {
   opType: 'LayerNormalization',
-  sinceVersion: 17,
   parseAttributes: ({ node }) => {
     const a = new Attributes(node);
     const stash = a.int('stash_type', 1);
