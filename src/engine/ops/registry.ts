@@ -1,3 +1,4 @@
+import { attentionOps } from './attention';
 import { convOps } from './conv';
 import { elementwiseOps } from './elementwise';
 import { layoutOps } from './layout';
@@ -21,7 +22,8 @@ const ALL_OPS: readonly AnyOp[] = [
   ...reduceOps,
   ...shapeOps,
   ...layoutOps,
-  ...resizeOps
+  ...resizeOps,
+  ...attentionOps
 ];
 
 const REGISTRY = new Map<string, AnyOp>();
