@@ -108,12 +108,23 @@ describe('webtrt build', () => {
     assert.ok(readFileSync(path('small_cnn.wtrt')).length > 0);
   });
 
-  test('fp16 is refused with the engine’s message', () => {
-    failsWith(
-      ['build', MODEL, '--shapes', SHAPES, '-o', path('fp16.wtrt'), '--fp16'],
-      1,
-      /precision 'fp16' is not yet supported/
-    );
+  test('--fp16 builds an engine whose layer info names FP16 layers', () => {
+    const stdout = succeeds([
+      'build',
+      MODEL,
+      '--shapes',
+      SHAPES,
+      '-o',
+      path('fp16.wtrt'),
+      '--fp16',
+      '--exportLayerInfo',
+      path('fp16-layers.json')
+    ]);
+    assert.match(stdout, /precision fp16/);
+    const layers = JSON.parse(readFileSync(path('fp16-layers.json'), 'utf8')) as {
+      precision: string;
+    }[];
+    assert.ok(layers.some(layer => layer.precision === 'fp16'));
   });
 
   test('a missing -o, a bad flag and a missing file give one error line', () => {
