@@ -13,7 +13,12 @@
  * Storage formats: 'f32'; 'f16' with `enable f16;` (native, where the device has
  * 'shader-f16'); and f16 packed two to a u32 (element 2i in the low half), computed in f32,
  * for devices without it. Native and packed f16 buffers hold the same bytes.
+ *
+ * Convolutions run on the same kernel (implicit GEMM, see ConvolutionLayout): op(B) is the
+ * im2col matrix of the input, gathered through the window as its tiles are staged, and C
+ * is stored in the output's NCHW layout.
  */
+import { stridesOf } from '../ir/tensor';
 import { f32Literal } from './wgsl';
 
 /** How a tactic spreads the product over workgroups, invocations and registers. */
@@ -45,6 +50,35 @@ export interface GemmEpilogue {
   residual?: boolean;
 }
 
+/** One spatial axis of a convolution window, resolved against the input's size. */
+export interface ConvolutionAxis {
+  input: number;
+  output: number;
+  kernel: number;
+  stride: number;
+  dilation: number;
+  /** Where the first window starts before the input. */
+  padBegin: number;
+}
+
+/**
+ * A convolution of NCHW-like tensors (any number of spatial axes) as a GEMM per group, the
+ * group being the GEMM's batch: C = W_g x im2col(X)_g, with
+ * M = output channels per group, K = input channels per group x kernel points,
+ * N = images x output points. A is W as stored ([outChannels, K], row-major); B is never
+ * stored: each staged element is read from X at the input point its window position
+ * covers (zero in the padding); C lands at Y[image][group * M + row][point], and a 'col'
+ * bias is indexed by that output channel.
+ */
+export interface ConvolutionLayout {
+  images: number;
+  /** X's channels, every group's. */
+  inChannels: number;
+  /** Y's channels, every group's. */
+  outChannels: number;
+  axes: readonly ConvolutionAxis[];
+}
+
 export interface GemmSpec {
   M: number;
   N: number;
@@ -66,6 +100,15 @@ export interface GemmSpec {
   f16Storage?: 'native' | 'packed';
   /** Arithmetic type: f32 unless given; f16 only with native f16 storage. */
   accumulation?: 'f32' | 'f16';
+  /**
+   * Bindings stored as f32 or native f16 where that differs from `precision` (a layer
+   * whose tensors do not all share one storage). Packed f16 does not mix.
+   */
+  bindingStorage?: Partial<Record<GemmBindingName, 'f32' | 'f16'>>;
+  /** Rounds C to the nearest float16 before storing it as f32 (float16 values in f32 storage). */
+  roundToF16?: boolean;
+  /** B gathered from a convolution's input and C stored as its output (implicit GEMM). */
+  convolution?: ConvolutionLayout;
   tactic: GemmTactic;
   epilogue?: GemmEpilogue;
 }
@@ -102,6 +145,14 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
 type StorageFormat = 'f32' | 'f16' | 'packed';
 type ComputeType = 'f32' | 'f16';
 
+/** A convolution's layout with the sizes the kernel bakes in. */
+interface Convolution extends ConvolutionLayout {
+  inputPoints: number;
+  outputPoints: number;
+  kernelPoints: number;
+  channelsPerGroup: number;
+}
+
 /** Everything the generator derives from a spec, checked once. */
 interface Plan {
   M: number;
@@ -113,13 +164,17 @@ interface Plan {
   transA: boolean;
   transB: boolean;
   alpha: number;
-  format: StorageFormat;
+  formats: Record<GemmBindingName, StorageFormat>;
   compute: ComputeType;
+  roundToF16: boolean;
+  convolution?: Convolution;
   tactic: GemmTactic;
   epilogue: GemmEpilogue;
   threadsX: number;
   threadsY: number;
 }
+
+const BINDING_NAMES: readonly GemmBindingName[] = ['a', 'b', 'bias', 'residual', 'c'];
 
 /** The shape of the workgroup a tactic needs, and the workgroup memory its tiles take. */
 export function tacticFootprint(
@@ -131,6 +186,56 @@ export function tacticFootprint(
     threadsY: tactic.tileM / tactic.threadM,
     storageBytes: tactic.tileK * (tactic.tileM + tactic.tileN) * bytesPerElement
   };
+}
+
+/**
+ * Why `tactic` cannot stage an implicit GEMM's B tile, or null when it can: each invocation
+ * gathers one column of the tile (one output point, whose window it locates once), so the
+ * workgroup's invocations must be a whole number of tile columns.
+ */
+export function implicitGemmRestriction(tactic: GemmTactic): string | null {
+  const { threadsX, threadsY } = tacticFootprint(tactic, 4);
+  const threads = threadsX * threadsY;
+  return threads % tactic.tileN === 0
+    ? null
+    : `an implicit GEMM needs the workgroup's ${threads} invocations to be a multiple of tileN ${tactic.tileN}`;
+}
+
+function checkedConvolution(spec: GemmSpec, describe: string): Convolution | undefined {
+  const layout = spec.convolution;
+  if (!layout) {
+    return undefined;
+  }
+  const group = spec.batch ?? 1;
+  const product = (values: number[]) => values.reduce((p, v) => p * v, 1);
+  const convolution: Convolution = {
+    ...layout,
+    inputPoints: product(layout.axes.map(a => a.input)),
+    outputPoints: product(layout.axes.map(a => a.output)),
+    kernelPoints: product(layout.axes.map(a => a.kernel)),
+    channelsPerGroup: layout.inChannels / group
+  };
+  const expected = {
+    M: layout.outChannels / group,
+    N: layout.images * convolution.outputPoints,
+    K: convolution.channelsPerGroup * convolution.kernelPoints
+  };
+  for (const [name, value] of Object.entries(expected)) {
+    if (value !== spec[name as 'M' | 'N' | 'K']) {
+      throw new Error(`${describe}: the convolution (${group} groups) makes ${name} ${value}`);
+    }
+  }
+  if (spec.transA || spec.transB) {
+    throw new Error(`${describe}: a convolution's operands are not transposed`);
+  }
+  if (spec.precision === 'f16' && spec.f16Storage === 'packed') {
+    throw new Error(`${describe}: a convolution takes f32 or native f16 storage, not packed f16`);
+  }
+  const restriction = implicitGemmRestriction(spec.tactic);
+  if (restriction) {
+    throw new Error(`${describe}: tactic ${JSON.stringify(spec.tactic)}: ${restriction}`);
+  }
+  return convolution;
 }
 
 function checkedPlan(spec: GemmSpec): Plan {
@@ -146,6 +251,13 @@ function checkedPlan(spec: GemmSpec): Plan {
     spec.precision === 'f32' ? 'f32' : spec.f16Storage === 'packed' ? 'packed' : 'f16';
   if (spec.precision === 'f16' && !spec.f16Storage) {
     throw new Error(`${describe}: precision 'f16' needs f16Storage 'native' or 'packed'`);
+  }
+  const formats = Object.fromEntries(BINDING_NAMES.map(name => [name, format])) as Plan['formats'];
+  for (const [name, storage] of Object.entries(spec.bindingStorage ?? {})) {
+    if (format === 'packed') {
+      throw new Error(`${describe}: packed f16 storage does not mix with other formats`);
+    }
+    formats[name as GemmBindingName] = storage;
   }
   const compute = spec.accumulation ?? 'f32';
   if (compute === 'f16' && format !== 'f16') {
@@ -198,8 +310,10 @@ function checkedPlan(spec: GemmSpec): Plan {
     transA: spec.transA ?? false,
     transB: spec.transB ?? false,
     alpha,
-    format,
+    formats,
     compute,
+    roundToF16: spec.roundToF16 ?? false,
+    convolution: checkedConvolution(spec, describe),
     tactic,
     epilogue: spec.epilogue ?? {},
     threadsX,
@@ -272,8 +386,10 @@ function operands(plan: Plan): [Operand, Operand] {
   ): Operand => {
     const contiguous = kMajor ? extent : K;
     const tileContiguous = kMajor ? tileExtent : tactic.tileK;
+    const gathered = name === 'b' && plan.convolution !== undefined;
     const aligned =
       tactic.vector === 4 &&
+      !gathered &&
       contiguous % 4 === 0 &&
       tileContiguous % 4 === 0 &&
       batchStride % 4 === 0;
@@ -285,6 +401,15 @@ function operands(plan: Plan): [Operand, Operand] {
   ];
 }
 
+/** The workgroup tile element holding op(X)[k][d] (`tile` laid out [k][d], d in vectors). */
+function tileElement(plan: Plan, op: Operand, k: string, d: string): string {
+  const rowVectors = op.tileExtent / plan.tactic.vector;
+  const tile = `${op.name}_tile`;
+  return plan.tactic.vector === 4
+    ? `${tile}[(${k}) * ${rowVectors}u + ${d} / 4u][${d} & 3u]`
+    : `${tile}[(${k}) * ${rowVectors}u + ${d}]`;
+}
+
 /**
  * `stage_${name}(item, origin, k0, base)`: copies item `item` (one storage read) of the
  * operand's tileK x tile block at (k0, origin) into its workgroup tile, laid out [k][d]
@@ -293,14 +418,8 @@ function operands(plan: Plan): [Operand, Operand] {
  */
 function stager(plan: Plan, op: Operand): string {
   const { K, tactic } = plan;
-  const width = tactic.vector;
   const read = op.readWidth;
-  const tile = `${op.name}_tile`;
-  const rowVectors = op.tileExtent / width;
-  const element = (k: string, d: string) =>
-    width === 4
-      ? `${tile}[(${k}) * ${rowVectors}u + ${d} / 4u][${d} & 3u]`
-      : `${tile}[(${k}) * ${rowVectors}u + ${d}]`;
+  const rowVectors = op.tileExtent / tactic.vector;
   const coordinates = op.kMajor
     ? `let d = (item % ${op.tileExtent / read}u)${read === 4 ? ' * 4u' : ''};\n  let k = item / ${op.tileExtent / read}u;`
     : `let k = (item % ${tactic.tileK / read}u)${read === 4 ? ' * 4u' : ''};\n  let d = item / ${tactic.tileK / read}u;`;
@@ -309,13 +428,13 @@ function stager(plan: Plan, op: Operand): string {
     : `(origin + d) * ${K}u + k0 + k`;
   let store: string;
   if (read === 1) {
-    store = `${element('k', 'd')} = value;`;
+    store = `${tileElement(plan, op, 'k', 'd')} = value;`;
   } else if (op.kMajor) {
     // Both storage and tile are vectors along d.
-    store = `${tile}[k * ${rowVectors}u + d / 4u] = value;`;
+    store = `${op.name}_tile[k * ${rowVectors}u + d / 4u] = value;`;
   } else {
     store = [0, 1, 2, 3]
-      .map(c => `${element(`k + ${c}u`, 'd')} = value.${COMPONENTS[c]};`)
+      .map(c => `${tileElement(plan, op, `k + ${c}u`, 'd')} = value.${COMPONENTS[c]};`)
       .join('\n  ');
   }
   return `fn stage_${op.name}(item: u32, origin: u32, k0: u32, base: u32) {
@@ -328,12 +447,77 @@ function stager(plan: Plan, op: Operand): string {
 }`;
 }
 
+/** `(value / stride) % size` without the operations that change nothing. */
+function digit(value: string, stride: number, size: number, bounded: boolean): string {
+  const quotient = stride === 1 ? value : `(${value} / ${stride}u)`;
+  return bounded ? quotient : `${quotient} % ${size}u`;
+}
+
+/**
+ * Implicit GEMM's staging of op(B): each invocation owns one column of the tile, an
+ * output point whose window origin it locates once (`setup`), and gathers that column's
+ * rows (input channel and kernel point) from X on every step of K (`stage`). Window
+ * positions in the padding read as zeros; bounds are checked only on the sides of the axes
+ * that have padding there.
+ */
+function gatherer(plan: Plan, b: Operand, conv: Convolution): { setup: string[]; stage: string[] } {
+  const { N, K, tactic } = plan;
+  const threads = plan.threadsX * plan.threadsY;
+  const outStrides = stridesOf(conv.axes.map(a => a.output));
+  const inStrides = stridesOf(conv.axes.map(a => a.input));
+  const kernelStrides = stridesOf(conv.axes.map(a => a.kernel));
+  const setup = [
+    `let b_col = lidx % ${tactic.tileN}u;`,
+    'let b_n = col0 + b_col;',
+    `let b_image = b_n / ${conv.outputPoints}u;`,
+    `let b_point = b_n % ${conv.outputPoints}u;`,
+    `let b_image_base = (b_image * ${conv.inChannels}u + batch * ${conv.channelsPerGroup}u) * ${conv.inputPoints}u;`,
+    ...conv.axes.map(
+      (a, d) =>
+        `let b_window_${d} = i32(${digit('b_point', outStrides[d], a.output, d === 0)}) * ${a.stride}i - ${a.padBegin}i;`
+    )
+  ];
+  const conditions = [`b_n < ${N}u`, `kk < ${K}u`];
+  const inputs: string[] = [];
+  const offsets: string[] = [`(kk / ${conv.kernelPoints}u) * ${conv.inputPoints}u`];
+  conv.axes.forEach((a, d) => {
+    const tap =
+      a.kernel === 1
+        ? ''
+        : ` + i32(${digit('kk', kernelStrides[d], a.kernel, false)}) * ${a.dilation}i`;
+    inputs.push(`  let i_${d} = b_window_${d}${tap};`);
+    const reachesEnd = (a.output - 1) * a.stride - a.padBegin + (a.kernel - 1) * a.dilation;
+    if (a.padBegin > 0 && reachesEnd >= a.input) {
+      conditions.push(`u32(i_${d}) < ${a.input}u`);
+    } else if (a.padBegin > 0) {
+      conditions.push(`i_${d} >= 0i`);
+    } else if (reachesEnd >= a.input) {
+      conditions.push(`i_${d} < ${a.input}i`);
+    }
+    offsets.push(inStrides[d] === 1 ? `u32(i_${d})` : `u32(i_${d}) * ${inStrides[d]}u`);
+  });
+  const stage = [
+    `for (var k = lidx / ${tactic.tileN}u; k < ${tactic.tileK}u; k += ${threads / tactic.tileN}u) {`,
+    '  let kk = k0 + k;',
+    ...inputs,
+    `  var value = ${plan.compute}();`,
+    `  if (${conditions.join(' && ')}) {`,
+    `    value = load_b(b_image_base + ${offsets.join(' + ')});`,
+    '  }',
+    `  ${tileElement(plan, b, 'k', 'b_col')} = value;`,
+    '}'
+  ];
+  return { setup, stage };
+}
+
 /**
  * Whether C (and the residual, read at the same places) is accessed as whole vec4: each
- * invocation's column groups start at multiples of 4 and rows do too when N is.
+ * invocation's column groups start at multiples of 4 and rows do too when N is (for a
+ * convolution, when each channel's output points are).
  */
 function outputIsVector(plan: Plan): boolean {
-  return plan.tactic.vector === 4 && plan.N % 4 === 0;
+  const rowLength = plan.convolution ? plan.convolution.outputPoints : plan.N;
+  return plan.tactic.vector === 4 && rowLength % 4 === 0;
 }
 
 /**
@@ -346,6 +530,22 @@ function packedStores(plan: Plan): 'words' | 'halves' {
   return plan.tactic.vector === 4 && plan.N % 2 === 0 ? 'words' : 'halves';
 }
 
+/** The element of C (and of the residual) at (batch, row, column `col`, a u32 expression). */
+function outputIndex(plan: Plan, col: string): string {
+  const { M, N, convolution: conv } = plan;
+  if (!conv) {
+    return `batch * ${M * N}u + row * ${N}u + ${col}`;
+  }
+  const image = `(${col}) / ${conv.outputPoints}u`;
+  const point = `(${col}) % ${conv.outputPoints}u`;
+  return `(${image} * ${conv.outChannels}u + batch * ${M}u + row) * ${conv.outputPoints}u + ${point}`;
+}
+
+/** The index of the 'col' bias for `row`: the output channel. */
+function channelIndex(plan: Plan): string {
+  return plan.convolution ? `batch * ${plan.M}u + row` : 'row';
+}
+
 /**
  * `finish(batch, row, col, value)`: the epilogue and the store of one register vector,
  * holding C[batch][row][col ..] before alpha, bias, residual and activation.
@@ -355,15 +555,16 @@ function finisher(plan: Plan): string {
   const width = plan.tactic.vector;
   const type = vectorOf(width, compute);
   const vectorOut = outputIsVector(plan);
+  const columns = [0, 1, 2, 3].slice(0, width);
   const lines: string[] = [];
-  lines.push(`let index = batch * ${M * N}u + row * ${N}u + col;`);
+  lines.push(`let index = ${outputIndex(plan, 'col')};`);
   const scale = compute === 'f32' ? f32Literal(alpha) : `f16(${f32Literal(alpha)})`;
   lines.push(alpha === 1 ? 'var v = value;' : `var v = value * ${scale};`);
   if (epilogue.bias === 'row') {
-    const columns = [0, 1, 2, 3].slice(0, width).map(c => `load_bias(min(col + ${c}u, ${N - 1}u))`);
-    lines.push(`v += ${type}(${columns.join(', ')});`);
+    const values = columns.map(c => `load_bias(min(col + ${c}u, ${N - 1}u))`);
+    lines.push(`v += ${type}(${values.join(', ')});`);
   } else if (epilogue.bias === 'col') {
-    lines.push(`v += ${type}(load_bias(row));`);
+    lines.push(`v += ${type}(load_bias(${channelIndex(plan)}));`);
   } else if (epilogue.bias === 'scalar') {
     lines.push(`v += ${type}(load_bias(0u));`);
   }
@@ -372,17 +573,16 @@ function finisher(plan: Plan): string {
       lines.push('v += load_residual(index / 4u);');
     } else {
       // Clamped: columns past N are computed but never stored.
-      const last = plan.batch * M * N - 1;
-      const values = [0, 1, 2, 3]
-        .slice(0, width)
-        .map(c => `load_residual(min(index + ${c}u, ${last}u))`);
+      const values = columns.map(c =>
+        c === 0
+          ? 'load_residual(index)'
+          : `load_residual(${outputIndex(plan, `min(col + ${c}u, ${N - 1}u)`)})`
+      );
       lines.push(`v += ${type}(${values.join(', ')});`);
     }
   }
   if (epilogue.activation) {
-    const activated = [0, 1, 2, 3]
-      .slice(0, width)
-      .map(c => `activation(${component('v', width, c)})`);
+    const activated = columns.map(c => `activation(${component('v', width, c)})`);
     lines.push(`v = ${type}(${activated.join(', ')});`);
   }
   lines.push(...storeLines(plan, vectorOut));
@@ -396,7 +596,8 @@ function finisher(plan: Plan): string {
 
 /** Statements storing `v` (of the tactic's width) at element `index` of C, column `col`. */
 function storeLines(plan: Plan, vectorOut: boolean): string[] {
-  const { N, format, compute } = plan;
+  const { N, compute } = plan;
+  const format = plan.formats.c;
   const width = plan.tactic.vector;
   const columns = [0, 1, 2, 3].slice(0, width);
   const guarded = (c: number, statement: string) =>
@@ -415,13 +616,20 @@ function storeLines(plan: Plan, vectorOut: boolean): string[] {
     }
     return columns.map(c => guarded(c, `store_half(index + ${c}u, ${component('v', width, c)});`));
   }
-  const convert = (value: string, type: string) =>
-    format === compute ? value : `${type}(${value})`;
+  // An f16 value needs no rounding; an f32 one bound for f32 storage may.
+  const round = plan.roundToF16 && format === 'f32' && compute === 'f32';
+  const stored = (value: string, type: string) => {
+    const converted = format === compute ? value : `${type}(${value})`;
+    return round ? `quantizeToF16(${converted})` : converted;
+  };
   if (vectorOut) {
-    return [`c[index / 4u] = ${convert('v', `vec4<${format}>`)};`];
+    return [`c[index / 4u] = ${stored('v', `vec4<${format}>`)};`];
   }
   return columns.map(c =>
-    guarded(c, `c[index + ${c}u] = ${convert(component('v', width, c), format)};`)
+    guarded(
+      c,
+      `c[${c === 0 ? 'index' : outputIndex(plan, `col + ${c}u`)}] = ${stored(component('v', width, c), format)};`
+    )
   );
 }
 
@@ -441,7 +649,8 @@ function operandElements(batch: number, stride: number, matrix: number): number 
 /** Generates the kernel for one GEMM shape, precision, tactic and epilogue. */
 export function gemmKernel(spec: GemmSpec): GemmKernel {
   const plan = checkedPlan(spec);
-  const { M, N, K, batch, format, compute, tactic, epilogue, threadsX, threadsY } = plan;
+  const { M, N, K, batch, formats, compute, tactic, epilogue, threadsX, threadsY } = plan;
+  const conv = plan.convolution;
   const { tileM, tileN, tileK, threadM, threadN, vector } = tactic;
   const [a, b] = operands(plan);
   const vectorOut = outputIsVector(plan);
@@ -449,10 +658,16 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
 
   const bindings: GemmBinding[] = [
     { name: 'a', elements: operandElements(batch, plan.strideA, M * K) },
-    { name: 'b', elements: operandElements(batch, plan.strideB, K * N) }
+    {
+      name: 'b',
+      elements: conv
+        ? conv.images * conv.inChannels * conv.inputPoints
+        : operandElements(batch, plan.strideB, K * N)
+    }
   ];
   if (epilogue.bias) {
-    bindings.push({ name: 'bias', elements: { row: N, col: M, scalar: 1 }[epilogue.bias] });
+    const channels = conv ? conv.outChannels : M;
+    bindings.push({ name: 'bias', elements: { row: N, col: channels, scalar: 1 }[epilogue.bias] });
   }
   if (epilogue.residual) {
     bindings.push({ name: 'residual', elements: batch * M * N });
@@ -467,16 +682,19 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     residual: outWidth,
     c: outWidth
   };
-  const atomicHalves = format === 'packed' && !vectorOut && packedStores(plan) === 'halves';
+  const atomicHalves = formats.c === 'packed' && !vectorOut && packedStores(plan) === 'halves';
   const declarations = bindings.map(({ name }, i) => {
     const element =
-      name === 'c' && atomicHalves ? 'atomic<u32>' : storageElement(format, widths[name]);
+      name === 'c' && atomicHalves ? 'atomic<u32>' : storageElement(formats[name], widths[name]);
     return bindingLine(i, name, element, name === 'c');
   });
   const functions = bindings
     .filter(({ name }) => name !== 'c')
-    .map(({ name }) => loader(name, format, compute, widths[name]));
-  functions.push(stager(plan, a), stager(plan, b));
+    .map(({ name }) => loader(name, formats[name], compute, widths[name]));
+  functions.push(stager(plan, a));
+  if (!conv) {
+    functions.push(stager(plan, b));
+  }
   if (epilogue.activation) {
     if (epilogue.activationHelpers) {
       functions.push(epilogue.activationHelpers);
@@ -505,16 +723,23 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
       '}'
     ];
   };
+  const gather = conv && gatherer(plan, b, conv);
+  const bases = ['let a_base = batch * ' + plan.strideA + 'u;'];
+  if (!conv) {
+    bases.push(`let b_base = batch * ${plan.strideB}u;`);
+  }
   // Invocation (tx, ty) owns rows ty * threadM + i (contiguous, read as vectors of op(A)'s
   // tile) and column vectors j * threadsX + tx (interleaved, so neighbouring invocations
   // read neighbouring workgroup memory and write neighbouring storage).
   const body = [
+    ...bases,
+    ...(gather ? gather.setup : []),
     ...range(threadM).flatMap(i =>
       range(columnVectors).map(j => `var ${accumulator(i, j)} = ${type}();`)
     ),
     `for (var k0 = 0u; k0 < ${K}u; k0 += ${tileK}u) {`,
     ...stage(a, 'row0', 'a_base').map(s => `  ${s}`),
-    ...stage(b, 'col0', 'b_base').map(s => `  ${s}`),
+    ...(gather ? gather.stage : stage(b, 'col0', 'b_base')).map(s => `  ${s}`),
     '  workgroupBarrier();',
     `  for (var k = 0u; k < ${tileK}u; k++) {`,
     ...range(rowVectors).map(
@@ -540,7 +765,8 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     )
   ];
 
-  const code = `${format === 'f16' ? 'enable f16;\n' : ''}${declarations.join('\n')}
+  const usesF16 = Object.values(formats).includes('f16') || compute === 'f16';
+  const code = `${usesF16 ? 'enable f16;\n' : ''}${declarations.join('\n')}
 
 var<workgroup> a_tile: array<${type}, ${(tileK * tileM) / vector}>;
 var<workgroup> b_tile: array<${type}, ${(tileK * tileN) / vector}>;
@@ -553,8 +779,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let batch = wid.z;
   let row0 = wid.y * ${tileM}u;
   let col0 = wid.x * ${tileN}u;
-  let a_base = batch * ${plan.strideA}u;
-  let b_base = batch * ${plan.strideB}u;
   ${body.join('\n  ')}
 }
 `;

@@ -11,14 +11,8 @@ import { Dim } from '../ir/graph';
 import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import {
-  bindings,
-  coordinates,
-  linearGrid,
-  linearMain,
-  readFloat,
-  writeFloat
-} from '../kernels/wgsl';
+import { ConvGeometry as KernelGeometry, convKernel, convTactics } from '../kernels/conv';
+import { bindings, coordinates, linearGrid, linearMain } from '../kernels/wgsl';
 import { Activation, activationMath, ActivationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
@@ -33,8 +27,7 @@ import {
   WindowAxis,
   windowOutputDims,
   wgslKernelLoops,
-  wgslPlus,
-  wgslWindowInput
+  wgslPlus
 } from './window';
 
 interface ConvAttributes {
@@ -53,11 +46,7 @@ interface ConvTransposeAttributes extends ConvAttributes {
 }
 
 /** The channel and window geometry of one convolution, checked against its tensors. */
-interface ConvGeometry {
-  batch: number;
-  inChannels: number;
-  outChannels: number;
-  group: number;
+interface ConvGeometry extends KernelGeometry {
   axes: WindowAxis[];
 }
 
@@ -423,12 +412,6 @@ function flatOffset(prefix: string, strides: readonly number[]): string {
     .join(' + ');
 }
 
-/** What a convolution adds to its sums as it stores them (FusedConv's residual and activation). */
-interface ConvEpilogue {
-  residual?: GpuTensor;
-  activation?: ActivationMath;
-}
-
 /**
  * One invocation per output element, looping over the receptive field: `prologue` sets
  * up per-output bases, `enter(axis)` opens each kernel level (computing `i${axis}` or
@@ -441,8 +424,7 @@ function convolutionKernel(
   g: ConvGeometry,
   enter: (axis: number) => string,
   prologue: string,
-  accumulate: string,
-  epilogue: ConvEpilogue = {}
+  accumulate: string
 ): GpuTensor {
   const outShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
   const out = ctx.allocate(x!.dtype, outShape);
@@ -453,37 +435,19 @@ function convolutionKernel(
   if (b) {
     inputs.push(['b', b]);
   }
-  if (epilogue.residual) {
-    inputs.push(['z', epilogue.residual]);
-  }
   const loops = wgslKernelLoops(
     g.axes.map(a => a.kernel),
     enter,
     accumulate
   );
-  const result = [
-    epilogue.residual ? `  sum += ${readFloat(epilogue.residual, 'z[index]')};` : '',
-    epilogue.activation ? '  sum = activation(sum);' : '',
-    `  out[index] = ${writeFloat(out, 'sum')};`
-  ];
   const body = [
     coordinates('index', outShape, 'c'),
     prologue,
-    `  var sum = ${b ? readFloat(b, 'b[c1]') : '0.0'};`,
+    `  var sum = ${b ? 'b[c1]' : '0.0'};`,
     loops,
-    ...result.filter(line => line !== '')
+    '  out[index] = sum;'
   ].join('\n');
-  const functions = epilogue.activation
-    ? [
-        epilogue.activation.helpers,
-        `fn activation(x: f32) -> f32 {\n  return ${epilogue.activation.expression};\n}`
-      ]
-    : [];
-  const code = [
-    bindings(inputs, [['out', out]]),
-    ...functions.filter(f => f !== ''),
-    linearMain(out.size, body)
-  ].join('\n');
+  const code = [bindings(inputs, [['out', out]]), linearMain(out.size, body)].join('\n');
   ctx.dispatch({
     label,
     code,
@@ -493,41 +457,35 @@ function convolutionKernel(
   return out;
 }
 
-function convKernel(
+/**
+ * Conv and FusedConv on the convolution kernels (kernels/conv.ts), with the default tactic
+ * for their shape; bias, residual and activation are applied as Y is stored.
+ */
+function convLayer(
   ctx: KernelContext,
   label: string,
-  inputs: (GpuTensor | undefined)[],
+  [x, w, bias, residual]: (GpuTensor | undefined)[],
   g: ConvGeometry,
-  epilogue: ConvEpilogue = {}
-) {
-  const [x, w] = inputs;
-  const inSpatial = g.axes.map(a => a.input);
-  const kernel = g.axes.map(a => a.kernel);
-  const inSize = sizeOf(inSpatial);
-  const kernelSize = sizeOf(kernel);
-  const channelsPerGroup = g.inChannels / g.group;
-  const prologue = [
-    `  let group = c1 / ${g.outChannels / g.group}u;`,
-    `  let xBase = (c0 * ${g.inChannels}u + group * ${channelsPerGroup}u) * ${inSize}u;`,
-    `  let wBase = c1 * ${channelsPerGroup * kernelSize}u;`
-  ].join('\n');
-  const accumulate = [
-    `  let xOffset = xBase + ${flatOffset('i', stridesOf(inSpatial))};`,
-    `  let wOffset = wBase + ${flatOffset('k', stridesOf(kernel))};`,
-    `  for (var c = 0u; c < ${channelsPerGroup}u; c++) {`,
-    `    sum += ${readFloat(x!, `x[xOffset + c * ${inSize}u]`)} * ${readFloat(w!, `w[wOffset + c * ${kernelSize}u]`)};`,
-    '  }'
-  ].join('\n');
-  return convolutionKernel(
-    ctx,
+  activation?: ActivationMath
+): GpuTensor {
+  const y = ctx.allocate(x!.dtype, [g.batch, g.outChannels, ...g.axes.map(a => a.output)]);
+  if (y.size === 0) {
+    return y;
+  }
+  const tensors = { x: x!, w: w!, y, bias, residual };
+  const kernel = convKernel({
+    geometry: g,
+    tactic: convTactics(g, ctx.device.limits)[0],
+    tensors,
+    activation
+  });
+  ctx.dispatch({
     label,
-    inputs,
-    g,
-    d => wgslWindowInput(g.axes[d], d, `c${d + 2}`),
-    prologue,
-    accumulate,
-    epilogue
-  );
+    code: kernel.code,
+    bindings: kernel.bindings.map(name => tensors[name]!),
+    workgroups: kernel.workgroups
+  });
+  return y;
 }
 
 /**
@@ -582,9 +540,10 @@ const conv: OpDefinition<ConvAttributes> = {
       return [convReference(x!, w!, b, geometry('conv', attrs, x!, w!, b))];
     }),
   webgpu: {
+    halfStorage: true,
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, b] = inputs;
-      return [convKernel(ctx, 'Conv', inputs, geometry('conv', attrs, x!, w!, b))];
+      return [convLayer(ctx, 'Conv', inputs, geometry('conv', attrs, x!, w!, b))];
     }
   }
 };
@@ -607,13 +566,13 @@ const fusedConv: OpDefinition<FusedConvAttributes> = {
       return [fusedConvReference(inputs, attrs)];
     }),
   webgpu: {
+    halfStorage: true,
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, b, z] = inputs;
       const g = geometry('conv', attrs, x!, w!, b);
-      const outShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
-      checkResidual(z?.shape, outShape);
+      checkResidual(z?.shape, [g.batch, g.outChannels, ...g.axes.map(a => a.output)]);
       const activation = attrs.activation && activationMath(attrs.activation);
-      return [convKernel(ctx, 'FusedConv', [x, w, b], g, { residual: z, activation })];
+      return [convLayer(ctx, 'FusedConv', inputs, g, activation)];
     }
   }
 };

@@ -1,0 +1,316 @@
+/**
+ * Convolution kernels for Conv and webtrt::FusedConv (NCHW, any number of spatial axes),
+ * each storing Y through the same epilogue: bias per output channel, a residual of Y's
+ * shape, then an activation. Three kinds, picked per layer by shape (TensorRT's tactics):
+ *
+ * - 'gemm': 1x1 kernels at stride 1 without padding are a plain batched GEMM: W as
+ *   [Cout, Cin] shared by every image, X[n] as [Cin, points], Y[n] as [Cout, points].
+ * - 'implicitGemm': every other convolution is one GEMM per group (kernels/gemm.ts's
+ *   ConvolutionLayout): M = output channels per group, N = images x output points,
+ *   K = input channels per group x kernel points, op(B) gathered from X on the fly.
+ * - 'depthwise': one input channel per group (2-D): a direct kernel in which each
+ *   invocation computes several adjacent outputs of one row, with the filter taps in
+ *   registers and each input row segment loaded once for all of them.
+ *
+ * Values are computed in f32 whatever the tensors' storage (f32, or native f16 in an FP16
+ * engine); float16 outputs stored as f32 are rounded to float16 as they are stored.
+ */
+import { sizeOf } from '../ir/tensor';
+import { GpuTensor } from './context';
+import {
+  ConvolutionAxis,
+  GemmBindingName,
+  gemmKernel,
+  GemmLimits,
+  GemmSpec,
+  GemmTactic,
+  gemmTactics,
+  implicitGemmRestriction
+} from './gemm';
+import { f32Literal, linearGrid, linearMain, readFloat, wgslType, writeFloat } from './wgsl';
+
+/** A convolution's channels and window, resolved against concrete shapes. */
+export interface ConvGeometry {
+  batch: number;
+  inChannels: number;
+  outChannels: number;
+  group: number;
+  axes: readonly ConvolutionAxis[];
+}
+
+export type ConvTactic =
+  | { kind: 'gemm'; gemm: GemmTactic }
+  | { kind: 'implicitGemm'; gemm: GemmTactic }
+  | {
+      kind: 'depthwise';
+      /** Adjacent outputs along the last axis that one invocation computes. */
+      outputsPerThread: number;
+    };
+
+export type ConvBindingName = 'x' | 'w' | 'bias' | 'residual' | 'y';
+
+/** What a kernel needs to know of a tensor: its type and how it is stored. */
+export type StoredTensor = Pick<GpuTensor, 'dtype' | 'storage'>;
+
+export interface ConvSpec {
+  geometry: ConvGeometry;
+  tactic: ConvTactic;
+  /** X, W and Y; bias ([Cout]) and residual (Y's shape) when the layer adds them. */
+  tensors: Record<'x' | 'w' | 'y', StoredTensor> &
+    Partial<Record<'bias' | 'residual', StoredTensor>>;
+  /** Applied last: a WGSL f32 expression of `x`, and the functions it calls. */
+  activation?: { expression: string; helpers: string };
+}
+
+export interface ConvKernel {
+  /** A compute shader with entry point `main`; binding i of group 0 is `bindings[i]`. */
+  code: string;
+  workgroups: [number, number, number];
+  bindings: ConvBindingName[];
+}
+
+/**
+ * Enough workgroups to give every multiprocessor of a large GPU (an H100 has 132) work:
+ * below this, a tactic's larger tiles leave most of the GPU idle, and smaller tiles win.
+ */
+const OCCUPANCY_WORKGROUPS = 128;
+
+/** The most filter taps the depthwise kernel keeps in registers (7x7 and below). */
+const MAX_DEPTHWISE_TAPS = 64;
+
+const DEPTHWISE_OUTPUTS_PER_THREAD = [4, 2, 8, 1];
+
+/** How many outputs each kind of layer computes per GEMM dimension. */
+function gemmDims(g: ConvGeometry, kind: 'gemm' | 'implicitGemm') {
+  const inputPoints = sizeOf(g.axes.map(a => a.input));
+  const outputPoints = sizeOf(g.axes.map(a => a.output));
+  const kernelPoints = sizeOf(g.axes.map(a => a.kernel));
+  if (kind === 'gemm') {
+    return { M: g.outChannels, N: inputPoints, K: g.inChannels, batch: g.batch };
+  }
+  return {
+    M: g.outChannels / g.group,
+    N: g.batch * outputPoints,
+    K: (g.inChannels / g.group) * kernelPoints,
+    batch: g.group
+  };
+}
+
+/** A 1x1 window at stride 1 without padding: Y is W times X, point by point. */
+function isPointwise(g: ConvGeometry): boolean {
+  return (
+    g.group === 1 &&
+    g.axes.every(a => a.kernel === 1 && a.stride === 1 && a.padBegin === 0 && a.output === a.input)
+  );
+}
+
+function isDepthwise(g: ConvGeometry): boolean {
+  return (
+    g.axes.length === 2 &&
+    g.inChannels === g.group &&
+    sizeOf(g.axes.map(a => a.kernel)) <= MAX_DEPTHWISE_TAPS
+  );
+}
+
+/**
+ * The tactics worth timing for one convolution, the default first. GEMM tiles are ordered
+ * so that the largest tile that still spreads over OCCUPANCY_WORKGROUPS comes first: a
+ * 7x7 map at batch 1 (N = 49) gets small tiles, a 56x56 one large tiles.
+ */
+export function convTactics(g: ConvGeometry, limits: GemmLimits): ConvTactic[] {
+  if (isDepthwise(g)) {
+    const width = g.axes[1].output;
+    // Fewer outputs per invocation than the row has, except for rows narrower than every choice.
+    const fitting = DEPTHWISE_OUTPUTS_PER_THREAD.filter(t => t === 1 || t <= width);
+    return fitting.map(outputsPerThread => ({ kind: 'depthwise', outputsPerThread }));
+  }
+  const kind = isPointwise(g) ? 'gemm' : 'implicitGemm';
+  const { M, N, K, batch } = gemmDims(g, kind);
+  let tiles = gemmTactics(limits, M, N, K);
+  if (kind === 'implicitGemm') {
+    tiles = tiles.filter(t => implicitGemmRestriction(t) === null);
+  }
+  const workgroups = (t: GemmTactic) => Math.ceil(M / t.tileM) * Math.ceil(N / t.tileN) * batch;
+  const occupying = tiles.filter(t => workgroups(t) >= OCCUPANCY_WORKGROUPS);
+  // Otherwise the tile that makes the most workgroups.
+  const best =
+    occupying[0] ?? tiles.reduce((most, t) => (workgroups(t) > workgroups(most) ? t : most));
+  return [best, ...tiles.filter(t => t !== best)].map(gemm => ({ kind, gemm }));
+}
+
+/** A short name for layer reports, e.g. 'implicitGemm 64x64x16 4x4 vec4'. */
+export function convTacticName(t: ConvTactic): string {
+  if (t.kind === 'depthwise') {
+    return `depthwise ${t.outputsPerThread} outputs per thread`;
+  }
+  const { tileM, tileN, tileK, threadM, threadN, vector } = t.gemm;
+  return `${t.kind} ${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}`;
+}
+
+/** Generates the kernel for one convolution, tactic and epilogue. */
+export function convKernel(spec: ConvSpec): ConvKernel {
+  const { geometry: g, tactic } = spec;
+  if (g.inChannels % g.group !== 0 || g.outChannels % g.group !== 0) {
+    throw new Error(
+      `${g.inChannels} input and ${g.outChannels} output channels do not split into ${g.group} groups`
+    );
+  }
+  if (tactic.kind === 'depthwise') {
+    return depthwiseKernel(spec, tactic.outputsPerThread);
+  }
+  if (tactic.kind === 'gemm' && !isPointwise(g)) {
+    throw new Error(`the 'gemm' tactic takes only 1x1 convolutions at stride 1 without padding`);
+  }
+  return convolutionGemm(spec, tactic.kind, tactic.gemm);
+}
+
+/** The GEMM kernel's names for the convolution's tensors. */
+const GEMM_BINDINGS: Record<GemmBindingName, ConvBindingName> = {
+  a: 'w',
+  b: 'x',
+  bias: 'bias',
+  residual: 'residual',
+  c: 'y'
+};
+
+function convolutionGemm(
+  { geometry: g, tensors, activation }: ConvSpec,
+  kind: 'gemm' | 'implicitGemm',
+  tile: GemmTactic
+): ConvKernel {
+  const { M, N, K, batch } = gemmDims(g, kind);
+  const bindingStorage: GemmSpec['bindingStorage'] = {};
+  for (const [name, convName] of Object.entries(GEMM_BINDINGS)) {
+    const tensor = tensors[convName];
+    if (tensor) {
+      bindingStorage[name as GemmBindingName] = wgslType(tensor) === 'f16' ? 'f16' : 'f32';
+    }
+  }
+  const kernel = gemmKernel({
+    M,
+    N,
+    K,
+    batch,
+    // The pointwise GEMM shares W between images; the implicit GEMM's batch is the group.
+    batchStrideA: kind === 'gemm' ? 0 : M * K,
+    batchStrideB: kind === 'gemm' ? K * N : undefined,
+    precision: 'f32',
+    bindingStorage,
+    roundToF16: tensors.y.dtype === 'float16',
+    convolution:
+      kind === 'implicitGemm'
+        ? { images: g.batch, inChannels: g.inChannels, outChannels: g.outChannels, axes: g.axes }
+        : undefined,
+    tactic: tile,
+    epilogue: {
+      bias: tensors.bias ? 'col' : undefined,
+      residual: tensors.residual !== undefined,
+      activation: activation?.expression,
+      activationHelpers: activation?.helpers
+    }
+  });
+  return {
+    code: kernel.code,
+    workgroups: kernel.workgroups,
+    bindings: kernel.bindings.map(({ name }) => GEMM_BINDINGS[name])
+  };
+}
+
+/**
+ * Depthwise convolution (one input channel per group, any channel multiplier), 2-D: each
+ * invocation computes `outputs` adjacent outputs of one output row of one channel. Its
+ * channel's filter taps are read once into registers; for each kernel row, the input
+ * segment that the outputs' windows cover is read once and every tap of the row is
+ * applied to it from registers.
+ */
+function depthwiseKernel(
+  { geometry: g, tensors, activation }: ConvSpec,
+  outputs: number
+): ConvKernel {
+  const [rows, columns] = g.axes;
+  const multiplier = g.outChannels / g.group;
+  const chunks = Math.ceil(columns.output / outputs);
+  const count = g.batch * g.outChannels * rows.output * chunks;
+  const inputPoints = rows.input * columns.input;
+  const taps = rows.kernel * columns.kernel;
+  // Input columns one row of windows covers, relative to the first window's start.
+  const span = (outputs - 1) * columns.stride + (columns.kernel - 1) * columns.dilation + 1;
+  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const { x, w, y, bias, residual } = tensors;
+
+  const names: ConvBindingName[] = ['x', 'w'];
+  if (bias) {
+    names.push('bias');
+  }
+  if (residual) {
+    names.push('residual');
+  }
+  names.push('y');
+  const declarations = names.map(
+    (name, i) =>
+      `@group(0) @binding(${i}) var<storage, ${name === 'y' ? 'read_write' : 'read'}> ${name}: array<${wgslType(tensors[name]!)}>;`
+  );
+
+  const body = [
+    `  let chunk = index % ${chunks}u;`,
+    `  let row = (index / ${chunks}u) % ${rows.output}u;`,
+    `  let plane = index / ${chunks * rows.output}u;`,
+    `  let channel = plane % ${g.outChannels}u;`,
+    `  let x_base = (plane / ${g.outChannels}u * ${g.inChannels}u + channel / ${multiplier}u) * ${inputPoints}u;`,
+    `  let w_base = channel * ${taps}u;`,
+    ...range(taps).map(t => `  let w_${t} = ${readFloat(w, `w[w_base + ${t}u]`)};`),
+    `  let column0 = chunk * ${outputs}u;`,
+    `  let window_row = i32(row) * ${rows.stride}i - ${rows.padBegin}i;`,
+    `  let window_column = i32(column0) * ${columns.stride}i - ${columns.padBegin}i;`,
+    ...range(outputs).map(
+      o => `  var sum_${o} = ${bias ? readFloat(bias, 'bias[channel]') : f32Literal(0)};`
+    )
+  ];
+  for (let kr = 0; kr < rows.kernel; kr++) {
+    body.push(
+      '  {',
+      `    let input_row = window_row + ${kr * rows.dilation}i;`,
+      `    if (u32(input_row) < ${rows.input}u) {`,
+      `      let row_base = x_base + u32(input_row) * ${columns.input}u;`
+    );
+    for (let s = 0; s < span; s++) {
+      body.push(
+        `      let column_${s} = window_column + ${s}i;`,
+        `      let x_${s} = select(0.0, ${readFloat(x, `x[row_base + u32(clamp(column_${s}, 0i, ${columns.input - 1}i))]`)}, u32(column_${s}) < ${columns.input}u);`
+      );
+    }
+    for (let o = 0; o < outputs; o++) {
+      for (let kc = 0; kc < columns.kernel; kc++) {
+        const s = o * columns.stride + kc * columns.dilation;
+        body.push(`      sum_${o} += x_${s} * w_${kr * columns.kernel + kc};`);
+      }
+    }
+    body.push('    }', '  }');
+  }
+  const outputPoints = rows.output * columns.output;
+  for (let o = 0; o < outputs; o++) {
+    const column = `column0 + ${o}u`;
+    const store = [
+      `    let at = plane * ${outputPoints}u + row * ${columns.output}u + ${column};`,
+      `    var v = sum_${o};`
+    ];
+    if (residual) {
+      store.push(`    v += ${readFloat(residual, 'residual[at]')};`);
+    }
+    if (activation) {
+      store.push('    v = activation(v);');
+    }
+    store.push(`    y[at] = ${writeFloat(y, 'v')};`);
+    body.push(`  if (${column} < ${columns.output}u) {`, ...store, '  }');
+  }
+  const functions = activation
+    ? [activation.helpers, `fn activation(x: f32) -> f32 {\n  return ${activation.expression};\n}`]
+    : [];
+  const code = [
+    ...declarations,
+    ...functions.filter(f => f !== ''),
+    linearMain(count, body.join('\n'))
+  ].join('\n');
+  const [groupsX, groupsY] = linearGrid(count);
+  return { code, workgroups: [groupsX, groupsY, 1], bindings: names };
+}
