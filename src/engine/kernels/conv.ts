@@ -159,7 +159,7 @@ export function convKernel(spec: ConvSpec): ConvKernel {
     return depthwiseKernel(spec, tactic.outputsPerThread);
   }
   if (tactic.kind === 'gemm' && !isPointwise(g)) {
-    throw new Error(`the 'gemm' tactic takes only 1x1 convolutions at stride 1 without padding`);
+    throw new Error("the 'gemm' tactic takes only 1x1 convolutions at stride 1 without padding");
   }
   return convolutionGemm(spec, tactic.kind, tactic.gemm);
 }
