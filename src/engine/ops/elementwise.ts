@@ -122,7 +122,7 @@ fn erf_approx(x: f32) -> f32 {
 }`;
 
 /** Real-valued pow: negative bases are defined for integral exponents, 0^0 is 1. */
-const WGSL_POW = `
+export const WGSL_POW = `
 fn pow_real(x: f32, y: f32) -> f32 {
   if (y == 0.0) {
     return 1.0;

@@ -1,6 +1,7 @@
 import { attentionOps } from './attention';
 import { convOps } from './conv';
 import { elementwiseOps } from './elementwise';
+import { fusedElementwiseOps } from './fused-elementwise';
 import { layoutOps } from './layout';
 import { matmulOps } from './matmul';
 import { normalizationOps } from './normalization';
@@ -23,7 +24,8 @@ const ALL_OPS: readonly AnyOp[] = [
   ...shapeOps,
   ...layoutOps,
   ...resizeOps,
-  ...attentionOps
+  ...attentionOps,
+  ...fusedElementwiseOps
 ];
 
 const REGISTRY = new Map<string, AnyOp>();
