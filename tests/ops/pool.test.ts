@@ -186,7 +186,11 @@ test('GlobalMaxPool and GlobalAveragePool, 1-D to 3-D', async () => {
   for (const shape of [
     [2, 3, 7],
     [2, 3, 5, 6],
-    [1, 2, 3, 4, 2]
+    [1, 2, 3, 4, 2],
+    // Planes larger than a workgroup and not a multiple of it (every invocation strides,
+    // halves combine the partial results), and planes of one element (most invocations idle).
+    [2, 3, 13, 17],
+    [1, 70, 1, 1]
   ]) {
     for (const opType of ['GlobalMaxPool', 'GlobalAveragePool']) {
       const [y] = await checkPool(opType, shape);

@@ -1,6 +1,6 @@
 /**
  * Data-layout ops: they move elements without arithmetic, so every kernel here works on
- * any 32-bit GPU storage (float32, integers as i32, bool as u32). Transpose, Slice, Pad,
+ * any GPU storage (float32, integers as i32, bool as u32, float16 as f16 or f32). Transpose, Slice, Pad,
  * Tile, DepthToSpace and SpaceToDepth are gathers by a plan (see shape.ts); Concat and
  * Split copy blocks along an axis; Gather and GatherElements read through indices.
  */
@@ -26,6 +26,7 @@ import {
   listInput,
   listInputs,
   mapCoordinates,
+  movedElement,
   movesAnyStorage,
   normalizeAxes,
   normalizeAxis,
@@ -515,7 +516,7 @@ function copyAlongAxisGpu(
   let a = (index / ${inner}u) % ${count}u;
   let i = index % ${inner}u;
   dst[(o * ${copy.toLength}u + ${copy.to}u + a) * ${inner}u + i] =
-      src[(o * ${copy.fromLength}u + ${copy.from}u + a) * ${inner}u + i];`;
+      ${movedElement(source, destination, `src[(o * ${copy.fromLength}u + ${copy.from}u + a) * ${inner}u + i]`)};`;
   const total = outer * count * inner;
   const code = [bindings([['src', source]], [['dst', destination]]), linearMain(total, body)].join(
     '\n'
@@ -629,6 +630,7 @@ const concat: OpDefinition<{ axis: number }> = {
     return [out];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, inputs, _host, a) => {
       const present = inputs.filter((t): t is GpuTensor => t !== undefined);
@@ -728,6 +730,7 @@ const split: OpDefinition<SplitAttributes> = {
     });
   },
   webgpu: {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, [x], host, a) =>
       splitPlan(x!.shape, readList(a.split, host), a).map(({ outShape, copy }) => {
@@ -798,6 +801,7 @@ const gather: OpDefinition<{ axis: number }> = {
     return [takeElements(data!, gatherDims(data!.shape, indices!.shape, axis) as number[], from)];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, [data, indices], _host, a) => {
       const axis = normalizeAxis(a.axis, data!.shape.length);
@@ -813,7 +817,7 @@ const gather: OpDefinition<{ axis: number }> = {
   let j = (index / ${inner}u) % ${count}u;
   let i = index % ${inner}u;
 ${wgslIndex('j', size)}
-  out[index] = data[(block * ${size}u + k) * ${inner}u + i];`;
+  out[index] = ${movedElement(data!, out, `data[(block * ${size}u + k) * ${inner}u + i]`)};`;
       gatherOnGpu(ctx, 'Gather', data!, indices!, out, body);
       return [out];
     }
@@ -873,6 +877,7 @@ const gatherElements: OpDefinition<{ axis: number }> = {
     return [takeElements(data!, indices!.shape, from)];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, [data, indices], _host, a) => {
       checkGatherElements(data!.shape, indices!.shape, a.axis);
@@ -885,7 +890,7 @@ const gatherElements: OpDefinition<{ axis: number }> = {
       const body = [
         coordinates('index', indices!.shape, 'c'),
         wgslIndex('index', data!.shape[axis]),
-        `  out[index] = data[${offset || '0u'}];`
+        `  out[index] = ${movedElement(data!, out, `data[${offset || '0u'}]`)};`
       ].join('\n');
       gatherOnGpu(ctx, 'GatherElements', data!, indices!, out, body);
       return [out];

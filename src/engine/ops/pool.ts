@@ -7,7 +7,16 @@ import { DataType, isFloat } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { computesAsFloat, GpuTensor, KernelContext } from '../kernels/context';
-import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
+import {
+  bindings,
+  coordinates,
+  f32Literal,
+  linearGrid,
+  linearMain,
+  readFloat,
+  WORKGROUP_SIZE,
+  writeFloat
+} from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
 import {
@@ -218,7 +227,7 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
   const inside = includePad
     ? axes.map((a, d) => `i${d} >= 0i && i${d} < ${a.input}i`).join(' && ')
     : 'true';
-  const read = `x[base + ${offset(stridesOf(inSpatial))}]`;
+  const read = readFloat(x, `x[base + ${offset(stridesOf(inSpatial))}]`);
   let accumulate: string;
   let init: string;
   let finish: string;
@@ -232,14 +241,14 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
       `    bestIndex = i32(base + ${offset(indexStrides(attrs, inSpatial))});`,
       '  }'
     ].join('\n');
-    finish = `  out[index] = best;${indices ? '\n  indices[index] = bestIndex;' : ''}`;
+    finish = `  out[index] = ${writeFloat(out, 'best')};${indices ? '\n  indices[index] = bestIndex;' : ''}`;
   } else {
     init = '  var sum = 0.0;\n  var count = 0.0;';
     accumulate = [
       '  count += 1.0;',
       inside === 'true' ? `  sum += ${read};` : `  if (${inside}) {\n    sum += ${read};\n  }`
     ].join('\n');
-    finish = '  out[index] = sum / count;';
+    finish = `  out[index] = ${writeFloat(out, 'sum / count')};`;
   }
   const loops = wgslKernelLoops(
     axes.map(a => a.kernel),
@@ -267,6 +276,58 @@ function poolKernel(ctx: KernelContext, x: GpuTensor, attrs: PoolAttributes): Gp
   return outputs.map(([, t]) => t);
 }
 
+/**
+ * GlobalAveragePool and GlobalMaxPool of floats: one workgroup per (batch, channel) plane,
+ * its invocations striding over the plane and combining their partial results in
+ * workgroup memory by halves.
+ */
+function globalPoolKernel(ctx: KernelContext, x: GpuTensor, kind: PoolKind): GpuTensor {
+  checkRank(x.shape.length);
+  const planes = x.shape[0] * x.shape[1];
+  const planeSize = sizeOf(x.shape.slice(2));
+  const out = ctx.allocate(x.dtype, [...x.shape.slice(0, 2), ...x.shape.slice(2).map(() => 1)]);
+  const combine = kind === 'max' ? 'max(a, b)' : 'a + b';
+  const result = kind === 'max' ? 'partial[0]' : `partial[0] / ${f32Literal(planeSize)}`;
+  const code = `${bindings([['x', x]], [['out', out]])}
+var<workgroup> partial: array<f32, ${WORKGROUP_SIZE}>;
+
+fn combine(a: f32, b: f32) -> f32 {
+  return ${combine};
+}
+
+@compute @workgroup_size(${WORKGROUP_SIZE})
+fn main(@builtin(local_invocation_index) lane: u32, @builtin(workgroup_id) group: vec3<u32>,
+        @builtin(num_workgroups) groups: vec3<u32>) {
+  let plane = group.x + group.y * groups.x;
+  var acc = ${kind === 'max' ? f32Literal(-Infinity) : '0.0'};
+  if (plane < ${planes}u) {
+    for (var i = lane; i < ${planeSize}u; i += ${WORKGROUP_SIZE}u) {
+      acc = combine(acc, ${readFloat(x, `x[plane * ${planeSize}u + i]`)});
+    }
+  }
+  partial[lane] = acc;
+  workgroupBarrier();
+  for (var stride = ${WORKGROUP_SIZE / 2}u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) {
+      partial[lane] = combine(partial[lane], partial[lane + stride]);
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && plane < ${planes}u) {
+    out[plane] = ${writeFloat(out, result)};
+  }
+}`;
+  if (planes > 0) {
+    ctx.dispatch({
+      label: kind === 'max' ? 'GlobalMaxPool' : 'GlobalAveragePool',
+      code,
+      bindings: [x, out],
+      workgroups: linearGrid(planes * WORKGROUP_SIZE)
+    });
+  }
+  return out;
+}
+
 // --- op definitions --------------------------------------------------------------------
 
 function poolOp(
@@ -283,11 +344,15 @@ function poolOp(
         return poolReference(x!, attrs);
       }),
     webgpu: {
+      halfStorage: true,
       unsupported: ([dtype], attrs) =>
         computesAsFloat(dtype!) || (attrs.kind === 'max' && (dtype === 'int8' || dtype === 'uint8'))
           ? null
           : `${dtype} input runs on the CPU`,
-      run: (ctx, [x], _host, attrs) => poolKernel(ctx, x!, attrs)
+      run: (ctx, [x], _host, attrs) =>
+        attrs.global && computesAsFloat(x!.dtype)
+          ? [globalPoolKernel(ctx, x!, attrs.kind)]
+          : poolKernel(ctx, x!, attrs)
     }
   };
 }

@@ -12,7 +12,15 @@ import { DataType } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
+import {
+  bindings,
+  coordinates,
+  f32Literal,
+  linearGrid,
+  linearMain,
+  readFloat,
+  writeFloat
+} from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import {
   intList,
@@ -139,11 +147,20 @@ export function dispatchRows(ctx: KernelContext, kernel: RowKernel): void {
 }
 
 /** WGSL statements declaring `name`, the largest element of the row of `input`. */
-export function wgslRowMax(input: string, name: string): string {
+export function wgslRowMax(input: string, name: string, tensor?: StoredTensor): string {
   return `  var ${name} = ${f32Literal(-Infinity)};
   for (var r = 0u; r < ROW_SIZE; r++) {
-    ${name} = max(${name}, ${input}[base + row_offset(r)]);
+    ${name} = max(${name}, ${readRow(input, 'base + row_offset(r)', tensor)});
   }`;
+}
+
+/** A row kernel's tensor, when it may hold float16 in f16 storage (read as f32). */
+type StoredTensor = Pick<GpuTensor, 'dtype' | 'storage'>;
+
+/** The f32 element `at` of the binding `input` (of `tensor`, when given: see readFloat). */
+function readRow(input: string, at: string, tensor: StoredTensor | undefined): string {
+  const access = `${input}[${at}]`;
+  return tensor ? readFloat(tensor, access) : access;
 }
 
 /** The largest element of one row (-Infinity for an empty row). */
@@ -298,19 +315,19 @@ function reduceRow(
 
 const F32_MAX = 3.4028234663852886e38;
 
-function wgslReduceRow(reduction: Reduction): string {
+function wgslReduceRow(reduction: Reduction, data: GpuTensor, out: GpuTensor): string {
   const shift = reduction.shifted
-    ? `${wgslRowMax('data', 'peak')}
+    ? `${wgslRowMax('data', 'peak', data)}
   let shift = select(0.0, peak, abs(peak) <= ${f32Literal(F32_MAX)});`
     : '  let shift = 0.0;';
   return `${shift}
   var acc = ${f32Literal(reduction.initial)};
   for (var r = 0u; r < ROW_SIZE; r++) {
-    let x = data[base + row_offset(r)] - shift;
+    let x = ${readFloat(data, 'data[base + row_offset(r)]')} - shift;
     acc = ${reduction.wgslStep};
   }
   let count = f32(ROW_SIZE);
-  out[index] = ${reduction.wgslFinish ?? 'acc'} + shift;`;
+  out[index] = ${writeFloat(out, `${reduction.wgslFinish ?? 'acc'} + shift`)};`;
 }
 
 function reduceOp(reduction: Reduction): OpDefinition<ReduceAttributes> {
@@ -348,6 +365,7 @@ function reduceOp(reduction: Reduction): OpDefinition<ReduceAttributes> {
       return [Tensor.fromNumbers(data.dtype, shape, out)];
     },
     webgpu: {
+      halfStorage: true,
       run: (ctx, [data], hostInputs, attrs) => {
         const x = data!;
         const axes = reducedAxes(readList(attrs.axes, hostInputs), x.shape.length, attrs);
@@ -357,7 +375,7 @@ function reduceOp(reduction: Reduction): OpDefinition<ReduceAttributes> {
           layout: rowLayout(x.shape, axes),
           inputs: [['data', x]],
           outputs: [['out', out]],
-          body: wgslReduceRow(reduction)
+          body: wgslReduceRow(reduction, x, out)
         });
         return [out];
       }
@@ -413,12 +431,12 @@ export function rowArg(
 }
 
 /** WGSL statements declaring `best`, the position in the row of `input` that `search` picks. */
-export function wgslRowArg(input: string, search: ArgSearch): string {
+export function wgslRowArg(input: string, search: ArgSearch, tensor?: StoredTensor): string {
   const comparison = (search.largest ? '>' : '<') + (search.lastOfTies ? '=' : '');
   return `  var best = 0u;
-  var best_value = ${input}[base];
+  var best_value = ${readRow(input, 'base', tensor)};
   for (var r = 1u; r < ROW_SIZE; r++) {
-    let x = ${input}[base + row_offset(r)];
+    let x = ${readRow(input, 'base + row_offset(r)', tensor)};
     if (x ${comparison} best_value) {
       best = r;
       best_value = x;
@@ -460,6 +478,7 @@ function argOp(opType: 'ArgMax' | 'ArgMin'): OpDefinition<ArgAttributes> {
       return [Tensor.fromNumbers(INDEX_TYPE, outShape(x.shape, axis, attrs), out)];
     },
     webgpu: {
+      halfStorage: true,
       run: (ctx, [data], _host, attrs) => {
         const x = data!;
         const axis = argAxis(x.shape, attrs);
@@ -469,7 +488,7 @@ function argOp(opType: 'ArgMax' | 'ArgMin'): OpDefinition<ArgAttributes> {
           layout: rowLayout(x.shape, [axis]),
           inputs: [['data', x]],
           outputs: [['out', out]],
-          body: `${wgslRowArg('data', search(attrs))}
+          body: `${wgslRowArg('data', search(attrs), x)}
   out[index] = i32(best);`
         });
         return [out];

@@ -8,7 +8,15 @@ import { DataType, isInteger } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { bindings, coordinates, f32Literal, linearGrid, linearMain } from '../kernels/wgsl';
+import {
+  bindings,
+  coordinates,
+  f32Literal,
+  linearGrid,
+  linearMain,
+  readFloat,
+  writeFloat
+} from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { InferInput, OpContext, OpDefinition } from './types';
 import { atNode, wgslPlus } from './window';
@@ -545,7 +553,7 @@ function resizeKernel(
     if (attrs.transform === 'tf_crop_and_resize') {
       setup.push(
         `  if (${sample} < ${nearest ? '0i' : '0.0'}) {`,
-        `    out[index] = ${f32Literal(attrs.extrapolationValue)};`,
+        `    out[index] = ${writeFloat(out, f32Literal(attrs.extrapolationValue))};`,
         '    return;',
         '  }'
       );
@@ -582,9 +590,9 @@ function resizeKernel(
     ...setup,
     '  var sum = 0.0;',
     ...loops,
-    `  sum += ${weight}x[${offset}];`,
+    `  sum += ${weight}${readFloat(x, `x[${offset}]`)};`,
     ...weights.map(() => '  }'),
-    '  out[index] = sum;'
+    `  out[index] = ${writeFloat(out, 'sum')};`
   ].join('\n');
   const code = [
     bindings(inputs, [['out', out]]),
@@ -650,6 +658,7 @@ function resizeOp(
         return [resizeReference(x, attrs, resizePlan(attrs, x.shape, readSizing(attrs, inputs)))];
       }),
     webgpu: {
+      halfStorage: true,
       run: (ctx, [x], host, attrs) => [
         resizeKernel(ctx, x!, attrs, resizePlan(attrs, x!.shape, readSizing(attrs, host)))
       ]

@@ -10,8 +10,16 @@
 import { DataType, dataTypeFromOnnx } from '../ir/dtype';
 import { Dim, Node } from '../ir/graph';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext, storageType } from '../kernels/context';
-import { bindings, coordinates, linearGrid, linearMain, storageLiteral } from '../kernels/wgsl';
+import { GpuTensor, KernelContext, storageType, tensorStorage } from '../kernels/context';
+import {
+  bindings,
+  coordinates,
+  linearGrid,
+  linearMain,
+  readFloat,
+  storageLiteral,
+  writeFloat
+} from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastShapes } from './broadcast';
 import {
@@ -316,10 +324,11 @@ export function gatherGpu(
   });
   // Outside a constant pad the load reads out of bounds, which WebGPU makes harmless
   // (reads are clamped to the buffer); select then keeps the fill value.
-  const load = `source[u32(${terms.join(' + ') || '0'})]`;
+  const load = movedElement(source, out, `source[u32(${terms.join(' + ') || '0'})]`);
+  const fillValue = writeFloat(out, storageLiteral(source.dtype, fill));
   lines.push(
     inside.length
-      ? `  out[index] = select(${storageLiteral(source.dtype, fill)}, ${load}, ${inside.join(' && ')});`
+      ? `  out[index] = select(${fillValue}, ${load}, ${inside.join(' && ')});`
       : `  out[index] = ${load};`
   );
   const code = [
@@ -353,7 +362,10 @@ function generateGpu(
   expression: string
 ): GpuTensor {
   const out = ctx.allocate(dtype, shape);
-  const body = [coordinates('index', shape, 'c'), `  out[index] = ${expression};`].join('\n');
+  const body = [
+    coordinates('index', shape, 'c'),
+    `  out[index] = ${writeFloat(out, expression)};`
+  ].join('\n');
   const code = [bindings([], [['out', out]]), linearMain(out.size, body)].join('\n');
   dispatchOver(ctx, label, code, [out]);
   return out;
@@ -365,7 +377,18 @@ export function identityReads(shape: readonly number[]): AxisRead[] {
   return shape.map((_, axis) => ({ stride: strides[axis], start: 0, step: 1 }));
 }
 
-// --- kernels shared by the ops that move 32-bit elements --------------------------------
+// --- kernels shared by the ops that move elements ----------------------------------------
+
+/**
+ * What a kernel that moves elements stores into `target` for the element `access` of
+ * `source`: the element itself when both have one storage type, else converted through
+ * f32 (float16 between f16 and f32 storage).
+ */
+export function movedElement(source: GpuTensor, target: GpuTensor, access: string): string {
+  return tensorStorage(source) === tensorStorage(target)
+    ? access
+    : writeFloat(target, readFloat(source, access));
+}
 
 /**
  * `unsupported` for kernels that move elements without arithmetic: any type with 32-bit
@@ -381,6 +404,7 @@ function viewKernel<A>(
   outputShape: (x: GpuTensor, host: (Tensor | undefined)[], attrs: A) => number[]
 ): WebGpuKernel<A> {
   return {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, [x], host, attrs) => [ctx.view(x!, outputShape(x!, host, attrs))]
   };
@@ -417,6 +441,7 @@ export function gatherOp<A>(
       return [gatherCpu(x, step.plan, step.outShape, step.fill)];
     },
     webgpu: {
+      halfStorage: true,
       unsupported: movesAnyStorage,
       run: (ctx, [x], host, attrs) => {
         const step = gather(x!, host, attrs);
@@ -725,6 +750,7 @@ const dropout: OpDefinition<DropoutAttributes> = {
     return [x!, mask];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: movesAnyStorage,
     run: (ctx, [x], host, a) => {
       checkInference(host[1], host[2], ctx.node);
@@ -834,6 +860,7 @@ const constantOfShape: OpDefinition<{ value: Tensor }> = {
     return [takeElements(a.value, dims, new Int32Array(sizeOf(dims)))];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: (_inputs, a) => generatesFloat32(a.value.dtype),
     run: (ctx, _inputs, [shape], a) => [
       generateGpu(
@@ -912,6 +939,7 @@ const eyeLike: OpDefinition<EyeLikeAttributes> = {
     return [Tensor.fromNumbers(eyeLikeType(x!, a), x!.shape, values)];
   },
   webgpu: {
+    halfStorage: true,
     // Only the input's shape is read, so its type does not matter.
     unsupported: ([x], a) =>
       storageType(a.dtype ?? x!) ? null : `${a.dtype ?? x} has no 32-bit GPU storage`,
