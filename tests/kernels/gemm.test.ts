@@ -10,6 +10,7 @@ import {
   gemmTactics,
   tacticFootprint
 } from '../../src/engine/kernels/gemm';
+import { dispatchKernel } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { seededRandom } from '../helpers/random';
 
@@ -41,53 +42,11 @@ function decode(spec: GemmSpec, bytes: ArrayBuffer, elements: number): number[] 
 
 async function runGemm(device: GPUDevice, spec: GemmSpec, inputs: Inputs): Promise<number[]> {
   const kernel = gemmKernel(spec);
-  device.pushErrorScope('validation');
-  const module = device.createShaderModule({ code: kernel.code });
-  const pipeline = device.createComputePipeline({
-    layout: 'auto',
-    compute: { module, entryPoint: 'main' }
-  });
-  const buffers = kernel.bindings.map(({ name, elements }) => {
-    const bytes = encode(spec, inputs[name] ?? [], elements);
-    const buffer = device.createBuffer({
-      size: bytes.byteLength,
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST
-    });
-    device.queue.writeBuffer(buffer, 0, bytes);
-    return buffer;
-  });
-  const c = buffers[buffers.length - 1];
-  const readback = device.createBuffer({
-    size: c.size,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
-  });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } }))
-    })
+  const contents = kernel.bindings.map(({ name, elements }) =>
+    encode(spec, inputs[name] ?? [], elements)
   );
-  pass.dispatchWorkgroups(...kernel.workgroups);
-  pass.end();
-  encoder.copyBufferToBuffer(c, 0, readback, 0, c.size);
-  device.queue.submit([encoder.finish()]);
-  const error = await device.popErrorScope();
-  if (error) {
-    throw new Error(`${error.message}\n${kernel.code}`);
-  }
-  await readback.mapAsync(GPUMapMode.READ);
-  const result = decode(
-    spec,
-    readback.getMappedRange().slice(0),
-    spec.M * spec.N * (spec.batch ?? 1)
-  );
-  readback.destroy();
-  buffers.forEach(b => b.destroy());
-  return result;
+  const bytes = await dispatchKernel(device, kernel, contents, contents.length - 1);
+  return decode(spec, bytes, spec.M * spec.N * (spec.batch ?? 1));
 }
 
 // --- the float64 reference ---------------------------------------------------------------
