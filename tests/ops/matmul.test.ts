@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AttributeValue, Dim } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel, reference, values } from '../helpers/compare';
+import { checkKernel, NodeCase, reference, values } from '../helpers/compare';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
+import { checkHalfKernel } from '../helpers/half';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
 
@@ -257,13 +258,11 @@ interface FusedCase {
   residual?: boolean;
   attributes?: Record<string, AttributeValue>;
   activation?: [string, number[]];
-  dtype?: 'float32' | 'float16';
 }
 
 /** Runs webtrt::FusedMatMul on the GPU against its CPU reference; returns the reference's Y. */
 async function checkFusedMatMul(c: FusedCase, seed = 10): Promise<Tensor> {
-  const dtype = c.dtype ?? 'float32';
-  const random = (shape: number[]) => randomTensor(shape, { seed: seed++, dtype });
+  const random = (shape: number[]) => randomTensor(shape, { seed: seed++ });
   const a = random(c.a);
   const b = random(c.b);
   const attributes: Record<string, AttributeValue> = { ...c.attributes };
@@ -277,12 +276,7 @@ async function checkFusedMatMul(c: FusedCase, seed = 10): Promise<Tensor> {
     attributes: { transA: attributes.transA ?? 0, transB: attributes.transB ?? 0 }
   });
   const inputs = [a, b, c.c && random(c.c), c.residual ? random([...product.shape]) : undefined];
-  // float16: the kernel accumulates in f32, the reference in f64; both round once.
-  const tolerance = dtype === 'float16' ? 2e-3 : 1e-5;
-  const [y] = await checkKernel(
-    { opType: 'FusedMatMul', domain: 'webtrt', inputs, attributes },
-    tolerance
-  );
+  const [y] = await checkKernel({ opType: 'FusedMatMul', domain: 'webtrt', inputs, attributes });
   return y;
 }
 
@@ -390,37 +384,60 @@ test('FusedMatMul refuses a residual of another shape, a growing C and a transpo
   assert.throws(() => fused([a, b], { activation: 'Softmax' }), /not one a layer can fuse/);
 });
 
-test('MatMul, Gemm and FusedMatMul on float16 (stored as f32, rounded as float16)', async () => {
-  const dtype = 'float16';
-  const [y] = await checkKernel(
-    {
-      opType: 'MatMul',
-      inputs: [randomTensor([2, 5, 9], { dtype }), randomTensor([9, 7], { dtype, seed: 2 })]
-    },
-    2e-3
-  );
-  assert.equal(y.dtype, 'float16');
-  await checkKernel(
-    {
-      opType: 'Gemm',
-      inputs: [
-        randomTensor([6, 5], { dtype }),
-        randomTensor([7, 6], { dtype, seed: 2 }),
-        randomTensor([7], { dtype, seed: 3 })
-      ],
-      attributes: { transA: 1, transB: 1, beta: 0.5 }
-    },
-    2e-3
-  );
-  const fused = await checkFusedMatMul({
-    a: [3, 8],
-    b: [8, 4],
-    c: [4],
-    residual: true,
-    activation: ['Tanh', []],
-    dtype
+describe('FP16 layers: f16 storage where the device has shader-f16, else rounded f32', () => {
+  // float32 inputs that float16 holds exactly, so the reformats into the layer round nothing.
+  const halfExact = (shape: number[], options: { seed?: number } = {}) =>
+    Tensor.fromNumbers(
+      'float32',
+      shape,
+      randomTensor(shape, { ...options, dtype: 'float16' }).toNumbers()
+    );
+  const fused = (inputs: Tensor[], attributes: Record<string, AttributeValue> = {}): NodeCase => ({
+    opType: 'FusedMatMul',
+    domain: 'webtrt',
+    inputs,
+    attributes
   });
-  assert.equal(fused.dtype, 'float16');
+  const cases: [string, NodeCase][] = [
+    [
+      'MatMul, batched',
+      { opType: 'MatMul', inputs: [halfExact([2, 5, 9]), halfExact([9, 7], { seed: 2 })] }
+    ],
+    [
+      'Gemm with transposes and beta * C',
+      {
+        opType: 'Gemm',
+        inputs: [halfExact([6, 5]), halfExact([7, 6], { seed: 2 }), halfExact([7], { seed: 3 })],
+        attributes: { transA: 1, transB: 1, beta: 0.5 }
+      }
+    ],
+    [
+      'FusedMatMul with a row bias, a residual and Tanh',
+      fused(
+        [
+          halfExact([3, 8]),
+          halfExact([8, 4], { seed: 2 }),
+          halfExact([1, 4], { seed: 3 }),
+          halfExact([3, 4], { seed: 4 })
+        ],
+        { activation: 'Tanh' }
+      )
+    ],
+    [
+      'FusedMatMul with a bias per batch summed into the residual',
+      fused([
+        halfExact([2, 3, 5]),
+        halfExact([5, 6], { seed: 2 }),
+        halfExact([2, 1, 6], { seed: 3 }),
+        halfExact([2, 3, 6], { seed: 4 })
+      ])
+    ]
+  ];
+  for (const [what, c] of cases) {
+    test(what, async () => {
+      await checkHalfKernel(c);
+    });
+  }
 });
 
 test(

@@ -11,13 +11,14 @@
  * (ops/activation.ts). Y = activation(alpha * op(A) @ op(B) + C + Z), with MatMul's batch
  * broadcasting.
  *
- * Float16 tensors may be stored as f16 (`halfStorage`): the kernel then reads and writes f16
- * and accumulates in f32. Float16 held in f32 storage is rounded to float16 as it is stored.
+ * Float16 tensors may be stored as f16 (`halfStorage`): the kernel reads and writes each
+ * tensor in its storage and computes in f32. Float16 outputs held in f32 storage are rounded
+ * to float16 as they are stored.
  */
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
-import { gemmKernel, GemmBindingName, GemmEpilogue, gemmTactics } from '../kernels/gemm';
+import { gemmKernel, GemmBindingName, GemmEpilogue, GemmSpec, gemmTactics } from '../kernels/gemm';
 import {
   bindings,
   broadcastOffset,
@@ -434,7 +435,7 @@ function multiplyOnGpu(
     residual: addends.residual,
     c: out
   };
-  const halfStored = storedAsHalf(ctx, Object.values(tensors));
+  const math = epilogue.activation && activationMath(epilogue.activation);
   const kernel = gemmKernel({
     M: m,
     N: n,
@@ -445,9 +446,15 @@ function multiplyOnGpu(
     transA: plan.transA,
     transB: plan.transB,
     alpha,
-    ...(halfStored ? { precision: 'f16', f16Storage: 'native' } : { precision: 'f32' }),
+    precision: 'f32',
+    bindingStorage: bindingStorage(tensors),
+    roundToF16: out.dtype === 'float16',
     tactic: gemmTactics(ctx.device.limits, m, n, k)[0],
-    epilogue: { ...addends.epilogue, ...storedActivation(epilogue.activation, out) }
+    epilogue: {
+      ...addends.epilogue,
+      activation: math?.expression,
+      activationHelpers: math?.helpers
+    }
   });
   ctx.dispatch({
     label,
@@ -458,32 +465,15 @@ function multiplyOnGpu(
   return out;
 }
 
-/** Whether the GEMM's tensors are stored as f16: all of them or none, as the kernel reads. */
-function storedAsHalf(ctx: KernelContext, tensors: (GpuTensor | undefined)[]): boolean {
-  const present = tensors.filter((t): t is GpuTensor => t !== undefined);
-  const half = present.filter(t => tensorStorage(t) === 'f16').length;
-  if (half > 0 && half < present.length) {
-    throw new OpError(ctx.node, 'a GEMM needs every operand in f16 storage or none');
-  }
-  return half > 0;
-}
-
-/**
- * The epilogue's activation, applied as the value is stored. Float16 held in f32 storage
- * is rounded to float16 there (writeFloat), as f16 storage would round it; the kernel
- * converts to f16 storage itself.
- */
-function storedActivation(
-  activation: Activation | undefined,
-  out: GpuTensor
-): Pick<GemmEpilogue, 'activation' | 'activationHelpers'> {
-  const math = activation && activationMath(activation);
-  const value = math?.expression ?? 'x';
-  const stored = tensorStorage(out) === 'f16' ? value : writeFloat(out, value);
-  return {
-    activation: stored === 'x' ? undefined : stored,
-    activationHelpers: math?.helpers || undefined
-  };
+/** Each bound tensor's storage: the kernel computes in f32 and reads and writes f32 or f16. */
+function bindingStorage(
+  tensors: Record<GemmBindingName, GpuTensor | undefined>
+): GemmSpec['bindingStorage'] {
+  return Object.fromEntries(
+    Object.entries(tensors).flatMap(([name, tensor]) =>
+      tensor ? [[name, tensorStorage(tensor) === 'f16' ? 'f16' : 'f32']] : []
+    )
+  );
 }
 
 /**
