@@ -113,6 +113,9 @@ interface Case {
 
 /** Tolerance relative to the sum of magnitudes each output is made of. */
 function toleranceOf(spec: GemmSpec): number {
+  if (spec.roundToF16) {
+    return 2 ** -10;
+  }
   if (!isF16(spec)) {
     return 1e-5;
   }
@@ -268,6 +271,20 @@ describe('f32 GEMM matches a float64 product', () => {
         });
       }
     }
+    test('roundToF16 stores f32 outputs rounded to float16', async () => {
+      for (const t of [SCALAR, VEC4]) {
+        for (const shape of [ODD, ALIGNED]) {
+          const spec: GemmSpec = { ...f32, ...shape, roundToF16: true, tactic: t };
+          await check({ spec });
+          const inputs = {
+            a: randomValues(spec, shape.M * shape.K, 3),
+            b: randomValues(spec, shape.K * shape.N, 4)
+          };
+          const c = await runGemm(await testDevice(), spec, inputs);
+          assert.ok(c.every(v => float16BitsToNumber(numberToFloat16Bits(v)) === v));
+        }
+      }
+    });
     test('alpha scales the product only, with row bias and residual', () =>
       check({
         spec: {
@@ -400,6 +417,14 @@ describe('gemmTactics', () => {
   });
 });
 
+/** A 1-D convolution of 4 channels into 6 over 5 points, 3 wide, padded by 1. */
+const CONV: GemmSpec['convolution'] = {
+  images: 1,
+  inChannels: 4,
+  outChannels: 6,
+  axes: [{ input: 5, output: 5, kernel: 3, stride: 1, dilation: 1, padBegin: 1 }]
+};
+
 describe('gemmKernel refuses what it cannot compute', () => {
   const base: GemmSpec = { ...f32, ...ODD, tactic: VEC4 };
   const cases: [string, GemmSpec, RegExp][] = [
@@ -419,7 +444,23 @@ describe('gemmKernel refuses what it cannot compute', () => {
       /native/
     ],
     ['f16 without a storage choice', { ...base, precision: 'f16' }, /f16Storage/],
-    ['a zero dimension', { ...base, K: 0 }, /K must be a positive integer/]
+    ['a zero dimension', { ...base, K: 0 }, /K must be a positive integer/],
+    [
+      'packed f16 mixed with f32',
+      { ...packed, ...ODD, bindingStorage: { c: 'f32' }, tactic: VEC4 },
+      /does not mix/
+    ],
+    ['a convolution whose sizes are not M, N and K', { ...base, convolution: CONV }, /makes M 6/],
+    [
+      'a convolution on packed f16',
+      { ...packed, M: 6, N: 5, K: 12, convolution: CONV, tactic: VEC4 },
+      /not packed/
+    ],
+    [
+      'a convolution with fewer invocations than tile columns',
+      { ...f32, M: 6, N: 5, K: 12, convolution: CONV, tactic: tactic(16, 64, 32, 4, 8, 4) },
+      /multiple of tileN 64/
+    ]
   ];
   for (const [label, spec, message] of cases) {
     test(label, () => assert.throws(() => gemmKernel(spec), message));

@@ -798,7 +798,11 @@ const CANDIDATES: GemmTactic[] = [
   { tileM: 64, tileN: 64, tileK: 16, threadM: 4, threadN: 4, vector: 4 },
   { tileM: 64, tileN: 64, tileK: 32, threadM: 8, threadN: 8, vector: 4 },
   { tileM: 32, tileN: 32, tileK: 32, threadM: 4, threadN: 4, vector: 4 },
-  { tileM: 16, tileN: 32, tileK: 32, threadM: 4, threadN: 4, vector: 4 }
+  { tileM: 16, tileN: 32, tileK: 32, threadM: 4, threadN: 4, vector: 4 },
+  // Small products (a convolution over a 7x7 map at batch 1) need many small workgroups to
+  // occupy the GPU, even at fewer multiply-adds per value read.
+  { tileM: 32, tileN: 16, tileK: 32, threadM: 4, threadN: 2, vector: 1 },
+  { tileM: 16, tileN: 16, tileK: 32, threadM: 2, threadN: 2, vector: 1 }
 ];
 
 function nextPowerOfTwo(n: number): number {
