@@ -131,6 +131,7 @@ async function checkConv(
 
 // --- cases ---------------------------------------------------------------------------------
 
+/** Layers, each with the kind of kernel its default tactic runs. */
 const LAYERS: [string, Layer, ConvTactic['kind']][] = [
   ['1x1, batch 2, odd points', { x: [2, 8, 5, 3], w: [6, 8, 1, 1] }, 'gemm'],
   ['1x1, points a multiple of 4 (vec4)', { x: [1, 8, 4, 4], w: [8, 8, 1, 1] }, 'gemm'],
@@ -201,11 +202,7 @@ describe('convolution kernels match FusedConv reference', () => {
     test(`${label}: ${kind}, every tactic offered, bias, residual and an activation`, async () => {
       const device = await testDevice();
       const tactics = convTactics(geometryOf(layer), device.limits);
-      assert.ok(tactics.length > 0);
-      assert.ok(
-        tactics.every(t => t.kind === kind),
-        tactics.map(convTacticName).join('; ')
-      );
+      assert.equal(tactics[0].kind, kind, tactics.map(convTacticName).join('; '));
       for (const [i, tactic] of tactics.entries()) {
         const activation = ACTIVATIONS[i % ACTIVATIONS.length];
         await checkConv(layer, { bias: true, residual: true, activation }, { tactic });
@@ -301,6 +298,8 @@ describe('convTactics', () => {
 
   test('pointwise, depthwise and implicit GEMM layers get their kind of kernel', () => {
     assert.ok(convTactics(square(1, 32, 14, 64, 1), limits).every(t => t.kind === 'gemm'));
+    const batched = convTactics(square(4, 32, 7, 64, 1), limits).map(t => t.kind);
+    assert.ok(batched.includes('gemm') && batched.includes('implicitGemm'), batched.join());
     assert.ok(convTactics(square(1, 32, 14, 32, 3, 32), limits).every(t => t.kind === 'depthwise'));
     const implicit = convTactics(square(1, 32, 14, 64, 3), limits);
     assert.ok(implicit.every(t => t.kind === 'implicitGemm'));

@@ -112,10 +112,24 @@ function isDepthwise(g: ConvGeometry): boolean {
   );
 }
 
+/** GEMM tiles for one kind of convolution GEMM, within the limits and the problem's size. */
+function gemmTiles(g: ConvGeometry, kind: 'gemm' | 'implicitGemm', limits: GemmLimits) {
+  const { M, N, K, batch } = gemmDims(g, kind);
+  const tiles = gemmTactics(limits, M, N, K).filter(
+    t => kind === 'gemm' || implicitGemmRestriction(t) === null
+  );
+  return tiles.map(gemm => ({
+    tactic: { kind, gemm } as ConvTactic,
+    workgroups: Math.ceil(M / gemm.tileM) * Math.ceil(N / gemm.tileN) * batch
+  }));
+}
+
 /**
- * The tactics worth timing for one convolution, the default first. GEMM tiles are ordered
- * so that the largest tile that still spreads over OCCUPANCY_WORKGROUPS comes first: a
- * 7x7 map at batch 1 (N = 49) gets small tiles, a 56x56 one large tiles.
+ * The tactics worth timing for one convolution, the default first. The default is the
+ * largest tile that still spreads over OCCUPANCY_WORKGROUPS (a 7x7 map at batch 1 gets
+ * small tiles, a 56x56 one large tiles), else the tile that makes the most workgroups.
+ * Pointwise layers of several images may also run as one implicit GEMM over every image's
+ * points, which fills tiles better where each image has few points.
  */
 export function convTactics(g: ConvGeometry, limits: GemmLimits): ConvTactic[] {
   if (isDepthwise(g)) {
@@ -124,18 +138,16 @@ export function convTactics(g: ConvGeometry, limits: GemmLimits): ConvTactic[] {
     const fitting = DEPTHWISE_OUTPUTS_PER_THREAD.filter(t => t === 1 || t <= width);
     return fitting.map(outputsPerThread => ({ kind: 'depthwise', outputsPerThread }));
   }
-  const kind = isPointwise(g) ? 'gemm' : 'implicitGemm';
-  const { M, N, K, batch } = gemmDims(g, kind);
-  let tiles = gemmTactics(limits, M, N, K);
-  if (kind === 'implicitGemm') {
-    tiles = tiles.filter(t => implicitGemmRestriction(t) === null);
-  }
-  const workgroups = (t: GemmTactic) => Math.ceil(M / t.tileM) * Math.ceil(N / t.tileN) * batch;
-  const occupying = tiles.filter(t => workgroups(t) >= OCCUPANCY_WORKGROUPS);
-  // Otherwise the tile that makes the most workgroups.
+  const kinds: ('gemm' | 'implicitGemm')[] = !isPointwise(g)
+    ? ['implicitGemm']
+    : g.batch > 1
+      ? ['gemm', 'implicitGemm']
+      : ['gemm'];
+  const candidates = kinds.flatMap(kind => gemmTiles(g, kind, limits));
   const best =
-    occupying[0] ?? tiles.reduce((most, t) => (workgroups(t) > workgroups(most) ? t : most));
-  return [best, ...tiles.filter(t => t !== best)].map(gemm => ({ kind, gemm }));
+    candidates.find(c => c.workgroups >= OCCUPANCY_WORKGROUPS) ??
+    candidates.reduce((most, c) => (c.workgroups > most.workgroups ? c : most));
+  return [best, ...candidates.filter(c => c !== best)].map(c => c.tactic);
 }
 
 /** A short name for layer reports, e.g. 'implicitGemm 64x64x16 4x4 vec4'. */

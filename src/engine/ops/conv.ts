@@ -413,7 +413,8 @@ function flatOffset(prefix: string, strides: readonly number[]): string {
 }
 
 /**
- * One invocation per output element, looping over the receptive field: `prologue` sets
+ * ConvTranspose's kernel: one invocation per output element, looping over the receptive
+ * field (transposed convolutions are rare enough in inference not to need more): `prologue` sets
  * up per-output bases, `enter(axis)` opens each kernel level (computing `i${axis}` or
  * skipping the offset) and `accumulate` adds the products of one kernel position.
  */
