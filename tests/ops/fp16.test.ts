@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { build } from '../../src/engine/builder/build';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { NodeCase, singleNodeGraph } from '../helpers/compare';
+import { checkKernel, NodeCase, singleNodeGraph } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
 import { checkHalfKernel } from '../helpers/half';
 import { randomTensor } from '../helpers/random';
@@ -114,6 +114,30 @@ for (const [family, cases] of Object.entries(CASES)) {
     }
   });
 }
+
+test('float16 results round to nearest, ties to even, keeping subnormals, as the reference does', async () => {
+  const ulp = 2 ** -10;
+  const values = [
+    1 + 0.75 * ulp, // up
+    1 + 0.5 * ulp, // tie to the even 1
+    1 + 1.5 * ulp, // tie to the even 1 + 2 ulp
+    -(1 + 0.75 * ulp),
+    2047.75, // carries into the exponent: 2048
+    65519, // the largest float16, 65504
+    65520, // overflows
+    1e-6, // subnormal float16
+    3e-8, // rounds up to the smallest subnormal
+    NaN
+  ];
+  await checkKernel(
+    {
+      opType: 'Cast',
+      inputs: [Tensor.fromNumbers('float32', [values.length], values)],
+      attributes: { to: 10 }
+    },
+    0
+  );
+});
 
 test('an FP16 engine stores float16 tensors in two bytes each; runs only with shader-f16', async t => {
   const device = await testDevice();

@@ -53,8 +53,36 @@ export function writeFloat(tensor: Pick<GpuTensor, 'dtype' | 'storage'>, value: 
   if (tensorStorage(tensor) === 'f16') {
     return `f16(${value})`;
   }
-  return tensor.dtype === 'float16' ? `quantizeToF16(${value})` : value;
+  return tensor.dtype === 'float16' ? roundToHalf(value) : value;
 }
+
+/**
+ * An f32 expression of the f32 expression `value` rounded to the nearest float16 (ties to
+ * even, subnormals kept, overflow to infinity), as IEEE conversion rounds. WGSL's
+ * quantizeToF16 does not promise that: SwiftShader's truncates toward zero and flushes
+ * subnormals, a bias that builds up over the layers of a network.
+ */
+export function roundToHalf(value: string): string {
+  return `round_to_f16(${value})`;
+}
+
+/** See roundToHalf; put in front of the shaders that call it by withPrelude. */
+const ROUND_TO_F16 = `fn round_to_f16(x: f32) -> f32 {
+  let magnitude = abs(x);
+  if (magnitude < 6.103515625e-5) {
+    // Below the smallest normal float16 its values are the multiples of 2^-24.
+    return round(x * 16777216.0) / 16777216.0;
+  }
+  let bits = bitcast<u32>(x);
+  if (magnitude >= 65520.0) {
+    return bitcast<f32>((bits & 0x80000000u) | 0x7f800000u);
+  }
+  if (magnitude != magnitude) {
+    return x;
+  }
+  // Keep 10 of the 23 fraction bits, ties to even; a carry moves into the exponent.
+  return bitcast<f32>((bits + 0xfffu + ((bits >> 13u) & 1u)) & 0xffffe000u);
+}`;
 
 /** Workgroup counts for `count` invocations of WORKGROUP_SIZE threads, folded into 2-D. */
 export function linearGrid(count: number): [number, number] {
@@ -122,11 +150,16 @@ const PRELUDE = 'fn f32_from_bits(bits: u32) -> f32 { return bitcast<f32>(bits);
 
 /**
  * `code` with what every shader may need in front of it: the f16 extension where it names
- * f16 (and has not enabled it itself), and f32_from_bits where it calls it.
+ * f16 (and has not enabled it itself), and f32_from_bits and round_to_f16 where it calls
+ * them.
  */
 export function withPrelude(code: string): string {
   const enableF16 = /\bf16\b/.test(code) && !/^\s*enable\s+f16\s*;/m.test(code);
-  const prelude = code.includes('f32_from_bits(') ? `${PRELUDE}\n` : '';
+  const helpers = [
+    code.includes('f32_from_bits(') ? PRELUDE : '',
+    code.includes('round_to_f16(') ? ROUND_TO_F16 : ''
+  ].filter(helper => helper);
+  const prelude = helpers.map(helper => `${helper}\n`).join('');
   return `${enableF16 ? 'enable f16;\n' : ''}${prelude}${code}`;
 }
 
