@@ -23,6 +23,7 @@ test('MatMul + Add(bias) fuse into a Gemm, whichever side the bias is on', () =>
   assert.deepEqual(opTypes(fused), ['Gemm', 'Relu', 'Gemm']);
   assert.deepEqual(fused.nodes[2].inputs, ['x', 'w', 'row_bias']);
   assert.deepEqual(fused.nodes[2].outputs, ['z']);
+  assert.deepEqual(fused.nodes[2].fusedFrom, ['MatMul:m2', 'Add:z']);
   assert.equal(changes[0], "fused MatMul 'MatMul:m1' and Add 'Add:y' into Gemm 'MatMul:m1'");
   assertSameOutputs(graph, fused, randomFeeds(graph, 3, { batch: 4 }));
 });

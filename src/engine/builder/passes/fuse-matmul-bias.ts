@@ -47,7 +47,8 @@ export function fuseMatMulBias(graph: Graph): PassResult {
       domain: '',
       inputs: [...matmul.inputs, bias],
       outputs: add.outputs,
-      attributes: broadcastAttributes(graph)
+      attributes: broadcastAttributes(graph),
+      fusedFrom: [matmul, add].flatMap(node => node.fusedFrom ?? [node.name])
     });
     changes.push(`fused MatMul '${matmul.name}' and Add '${add.name}' into Gemm '${matmul.name}'`);
   }
