@@ -38,6 +38,8 @@ export type {
   LayerInfo,
   NativeRunResult,
   NodePlacement,
+  PhaseTimes,
   Precision,
+  TimedExecution,
   ValueInfo
 } from '../engine/index';

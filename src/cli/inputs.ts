@@ -33,20 +33,29 @@ export function parseInputFlags(values: readonly string[]): Map<string, string> 
 }
 
 /**
- * `--shapes name:1x3x224x224,other:1x16` flags (repeatable) as input name → shape. The
- * name ends at the last colon, as tensor names may hold colons ("input:0").
+ * `--shapes name:1x3x224x224,other:1x16` flags (repeatable) as input name → shape, in
+ * trtexec's syntax, which --minShapes, --optShapes and --maxShapes share (`flag` names the
+ * one parsed, for messages). The name ends at the last colon, as tensor names may hold
+ * colons ("input:0").
  */
-export function parseShapeFlags(values: readonly string[]): Map<string, number[]> {
+export function parseShapeFlags(
+  values: readonly string[],
+  flag: string,
+  command: string
+): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   for (const item of values.flatMap(value => value.split(',')).filter(item => item)) {
     const split = item.lastIndexOf(':');
     const dims = item.slice(split + 1);
     if (split <= 0 || !/^(\d+(x\d+)*)?$/.test(dims)) {
-      throw new UsageError(`--shapes '${item}' must be name:dims, e.g. input:1x3x224x224`, 'run');
+      throw new UsageError(
+        `--${flag} '${item}' must be name:dims, e.g. input:1x3x224x224`,
+        command
+      );
     }
     const name = item.slice(0, split);
     if (shapes.has(name)) {
-      throw new UsageError(`--shapes gives '${name}' twice`, 'run');
+      throw new UsageError(`--${flag} gives '${name}' twice`, command);
     }
     shapes.set(name, dims ? dims.split('x').map(Number) : []);
   }

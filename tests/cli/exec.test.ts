@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { onnx } from 'onnx-proto';
 
 const MODEL = 'examples/models/small_cnn.onnx';
 const SHAPES = 'input:2x3x32x32';
@@ -54,10 +55,21 @@ function printed(stdout: string, label: string): number {
   return value;
 }
 
-/** The performance summary's numbers, checked to be consistent with one another. */
-function checkSummary(stdout: string): void {
-  assert.match(stdout, /=== Performance summary ===/);
-  assert.ok(printed(stdout, 'Throughput') > 0);
+/** The line of the report that starts with `label`. */
+function lineOf(stdout: string, label: string): string {
+  const line = stdout.split('\n').find(l => l.startsWith(label));
+  assert.ok(line, `no '${label}' line in:\n${stdout}`);
+  return line;
+}
+
+/** A value as the report prints it: at most 6 significant digits. */
+function asPrinted(value: number): number {
+  return Number(value.toPrecision(6));
+}
+
+/** The statistics of one summary line ("Latency: min = ..."), checked to be consistent. */
+function checkStatistics(stdout: string, label: string): void {
+  const line = lineOf(stdout, `${label}: `);
   const [min, max, mean, median, p90, p95, p99] = [
     'min',
     'max',
@@ -66,11 +78,48 @@ function checkSummary(stdout: string): void {
     'percentile(90%)',
     'percentile(95%)',
     'percentile(99%)'
-  ].map(label => printed(stdout, ` ${label}`));
-  assert.ok(min > 0 && min <= median && median <= p90 && p90 <= p95 && p95 <= p99, stdout);
-  assert.ok(p99 <= max && min <= mean && mean <= max, stdout);
+  ].map(statistic => printed(line, ` ${statistic}`));
+  assert.ok(min >= 0 && min <= median && median <= p90 && p90 <= p95 && p95 <= p99, line);
+  assert.ok(p99 <= max && min <= mean && mean <= max, line);
+}
+
+const PHASES = ['H2D Latency', 'GPU Compute Time', 'D2H Latency'];
+
+/**
+ * The performance summary's numbers, each line consistent; an engine's has the phases,
+ * the native executor's says why it has none.
+ */
+function checkSummary(stdout: string, engine = true): void {
+  assert.match(stdout, /=== Performance summary ===/);
+  assert.ok(printed(stdout, 'Throughput') > 0);
+  checkStatistics(stdout, 'Latency');
+  assert.ok(printed(lineOf(stdout, 'Latency: '), ' min') > 0);
+  for (const phase of PHASES) {
+    if (engine) {
+      checkStatistics(stdout, phase);
+    } else {
+      assert.doesNotMatch(stdout, new RegExp(`^${phase}:`, 'm'));
+    }
+  }
+  assert.match(
+    stdout,
+    engine
+      ? /^H2D, GPU compute and D2H: 5 more executions, each phase awaited before the next; GPU compute from GPU timestamps/m
+      : /^H2D, GPU compute and D2H are not timed apart for the native executor/m
+  );
   assert.ok(printed(stdout, 'First run') > 0);
   assert.match(stdout, /\(5 executions\)/);
+}
+
+/** What --exportTimes writes. */
+interface ExportedTimes {
+  setup?: { label: string; ms: number };
+  firstRunMs: number;
+  executions: { startMs: number; latencyMs: number }[];
+  phases?: {
+    computeClock: string;
+    executions: { startMs: number; h2dMs: number; computeMs: number; d2hMs: number }[];
+  };
 }
 
 let dir: string;
@@ -145,13 +194,26 @@ describe('webtrt exec', () => {
       path('times.json')
     ]);
     checkSummary(stdout);
-    assert.ok(printed(stdout, 'Load time') > 0);
-    const times = JSON.parse(readFileSync(path('times.json'), 'utf8')) as {
-      startMs: number;
-      latencyMs: number;
-    }[];
-    assert.equal(times.length, 5);
-    assert.ok(times.every(t => t.latencyMs > 0 && t.startMs >= 0));
+    const times = JSON.parse(readFileSync(path('times.json'), 'utf8')) as ExportedTimes;
+    assert.equal(times.setup?.label, 'Load time');
+    assert.equal(asPrinted(times.setup.ms), printed(stdout, 'Load time'));
+    assert.equal(asPrinted(times.firstRunMs), printed(stdout, 'First run'));
+    assert.equal(times.executions.length, 5);
+    const increasing = (starts: number[]) => starts.every((t, i) => i === 0 || t > starts[i - 1]);
+    assert.ok(times.executions.every(t => t.latencyMs > 0 && t.startMs >= 0));
+    assert.ok(increasing(times.executions.map(t => t.startMs)));
+    const latencies = times.executions.map(t => t.latencyMs).sort((a, b) => a - b);
+    assert.equal(printed(lineOf(stdout, 'Latency: '), ' min'), asPrinted(latencies[0]));
+
+    assert.equal(times.phases?.computeClock, 'gpu');
+    assert.equal(times.phases.executions.length, 5);
+    assert.ok(increasing(times.phases.executions.map(t => t.startMs)));
+    for (const { h2dMs, computeMs, d2hMs } of times.phases.executions) {
+      assert.ok(h2dMs > 0 && computeMs > 0 && d2hMs > 0, JSON.stringify(times.phases));
+    }
+    const computeMs = times.phases.executions.map(t => t.computeMs);
+    const computeLine = lineOf(stdout, 'GPU Compute Time: ');
+    assert.equal(printed(computeLine, ' max'), asPrinted(Math.max(...computeMs)));
   });
 
   test('--onnx builds the engine first', () => {
@@ -162,7 +224,7 @@ describe('webtrt exec', () => {
 
   test('--native times the op-by-op executor', () => {
     const stdout = succeeds(['exec', '--onnx', MODEL, '--shapes', SHAPES, '--native', ...QUICK]);
-    checkSummary(stdout);
+    checkSummary(stdout, false);
     assert.match(stdout, /executor +native/);
     assert.doesNotMatch(stdout, /Build time/);
   });
@@ -227,5 +289,178 @@ describe('webtrt exec', () => {
     );
     failsWith(['exec', '--loadEngine', path('none.wtrt')], 1, /none\.wtrt.*no such file/);
     failsWith(['exec', '--loadEngine', MODEL, ...QUICK], 1, /small_cnn\.onnx: plan/);
+  });
+});
+
+/** Resize by 2 (nearest): its kernel keeps a sample table, which counts as workspace. */
+function resizeModel(): Uint8Array {
+  const valueInfo = (name: string, dims: number[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map(dimValue => ({ dimValue })) }
+      }
+    }
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'resize',
+      node: [{ opType: 'Resize', input: ['x', '', 'scales'], output: ['y'] }],
+      initializer: [
+        {
+          name: 'scales',
+          dataType: onnx.TensorProto.DataType.FLOAT,
+          dims: [4],
+          floatData: [1, 1, 2, 2]
+        }
+      ],
+      input: [valueInfo('x', [1, 2, 64, 64])],
+      output: [valueInfo('y', [1, 2, 128, 128])]
+    }
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+interface LayerInfo {
+  fusedNodes: string[];
+  precision: string;
+  inputs: { shape: number[] }[];
+}
+
+describe('builder flags', () => {
+  const PROFILE = [
+    '--minShapes',
+    'input:1x3x32x32',
+    '--optShapes',
+    'input:2x3x32x32',
+    '--maxShapes',
+    'input:4x3x32x32'
+  ];
+
+  test('an optimization profile builds at its opt shapes and prints the profile', () => {
+    const stdout = succeeds([
+      'build',
+      MODEL,
+      ...PROFILE,
+      '-o',
+      path('profile.wtrt'),
+      '--exportLayerInfo',
+      path('profile-layers.json')
+    ]);
+    assert.match(stdout, /^profile +the engine is built for the opt shapes and runs at them$/m);
+    assert.match(stdout, /^ {2}input +min 1x3x32x32 +opt 2x3x32x32 +max 4x3x32x32$/m);
+    const layers = JSON.parse(readFileSync(path('profile-layers.json'), 'utf8')) as LayerInfo[];
+    assert.deepEqual(layers[0].inputs[0].shape, [2, 3, 32, 32]);
+  });
+
+  test('exec runs at --optShapes given alone, and --shapes may repeat them', () => {
+    const optOnly = ['--optShapes', 'input:1x3x32x32', '--shapes', 'input:1x3x32x32'];
+    checkSummary(succeeds(['exec', '--onnx', MODEL, ...optOnly, ...QUICK]));
+  });
+
+  test('--memPoolSize workspace:N (MiB or with a unit) caps the kernels’ workspace', () => {
+    writeFileSync(path('resize.onnx'), resizeModel());
+    for (const size of ['1', '0.5', '64K']) {
+      const args = ['build', path('resize.onnx'), '-o', path('resize.wtrt')];
+      succeeds([...args, '--memPoolSize', `workspace:${size}`]);
+    }
+    failsWith(
+      ['build', path('resize.onnx'), '-o', path('resize.wtrt'), '--memPoolSize', 'workspace:100B'],
+      1,
+      /the kernels need \d+ bytes of workspace, more than maxWorkspaceBytes 100$/
+    );
+  });
+
+  test('--layerPrecisions holds a layer of an FP16 engine to FP32', () => {
+    const args = ['build', MODEL, '--shapes', SHAPES, '-o', path('mixed.wtrt'), '--fp16'];
+    succeeds([
+      ...args,
+      '--layerPrecisions',
+      '/Conv_0:fp32',
+      '--exportLayerInfo',
+      path('mixed-layers.json')
+    ]);
+    const layers = JSON.parse(readFileSync(path('mixed-layers.json'), 'utf8')) as LayerInfo[];
+    const conv = layers.filter(layer => layer.fusedNodes.includes('/Conv_0'));
+    assert.equal(conv.length, 1);
+    assert.equal(conv[0].precision, 'fp32');
+    assert.ok(layers.some(layer => layer.precision === 'fp16'));
+    failsWith([...args, '--layerPrecisions', '/NoSuchNode:fp32'], 1, /NoSuchNode/);
+  });
+
+  test('usage mistakes give one error line naming the flag', () => {
+    const build = ['build', MODEL, '-o', path('x.wtrt')];
+    const cases: [string[], RegExp][] = [
+      [
+        ['--minShapes', 'input:4x3x32x32', '--optShapes', SHAPES, '--maxShapes', 'input:8x3x32x32'],
+        /input 'input' dim 0 must be min <= opt <= max, got 4, 2, 8/
+      ],
+      [
+        ['--minShapes', 'input:1x3x32', '--optShapes', SHAPES, '--maxShapes', SHAPES],
+        /input 'input' has shapes of different ranks/
+      ],
+      [
+        ['--minShapes', 'other:1x3', '--optShapes', SHAPES, '--maxShapes', SHAPES],
+        /--minShapes does not give 'input', which --optShapes gives: the three must name the same inputs/
+      ],
+      [['--minShapes', SHAPES, '--optShapes', SHAPES], /missing --maxShapes: give all three/],
+      [['--minShapes', SHAPES, '--maxShapes', SHAPES], /need --optShapes/],
+      [['--optShapes', 'input:2x3xx32'], /--optShapes 'input:2x3xx32' must be name:dims/],
+      [
+        ['--optShapes', SHAPES, '--shapes', 'input:1x3x32x32'],
+        /--shapes input:1x3x32x32 differs from --optShapes input:2x3x32x32: the engine runs at its opt shapes/
+      ],
+      [
+        ['--shapes', SHAPES, '--memPoolSize', 'dlaSRAM:1'],
+        /--memPoolSize names trtexec's pool 'dlaSRAM': webtrt has one memory pool, 'workspace'/
+      ],
+      [
+        ['--shapes', SHAPES, '--memPoolSize', 'workspace'],
+        /--memPoolSize 'workspace' must be pool:size/
+      ],
+      [
+        ['--shapes', SHAPES, '--memPoolSize', 'workspace:1,workspace:2'],
+        /--memPoolSize gives 'workspace' twice/
+      ],
+      [
+        ['--shapes', SHAPES, '--layerPrecisions', '/Conv_0:int8'],
+        /webtrt layers run in fp32 or fp16, not 'int8'/
+      ],
+      [['--shapes', SHAPES, '--layerPrecisions', 'fp16'], /must be name:precision/]
+    ];
+    for (const [flags, message] of cases) {
+      failsWith([...build, ...flags], 2, message);
+    }
+    failsWith(
+      ['exec', '--loadEngine', path('small_cnn.wtrt'), '--fp16'],
+      2,
+      /--fp16 configures a build: a loaded plan keeps the configuration it was built with \(see 'webtrt exec --help'\)/
+    );
+    failsWith(
+      ['exec', '--onnx', MODEL, '--native', '--shapes', SHAPES, '--memPoolSize', 'workspace:1'],
+      2,
+      /--memPoolSize configures an engine's build: not with --native/
+    );
+  });
+
+  test('--help says where an engine runs and lists the builder flags', () => {
+    for (const command of ['build', 'exec']) {
+      const help = succeeds([command, '--help']);
+      for (const flag of [
+        '--minShapes',
+        '--optShapes',
+        '--maxShapes',
+        '--memPoolSize',
+        '--layerPrecisions',
+        '--fp16',
+        '--best'
+      ]) {
+        assert.match(help, new RegExp(`^ +${flag}\\b`, 'm'), `${command} --help: ${flag}`);
+      }
+      assert.match(help, /The engine is built and runs at the opt shapes/);
+    }
   });
 });

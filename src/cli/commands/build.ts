@@ -1,11 +1,17 @@
-import { positionalArgs, stringFlag, stringListFlag } from '../args';
+import { positionalArgs, stringFlag } from '../args';
+import {
+  BUILDER_HELP,
+  BUILDER_OPTIONS,
+  BuilderFlags,
+  parseBuilderFlags,
+  ShapeProfile
+} from '../builder-flags';
 import { Command } from '../command';
-import { build, describeAdapter, Engine, Graph, Precision } from '../engine';
+import { build, describeAdapter, Engine, Graph } from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
 import { columns, field, formatBytes, formatCount, formatMs } from '../format';
 import { requestNodeDevice } from '../gpu';
-import { parseShapeFlags } from '../inputs';
 import { LoadedModel, loadModel } from '../model';
 
 export const buildCommand: Command = {
@@ -20,17 +26,14 @@ on an adapter like the one it was built on (webtrt exec --loadEngine).
 
 Options:
   -o, --output file.wtrt      where to write the plan (required)
-  --shapes name:1x3x224x224   the shape the engine is built for, per input, comma
-                              separated or repeated; needed for symbolic dims
-  --fp16, --best              FP16 or best-precision engines (not yet supported)
+${BUILDER_HELP}
   --exportLayerInfo f.json    write the engine's layers (name, op, the ONNX nodes
-                              it computes, input and output shapes, dispatches)
+                              it computes, precision, input and output shapes,
+                              dispatches)
   -h, --help                  show this help`,
   options: {
     output: { type: 'string', short: 'o' },
-    shapes: { type: 'string', multiple: true },
-    fp16: { type: 'boolean' },
-    best: { type: 'boolean' },
+    ...BUILDER_OPTIONS,
     exportLayerInfo: { type: 'string' }
   },
   async run(args) {
@@ -39,12 +42,11 @@ Options:
     if (!output) {
       throw new UsageError('missing -o <model.wtrt>: where to write the plan', args.command);
     }
-    const precision: Precision = args.values.best ? 'best' : args.values.fp16 ? 'fp16' : 'fp32';
-    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
+    const flags = parseBuilderFlags(args);
     const layerInfoPath = stringFlag(args, 'exportLayerInfo');
 
     const model = loadModel(path);
-    const engine = await buildEngine(model, shapes, precision, args.command);
+    const engine = await buildEngine(model, flags, args.command);
     try {
       const plan = engine.serialize();
       writeBytes(output, plan);
@@ -54,6 +56,7 @@ Options:
       const lines = [
         ...modelLines(path, model),
         ...engineLines(engine, model.graph.nodes.length),
+        ...(flags.profile ? profileLines(flags.profile) : []),
         field('plan', `${output}: ${formatBytes(plan.byteLength)}`)
       ];
       if (layerInfoPath) {
@@ -72,14 +75,13 @@ Options:
  */
 export async function buildEngine(
   model: LoadedModel,
-  shapes: ReadonlyMap<string, number[]>,
-  precision: Precision,
+  flags: BuilderFlags,
   command: string
 ): Promise<Engine> {
-  checkShapesGiven(model.graph, shapes, command);
+  checkShapesGiven(model.graph, flags.shapes, command);
   const device = await requestNodeDevice();
   try {
-    return await build(model.graph, { precision, shapes: Object.fromEntries(shapes) }, device);
+    return await build(model.graph, flags.config, device);
   } catch (error) {
     device.destroy();
     throw error;
@@ -104,6 +106,22 @@ export function checkShapesGiven(
       );
     }
   }
+}
+
+/** The optimization profile, one input a line; the engine was built at its opt shapes. */
+function profileLines(profile: ShapeProfile): string[] {
+  const dims = (shape: readonly number[]) => shape.join('x');
+  return [
+    field('profile', 'the engine is built for the opt shapes and runs at them'),
+    ...columns(
+      [...profile.opt].map(([name, opt]) => [
+        name,
+        `min ${dims(profile.min.get(name)!)}`,
+        `opt ${dims(opt)}`,
+        `max ${dims(profile.max.get(name)!)}`
+      ])
+    )
+  ];
 }
 
 export function modelLines(path: string, model: LoadedModel): string[] {

@@ -1,13 +1,13 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { booleanFlag, integerFlag, numberFlag, positionalArgs, stringFlag } from '../args';
 import {
-  booleanFlag,
-  integerFlag,
-  numberFlag,
-  positionalArgs,
-  stringFlag,
-  stringListFlag
-} from '../args';
+  BUILDER_HELP,
+  BUILDER_OPTIONS,
+  BuilderFlags,
+  givenBuildFlag,
+  parseBuilderFlags
+} from '../builder-flags';
 import { Command } from '../command';
 import {
   chromeTrace,
@@ -18,15 +18,17 @@ import {
   Graph,
   latencySummary,
   NativeExecutor,
+  PhaseTimes,
   prepareNodes,
   profileTable,
-  Tensor
+  Tensor,
+  TimedExecution
 } from '../engine';
 import { UsageError } from '../errors';
 import { readBytes, writeBytes } from '../files';
 import { field, formatMs, formatValue } from '../format';
 import { requestNodeDevice } from '../gpu';
-import { parseShapeFlags, prepareInputs } from '../inputs';
+import { prepareInputs } from '../inputs';
 import { loadModel } from '../model';
 import { buildEngine, checkShapesGiven, engineLines, modelLines } from './build';
 
@@ -39,20 +41,25 @@ export const execCommand: Command = {
 
 Builds an engine from the model (or loads a plan that webtrt build wrote), runs it for
 the warm-up time, then times end-to-end executions (random host inputs written, every
-layer run, the outputs read back) and prints the performance summary: throughput, and
-latency min / max / mean / median / percentiles as trtexec computes them.
+layer run, the outputs read back) and prints the performance summary as trtexec does:
+throughput and latency min / max / mean / median / percentiles. Then it times as many
+executions again phase by phase, each phase awaited before the next starts (which would
+slow the end-to-end executions), for trtexec's H2D Latency, GPU Compute Time (GPU
+timestamps around the compute pass where the device has them) and D2H Latency.
 
 Options:
-  --onnx model.onnx           build the engine from this model
-  --loadEngine model.wtrt     load this plan instead
-  --shapes name:1x3x224x224   input shapes, comma separated or repeated; needed for
-                              symbolic dims (a loaded plan has the shapes it was built for)
+  --onnx model.onnx           build the engine from this model, as the flags below say
+  --loadEngine model.wtrt     load this plan instead: it keeps the shapes and precision
+                              it was built with (--shapes may repeat them)
+${BUILDER_HELP}
   --native                    time the op-by-op executor (no engine) on --onnx, the
                               baseline the engine is measured against
   --iterations N              time at least N executions (default 50)
   --warmUp ms                 run this long before timing (default 200)
   --duration s                time for at least this many seconds as well
-  --exportTimes f.json        write each timed execution's start and latency (ms)
+  --exportTimes f.json        write the times in ms: the first run's, the build's or
+                              load's, each timed execution's start and latency, and each
+                              phase-timed execution's start, H2D, compute and D2H
   --dumpProfile               after the summary, profile the engine's layers over
                               --iterations runs (each layer a compute pass of its own,
                               timed with GPU timestamps where the device has them) and
@@ -64,7 +71,7 @@ Options:
   options: {
     onnx: { type: 'string' },
     loadEngine: { type: 'string' },
-    shapes: { type: 'string', multiple: true },
+    ...BUILDER_OPTIONS,
     native: { type: 'boolean' },
     iterations: { type: 'string' },
     warmUp: { type: 'string' },
@@ -80,12 +87,21 @@ Options:
     if (native && source.kind === 'plan') {
       throw new UsageError('--native runs the ONNX model op by op: give --onnx', args.command);
     }
+    const buildFlag = givenBuildFlag(args);
+    if (buildFlag && (native || source.kind === 'plan')) {
+      throw new UsageError(
+        native
+          ? `${buildFlag} configures an engine's build: not with --native`
+          : `${buildFlag} configures a build: a loaded plan keeps the configuration it was built with`,
+        args.command
+      );
+    }
     const timing: TimingOptions = {
       iterations: integerFlag(args, 'iterations', 1) ?? 50,
       warmUpMs: integerFlag(args, 'warmUp', 0) ?? 200,
       durationMs: (numberFlag(args, 'duration', [0, 86400]) ?? 0) * MS_PER_SECOND
     };
-    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
+    const flags = parseBuilderFlags(args);
     const timesPath = stringFlag(args, 'exportTimes');
     const dumpProfile = booleanFlag(args, 'dumpProfile');
     const profilePath = stringFlag(args, 'exportProfile');
@@ -97,21 +113,24 @@ Options:
     }
 
     const target = native
-      ? await nativeTarget(source.path, shapes)
-      : await engineTarget(source, shapes);
+      ? await nativeTarget(source.path, flags.shapes)
+      : await engineTarget(source, flags);
     try {
       const print = (...lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
       print(...target.lines);
       const run = await timeExecutions(target.execute, timing);
+      const phases =
+        target.executeTimed && (await timePhases(target.executeTimed, run.samples.length));
       print(
         field(
           'warm-up',
           `${run.warmUpRuns} run${run.warmUpRuns === 1 ? '' : 's'} in ${formatMs(run.warmUpMs)}`
         ),
-        ...performanceSummary(run, target.setup)
+        ...performanceSummary(run, phases, target.setup)
       );
       if (timesPath) {
-        writeBytes(timesPath, `${JSON.stringify(run.samples, null, 2)}\n`);
+        const times = exportedTimes(run, phases, target.setup);
+        writeBytes(timesPath, `${JSON.stringify(times, null, 2)}\n`);
       }
       if ((dumpProfile || profilePath !== undefined) && target.profile) {
         const profile = await target.profile(timing.iterations);
@@ -159,21 +178,20 @@ interface Target {
   /** Building or loading the engine ("build time", ms); none for the native executor. */
   setup?: { label: string; ms: number };
   execute(): Promise<unknown>;
+  /** One execution timed phase by phase; engines only. */
+  executeTimed?(): Promise<TimedExecution>;
   /** Per-layer times over `iterations` runs; engines only. */
   profile?(iterations: number): Promise<EngineProfile>;
 }
 
-async function engineTarget(
-  source: ExecutionSource,
-  shapes: ReadonlyMap<string, number[]>
-): Promise<Target> {
+async function engineTarget(source: ExecutionSource, flags: BuilderFlags): Promise<Target> {
   const started = performance.now();
   let engine: Engine;
   let lines: string[];
   let onnxNodes: number | undefined;
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
-    engine = await buildEngine(model, shapes, 'fp32', 'exec');
+    engine = await buildEngine(model, flags, 'exec');
     lines = modelLines(source.path, model);
     onnxNodes = model.graph.nodes.length;
   } else {
@@ -189,13 +207,14 @@ async function engineTarget(
   }
   const setupMs = performance.now() - started;
   try {
-    const feeds = randomFeeds(engine.graph, shapes);
+    const feeds = randomFeeds(engine.graph, flags.shapes);
     const context = engine.createContext();
     return {
       device: engine.device,
       lines: [...lines, ...engineLines(engine, onnxNodes)],
       setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
       execute: () => context.execute(feeds),
+      executeTimed: () => context.executeTimed(feeds),
       profile: iterations => context.profile(feeds, iterations)
     };
   } catch (error) {
@@ -286,22 +305,117 @@ async function timeExecutions(
   };
 }
 
-/** trtexec's "Performance summary", its numbers in at most 6 significant digits. */
-function performanceSummary(run: TimedRun, setup: Target['setup']): string[] {
-  const latency = latencySummary(run.samples.map(sample => sample.latencyMs));
-  const ms = (value: number) => `${formatValue(value)} ms`;
+/** One execution timed phase by phase, as --exportTimes writes it. */
+interface PhaseSample extends PhaseTimes {
+  /** From the start of the first phase-timed execution. */
+  startMs: number;
+}
+
+interface PhaseRun {
+  computeClock: TimedExecution['computeClock'];
+  executions: PhaseSample[];
+}
+
+/** Times `count` executions phase by phase, back to back. */
+async function timePhases(
+  executeTimed: () => Promise<TimedExecution>,
+  count: number
+): Promise<PhaseRun> {
+  const started = performance.now();
+  const executions: PhaseSample[] = [];
+  let computeClock: PhaseRun['computeClock'] = 'gpu';
+  for (let i = 0; i < count; i++) {
+    const begin = performance.now();
+    const timed = await executeTimed();
+    computeClock = timed.computeClock;
+    executions.push({ startMs: begin - started, ...timed.times });
+  }
+  return { computeClock, executions };
+}
+
+/** trtexec's names of the phases. */
+const PHASES: readonly [string, keyof PhaseTimes][] = [
+  ['H2D Latency', 'h2dMs'],
+  ['GPU Compute Time', 'computeMs'],
+  ['D2H Latency', 'd2hMs']
+];
+
+/**
+ * trtexec's "Performance summary", its numbers in at most 6 significant digits; the phases
+ * where they were timed.
+ */
+function performanceSummary(
+  run: TimedRun,
+  phases: PhaseRun | undefined,
+  setup: Target['setup']
+): string[] {
   const throughput = (run.samples.length / run.walltimeMs) * MS_PER_SECOND;
   return [
     '=== Performance summary ===',
     `Throughput: ${formatValue(throughput)} qps`,
-    `Latency: min = ${ms(latency.min)}, max = ${ms(latency.max)}, mean = ${ms(latency.mean)}, ` +
-      `median = ${ms(latency.median)}, percentile(90%) = ${ms(latency.p90)}, ` +
-      `percentile(95%) = ${ms(latency.p95)}, percentile(99%) = ${ms(latency.p99)}`,
-    ...(setup ? [`${setup.label}: ${ms(setup.ms)}`] : []),
-    `First run: ${ms(run.firstRunMs)}`,
+    statistics(
+      'Latency',
+      run.samples.map(sample => sample.latencyMs)
+    ),
+    ...(phases
+      ? PHASES.map(([label, key]) =>
+          statistics(
+            label,
+            phases.executions.map(execution => execution[key])
+          )
+        )
+      : []),
+    ...(setup ? [`${setup.label}: ${formatValue(setup.ms)} ms`] : []),
+    `First run: ${formatValue(run.firstRunMs)} ms`,
     `Total Host Walltime: ${formatValue(run.walltimeMs / MS_PER_SECOND)} s (${run.samples.length} executions)`,
-    'Latency is end to end: host inputs written, every layer run, outputs read back.'
+    'Latency is end to end: host inputs written, every layer run, outputs read back.',
+    phases
+      ? `H2D, GPU compute and D2H: ${phases.executions.length} more executions, each phase awaited ` +
+        `before the next; GPU compute ${COMPUTE_CLOCKS[phases.computeClock]}.`
+      : 'H2D, GPU compute and D2H are not timed apart for the native executor: it writes and ' +
+        'reads tensors between its layers.'
   ];
+}
+
+/** "Latency: min = 1 ms, max = ..., percentile(99%) = 3 ms", as trtexec prints its statistics. */
+function statistics(label: string, samplesMs: readonly number[]): string {
+  const summary = latencySummary(samplesMs);
+  const ms = (value: number) => `${formatValue(value)} ms`;
+  return (
+    `${label}: min = ${ms(summary.min)}, max = ${ms(summary.max)}, mean = ${ms(summary.mean)}, ` +
+    `median = ${ms(summary.median)}, percentile(90%) = ${ms(summary.p90)}, ` +
+    `percentile(95%) = ${ms(summary.p95)}, percentile(99%) = ${ms(summary.p99)}`
+  );
+}
+
+const COMPUTE_CLOCKS: Record<PhaseRun['computeClock'], string> = {
+  gpu: 'from GPU timestamps around the compute pass',
+  'wall-clock':
+    "on the wall clock from submit until the queue finished (the device has no 'timestamp-query')"
+};
+
+/** What --exportTimes writes (all times in ms). */
+interface ExportedTimes {
+  /** Building or loading the engine, when exec did either. */
+  setup?: { label: string; ms: number };
+  firstRunMs: number;
+  /** The end-to-end executions: the summary's Latency. */
+  executions: Sample[];
+  /** The executions timed phase by phase (engines only). */
+  phases?: PhaseRun;
+}
+
+function exportedTimes(
+  run: TimedRun,
+  phases: PhaseRun | undefined,
+  setup: Target['setup']
+): ExportedTimes {
+  return {
+    ...(setup && { setup }),
+    firstRunMs: run.firstRunMs,
+    executions: run.samples,
+    ...(phases && { phases })
+  };
 }
 
 const CLOCKS: Record<EngineProfile['clock'], string> = {

@@ -55,7 +55,7 @@ Without a GPU, WebGPU runs on SwiftShader when VK_ICD_FILENAMES is unset and
     const iterations = integerFlag(args, 'iterations', 1) ?? 0;
     const outputDir = stringFlag(args, 'output-dir');
     const files = parseInputFlags(stringListFlag(args, 'input'));
-    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'));
+    const shapes = parseShapeFlags(stringListFlag(args, 'shapes'), 'shapes', args.command);
 
     const { graph, importMs } = loadModel(path);
     // Unsupported ops, bad attributes, inputs and output paths fail before a GPU device is set up.
