@@ -255,6 +255,19 @@ test('Gemm with a computed C (beta 1) absorbs a residual Add and Tanh', () => {
   assertSameOutputs(graph, fused, randomFeeds(graph, 5));
 });
 
+test('MatMul without a bias takes a residual as Z, after an omitted C', () => {
+  const graph = buildGraph({
+    inputs: { x: [2, 4, 3], z: [2, 4, 5] },
+    outputs: ['y'],
+    nodes: [node('MatMul', ['x', 'w'], 'm'), node('Add', ['m', 'z'], 'y')],
+    initializers: { w: randomTensor([3, 5], { seed: 1 }) }
+  });
+  const { graph: fused } = applyPass(fuseMatMulActivation, graph);
+  assert.deepEqual(opTypes(fused), ['FusedMatMul']);
+  assert.deepEqual(fused.nodes[0].inputs, ['x', 'w', '', 'z']);
+  assertSameOutputs(graph, fused, randomFeeds(graph, 6));
+});
+
 test('GEMMs stay: computed C with beta 2, bias down a column, a Mul, integers, a lone Gemm', () => {
   const graph = buildGraph({
     inputs: { x: [4, 3], c: [5], xi: [2, 3] },

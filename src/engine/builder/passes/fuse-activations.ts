@@ -45,7 +45,10 @@ interface FusionContext {
 interface GrowingLayer {
   addConstant(constant: Tensor): boolean;
   multiplyConstant(constant: Tensor): boolean;
-  /** The fused node's op type, inputs (Z excluded) and attributes (activation excluded). */
+  /**
+   * The fused node's op type, inputs (all before Z, '' for an omitted one) and attributes
+   * (activation excluded).
+   */
   fused(): { opType: string; inputs: string[]; attributes: Record<string, AttributeValue> };
 }
 
@@ -89,7 +92,7 @@ function fuseLayers(graph: Graph, start: LayerStart): PassResult {
       name: head.name,
       opType,
       domain: 'webtrt',
-      inputs: chain.residual ? [...inputs, chain.residual] : inputs,
+      inputs: chain.residual ? [...inputs, chain.residual] : withoutTrailingOmissions(inputs),
       outputs: [chain.output],
       attributes: { ...attributes, ...activationAttributes(chain.activation) },
       fusedFrom: nodes.flatMap(node => node.fusedFrom ?? [node.name])
@@ -108,6 +111,15 @@ function fuseLayers(graph: Graph, start: LayerStart): PassResult {
     graph: rewriteGraph(graph, { nodes, initializers: context.initializers }),
     changes
   };
+}
+
+/** `inputs` without the omitted optional inputs ('') at their end. */
+function withoutTrailingOmissions(inputs: string[]): string[] {
+  let end = inputs.length;
+  while (end > 0 && inputs[end - 1] === '') {
+    end--;
+  }
+  return inputs.slice(0, end);
 }
 
 interface Chain {
@@ -310,7 +322,7 @@ function startGemm(node: Node, context: FusionContext): GrowingLayer | undefined
         : cName;
       return {
         opType: 'FusedMatMul',
-        inputs: c ? [a, b, c] : [a, b],
+        inputs: [a, b, c],
         attributes: Object.fromEntries(
           Object.entries(node.attributes).filter(([name]) => PRODUCT_ATTRIBUTES.includes(name))
         )
