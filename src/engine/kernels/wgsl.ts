@@ -148,19 +148,25 @@ export function broadcastOffset(shape: readonly number[], outRank: number, prefi
  */
 const PRELUDE = 'fn f32_from_bits(bits: u32) -> f32 { return bitcast<f32>(bits); }';
 
+/** A WGSL `enable` directive on a line of its own. */
+const ENABLE_DIRECTIVE = /^[ \t]*enable\s+[\w\s,]+;[ \t]*\n?/gm;
+
 /**
  * `code` with what every shader may need in front of it: the f16 extension where it names
  * f16 (and has not enabled it itself), and f32_from_bits and round_to_f16 where it calls
- * them.
+ * them. The code's own `enable` directives (e.g. `enable subgroups;`) are moved first, as
+ * WGSL wants them before any declaration.
  */
 export function withPrelude(code: string): string {
   const enableF16 = /\bf16\b/.test(code) && !/^\s*enable\s+f16\s*;/m.test(code);
+  const directives = (code.match(ENABLE_DIRECTIVE) ?? []).map(line => `${line.trim()}\n`);
   const helpers = [
     code.includes('f32_from_bits(') ? PRELUDE : '',
     code.includes('round_to_f16(') ? ROUND_TO_F16 : ''
   ].filter(helper => helper);
   const prelude = helpers.map(helper => `${helper}\n`).join('');
-  return `${enableF16 ? 'enable f16;\n' : ''}${prelude}${code}`;
+  const body = code.replace(ENABLE_DIRECTIVE, '');
+  return `${enableF16 ? 'enable f16;\n' : ''}${directives.join('')}${prelude}${body}`;
 }
 
 /** A WGSL f32 expression for any JavaScript number, infinities and NaN included. */

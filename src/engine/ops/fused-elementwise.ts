@@ -263,11 +263,10 @@ function vectorMain(inputs: GpuTensor[], out: GpuTensor): { code: string; invoca
     return `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<vec4<${tensorStorage(t)}>>;`;
   });
   const reads = inputs.map((_, i) => `  let v${i} = vec4<f32>(in${i}[index]);`);
-  const lanes = ['x', 'y', 'z', 'w'].map(
-    lane => `fused(${inputs.map((_, i) => `v${i}.${lane}`).join(', ')})`
+  const lanes = ['x', 'y', 'z', 'w'].map(lane =>
+    writeFloat(out, `fused(${inputs.map((_, i) => `v${i}.${lane}`).join(', ')})`)
   );
-  const value = `vec4<f32>(${lanes.join(', ')})`;
-  const stored = tensorStorage(out) === 'f16' ? `vec4<f16>(${value})` : writeFloat(out, value);
+  const stored = `vec4<${tensorStorage(out)}>(${lanes.join(', ')})`;
   const invocations = out.size / 4;
   const body = [...reads, `  out[index] = ${stored};`].join('\n');
   return { code: `${declarations.join('\n')}\n${linearMain(invocations, body)}`, invocations };

@@ -24,20 +24,20 @@ const CASES: ModelCase[] = [
   {
     file: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
     shape: [1, 3, 48, 96],
-    nodes: [221, 184]
+    nodes: [221, 121]
   },
   {
     file: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
     shape: [1, 3, 48, 96],
-    nodes: [221, 179],
+    nodes: [221, 116],
     static: true
   },
-  { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32], nodes: [33, 27] },
-  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 80] },
+  { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32], nodes: [33, 24] },
+  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 66] },
   {
     file: `${GENERATED_MODELS}/small_transformer.onnx`,
     shape: [2, 7, 64],
-    nodes: [80, 66],
+    nodes: [80, 52],
     static: true
   }
 ];

@@ -36,7 +36,12 @@ test('runPasses applies the passes in order, reports each, and infers the result
       ['foldConstants', 1],
       ['eliminateIdentities', 2],
       ['foldBatchNormalization', 0],
+      ['recognizeActivations', 0],
+      ['recognizeLayerNorm', 0],
+      ['recognizeSoftmax', 0],
+      ['recognizeGelu', 0],
       ['fuseMatMulBias', 0],
+      ['fuseElementwiseChains', 0],
       ['eliminateDeadNodes', 1]
     ]
   );

@@ -4,7 +4,12 @@ import { eliminateDeadNodes } from './eliminate-dead-nodes';
 import { eliminateIdentities } from './eliminate-identities';
 import { foldBatchNormalization } from './fold-batch-normalization';
 import { foldConstants } from './fold-constants';
+import { fuseElementwiseChains } from './fuse-elementwise-chains';
 import { fuseMatMulBias } from './fuse-matmul-bias';
+import { recognizeActivations } from './recognize-activations';
+import { recognizeGelu } from './recognize-gelu';
+import { recognizeLayerNorm } from './recognize-layer-norm';
+import { recognizeSoftmax } from './recognize-softmax';
 
 export {
   assignPrecision,
@@ -12,19 +17,30 @@ export {
   eliminateIdentities,
   foldBatchNormalization,
   foldConstants,
-  fuseMatMulBias
+  fuseElementwiseChains,
+  fuseMatMulBias,
+  recognizeActivations,
+  recognizeGelu,
+  recognizeLayerNorm,
+  recognizeSoftmax
 };
 
 /**
  * The graph passes of a build, in order: fold what is constant first (so that Reshape
  * targets and weights are known), then bypass identities, fold BatchNormalization (which
- * may leave a MatMul and an Add) and fuse MatMul with its bias, and sweep away what those
+ * may leave a MatMul and an Add), recognize ops spelled out in primitives, fuse MatMul with
+ * its bias, fuse the elementwise chains left into single kernels, and sweep away what those
  * left unread last.
  */
 export const STANDARD_PASSES: readonly Pass[] = [
   foldConstants,
   eliminateIdentities,
   foldBatchNormalization,
+  recognizeActivations,
+  recognizeLayerNorm,
+  recognizeSoftmax,
+  recognizeGelu,
   fuseMatMulBias,
+  fuseElementwiseChains,
   eliminateDeadNodes
 ];
