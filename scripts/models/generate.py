@@ -2,7 +2,9 @@
 
 import small_cnn
 import small_transformer
+import tiny_bert
 
 if __name__ == "__main__":
     small_cnn.main()
     small_transformer.main()
+    tiny_bert.main()

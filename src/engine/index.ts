@@ -12,6 +12,8 @@ export { build } from './builder/build';
 export type { BuilderConfig, Precision } from './builder/config';
 export type { MemoryPlan, PlannedTensor } from './builder/memory';
 export type { PassReport } from './builder/pass';
+export { TimingCache } from './builder/tuner';
+export type { TacticTiming } from './builder/tuner';
 export { Engine, ExecutionContext } from './runtime/engine';
 export type {
   BuildReport,

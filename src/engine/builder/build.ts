@@ -4,6 +4,7 @@
  */
 import { Graph } from '../ir/graph';
 import { Engine } from '../runtime/engine';
+import { TimingCache } from './tuner';
 import { BuilderConfig, checkConfig, resolveInputShapes } from './config';
 import { runPasses, withInferredTypes } from './pass';
 import { assignPrecision, STANDARD_PASSES } from './passes/index';
@@ -12,12 +13,15 @@ import { assignPrecision, STANDARD_PASSES } from './passes/index';
  * Builds an engine for `graph` on `device`: fixes the input shapes the config gives, runs
  * the standard passes (constant folding, identity and dead-node elimination, fusions) and
  * then chooses each layer's precision, plans memory and records every layer's kernel.
+ * Layers whose kernels offer several tactics are timed on `device` (from optimization level
+ * 1), through `timingCache` when given, so that builds sharing it time each layer shape once.
  * Fails, naming the node, when a layer cannot run on the GPU. `graph` is not modified.
  */
 export async function build(
   graph: Graph,
   config: BuilderConfig,
-  device: GPUDevice
+  device: GPUDevice,
+  timingCache?: TimingCache
 ): Promise<Engine> {
   const started = performance.now();
   checkConfig(config);
@@ -39,6 +43,7 @@ export async function build(
     config,
     // Recording compiles the kernels: the build time counts it.
     () => ({ passes: optimized.report, buildTimeMs: performance.now() - started }),
-    device
+    device,
+    { timingCache }
   );
 }

@@ -13,6 +13,7 @@ import {
   TensorLifetime
 } from '../builder/memory';
 import { PassReport } from '../builder/pass';
+import { TacticTiming } from '../builder/tuner';
 import { allocateTypedArray, DataType } from '../ir/dtype';
 import { AttributeValue, Graph, Node, ValueInfo, ValueType } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
@@ -21,7 +22,6 @@ import { OpError } from '../ops/types';
 import { checkFeeds } from './feeds';
 import { AdapterFingerprint, adapterFingerprint, checkFingerprint } from './fingerprint';
 import {
-  bindDispatch,
   BoundDispatch,
   encodeDispatch,
   kernelDeclines,
@@ -32,6 +32,7 @@ import {
 import { decodePlan, encodePlan } from './plan';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
 import { GpuTimer } from './profiler';
+import { LayerTuner, TacticSelection } from './tactics';
 import { createTensorBuffer, fromStorage, toStorage, upload, writeTensor } from './transfer';
 
 /** Written in every plan's metadata; a reader refuses another format or version. */
@@ -62,6 +63,12 @@ export interface LayerInfo {
   outputs: TensorInfo[];
   /** Compute dispatches per run. */
   dispatches: number;
+  /** The kernels it runs, by their dispatches' labels. */
+  kernels: string[];
+  /** The tactic its kernel runs with, when the kernel offers several. */
+  tactic?: string;
+  /** Each candidate tactic's time per run, when the builder timed them (kernel auto-tuning). */
+  tacticTimings?: TacticTiming[];
 }
 
 /** Where an engine keeps its intermediate tensors (see planArenas). */
@@ -160,9 +167,10 @@ export class Engine {
     graph: Graph,
     config: BuilderConfig,
     report: () => BuildReport,
-    device: GPUDevice
+    device: GPUDevice,
+    tactics: TacticSelection = {}
   ): Promise<Engine> {
-    const program = await recordProgram(graph, config, device);
+    const program = await recordProgram(graph, config, device, tactics);
     return new Engine(device, graph, config, report(), program);
   }
 
@@ -209,7 +217,11 @@ export class Engine {
       throw new Error(refusal);
     }
     const graph = loadGraph(stored.graph, plan.blobs);
-    return Engine.assemble(graph, stored.config, () => stored.buildReport, device);
+    // The plan's tactics are kept as built: a loaded engine is not tuned again.
+    const recorded = new Map(
+      stored.layers.flatMap(layer => (layer.tactic ? [[layer.name, layer.tactic] as const] : []))
+    );
+    return Engine.assemble(graph, stored.config, () => stored.buildReport, device, { recorded });
   }
 
   destroy(): void {
@@ -517,7 +529,8 @@ function encodePass(
 async function recordProgram(
   graph: Graph,
   config: BuilderConfig,
-  device: GPUDevice
+  device: GPUDevice,
+  tactics: TacticSelection
 ): Promise<Program> {
   const prepared = prepareNodes(graph);
   prepared.forEach(step => checkRunsOnGpu(step, graph));
@@ -540,17 +553,19 @@ async function recordProgram(
     const dispatches: BoundDispatch[] = [];
     const layers: LayerInfo[] = [];
     let workspaceBytes = 0;
+    const tuner = new LayerTuner(device, pipelines, config, tactics);
     for (const step of prepared) {
       device.pushErrorScope('validation');
       device.pushErrorScope('out-of-memory');
       try {
-        const recorded = recordNode(step, graph, values, device);
-        buffers.push(...recorded.scratch);
-        workspaceBytes += recorded.scratch.reduce((sum, b) => sum + b.size, 0);
-        for (const dispatch of recorded.dispatches) {
-          dispatches.push(bindDispatch(device, pipelines, dispatch));
-        }
-        layers.push(layerInfo(step.node, graph, recorded.dispatches.length));
+        const inputs = gpuInputsOf(step, values);
+        const chosen = await tuner.record(step, inputs, tactic =>
+          recordNode(step, graph, values, inputs, device, tactic)
+        );
+        buffers.push(...chosen.scratch);
+        workspaceBytes += chosen.scratch.reduce((sum, b) => sum + b.size, 0);
+        dispatches.push(...chosen.bound);
+        layers.push({ ...layerInfo(step.node, graph, chosen.dispatches), ...chosen.tuning });
       } finally {
         errors.watch(step.node, device.popErrorScope(), device.popErrorScope());
       }
@@ -696,11 +711,20 @@ interface RecordedNode {
  * dropped, and every binding to them rebound), and the rest stay as scratch. Data a kernel
  * writes from the host (queue.writeBuffer) thus persists in scratch tensors only.
  */
+/** The inputs a node's kernel reads on the GPU, where they lie (host inputs undefined). */
+function gpuInputsOf(step: PreparedNode, values: DeviceValues): (GpuTensor | undefined)[] {
+  return step.node.inputs.map((name, i) =>
+    name && !step.hostInputs.includes(i) ? values.read(name) : undefined
+  );
+}
+
 function recordNode(
   step: PreparedNode,
   graph: Graph,
   values: DeviceValues,
-  device: GPUDevice
+  gpuInputs: (GpuTensor | undefined)[],
+  device: GPUDevice,
+  tactic: string | undefined
 ): RecordedNode {
   const { node } = step;
   const allocations = new Set<GPUBuffer>();
@@ -708,6 +732,7 @@ function recordNode(
   const context: KernelContext = {
     device,
     node,
+    tactic,
     allocate: (dtype, shape) => {
       const tensor = { dtype, shape, size: sizeOf(shape), storage: values.storageOf(dtype) };
       const buffer = createTensorBuffer(device, tensor, `${node.name} scratch`);
@@ -717,9 +742,6 @@ function recordNode(
     view: (tensor, shape, dtype) => viewOf(node, tensor, shape, dtype),
     dispatch: dispatch => dispatches.push(dispatch)
   };
-  const gpuInputs = node.inputs.map((name, i) =>
-    name && !step.hostInputs.includes(i) ? values.read(name) : undefined
-  );
   const hostInputs = node.inputs.map((name, i) =>
     name && step.hostInputs.includes(i) ? graph.initializers.get(name) : undefined
   );
@@ -873,7 +895,7 @@ class DeviceValues {
   }
 }
 
-function layerInfo(node: Node, graph: Graph, dispatches: number): LayerInfo {
+function layerInfo(node: Node, graph: Graph, dispatches: readonly Dispatch[]): LayerInfo {
   const info = (name: string): TensorInfo => {
     const type = graph.initializers.get(name) ?? graph.valueTypes.get(name)!;
     return { name, dtype: type.dtype, shape: [...(type.shape as number[])] };
@@ -886,7 +908,8 @@ function layerInfo(node: Node, graph: Graph, dispatches: number): LayerInfo {
     precision: outputs.some(output => output.dtype === 'float16') ? 'fp16' : 'fp32',
     inputs: node.inputs.filter(name => name).map(info),
     outputs,
-    dispatches
+    dispatches: dispatches.length,
+    kernels: [...new Set(dispatches.map(dispatch => dispatch.label))]
   };
 }
 
