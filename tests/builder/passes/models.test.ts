@@ -33,11 +33,11 @@ const CASES: ModelCase[] = [
     static: true
   },
   { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32], nodes: [33, 24] },
-  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 66] },
+  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 22] },
   {
     file: `${GENERATED_MODELS}/small_transformer.onnx`,
     shape: [2, 7, 64],
-    nodes: [80, 52],
+    nodes: [80, 22],
     static: true
   }
 ];

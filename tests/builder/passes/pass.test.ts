@@ -41,6 +41,8 @@ test('runPasses applies the passes in order, reports each, and infers the result
       ['recognizeSoftmax', 0],
       ['recognizeGelu', 0],
       ['fuseMatMulBias', 0],
+      ['fuseAttention', 0],
+      ['mergeSiblingMatMuls', 0],
       ['fuseElementwiseChains', 0],
       ['eliminateDeadNodes', 1]
     ]

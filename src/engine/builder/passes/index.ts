@@ -4,8 +4,10 @@ import { eliminateDeadNodes } from './eliminate-dead-nodes';
 import { eliminateIdentities } from './eliminate-identities';
 import { foldBatchNormalization } from './fold-batch-normalization';
 import { foldConstants } from './fold-constants';
+import { fuseAttention } from './fuse-attention';
 import { fuseElementwiseChains } from './fuse-elementwise-chains';
 import { fuseMatMulBias } from './fuse-matmul-bias';
+import { mergeSiblingMatMuls } from './merge-sibling-matmuls';
 import { recognizeActivations } from './recognize-activations';
 import { recognizeGelu } from './recognize-gelu';
 import { recognizeLayerNorm } from './recognize-layer-norm';
@@ -17,8 +19,10 @@ export {
   eliminateIdentities,
   foldBatchNormalization,
   foldConstants,
+  fuseAttention,
   fuseElementwiseChains,
   fuseMatMulBias,
+  mergeSiblingMatMuls,
   recognizeActivations,
   recognizeGelu,
   recognizeLayerNorm,
@@ -29,7 +33,8 @@ export {
  * The graph passes of a build, in order: fold what is constant first (so that Reshape
  * targets and weights are known), then bypass identities, fold BatchNormalization (which
  * may leave a MatMul and an Add), recognize ops spelled out in primitives, fuse MatMul with
- * its bias, fuse the elementwise chains left into single kernels, and sweep away what those
+ * its bias, fuse attention and read its Q, K and V from one merged projection, fuse the
+ * elementwise chains left into single kernels, and sweep away what those
  * left unread last.
  */
 export const STANDARD_PASSES: readonly Pass[] = [
@@ -41,6 +46,8 @@ export const STANDARD_PASSES: readonly Pass[] = [
   recognizeSoftmax,
   recognizeGelu,
   fuseMatMulBias,
+  fuseAttention,
+  mergeSiblingMatMuls,
   fuseElementwiseChains,
   eliminateDeadNodes
 ];
