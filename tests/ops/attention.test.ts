@@ -15,6 +15,7 @@ import { runReference } from '../../src/engine/runtime/reference';
 import { createStorageBuffer, download, upload } from '../../src/engine/runtime/transfer';
 import { assertClose, checkKernel, reference } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
+import { checkHalfKernel } from '../helpers/half';
 import { randomTensor } from '../helpers/random';
 
 let seed = 0;
@@ -140,6 +141,28 @@ describe('WebGPU kernel agrees with the reference', () => {
     await checkKernel(
       attention([half(1, 6, 16), half(1, 6, 16), half(1, 6, 16)], { num_heads: 2 }),
       5e-3
+    );
+  });
+});
+
+describe('as the one FP16 layer of an engine (f16 storage where the device has shader-f16)', () => {
+  // The reference rounds each step to float16, the kernel only its output.
+  const tolerance = 5e-3;
+  test('packed Q|K|V with a padding mask', async () => {
+    await checkHalfKernel(
+      attention([random(2, 9, 48), undefined, undefined, paddingMask(2, 9, [9, 4])], {
+        num_heads: 2
+      }),
+      tolerance
+    );
+  });
+  test('heads split, causal, head size not a multiple of 4', async () => {
+    await checkHalfKernel(
+      attention([random(1, 2, 7, 6), random(1, 2, 7, 6), random(1, 2, 7, 6)], {
+        num_heads: 2,
+        causal: 1
+      }),
+      tolerance
     );
   });
 });
