@@ -33,6 +33,30 @@ export function parseInputFlags(values: readonly string[]): Map<string, string> 
 }
 
 /**
+ * `--loadInputs name:file.npy,other:other.npy` flags (trtexec's syntax, comma separated or
+ * repeated; .npy files here) as input name → file path. The name ends at the last colon, as
+ * tensor names may hold colons ("input:0:x.npy").
+ */
+export function parseLoadInputsFlags(
+  values: readonly string[],
+  command: string
+): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const item of values.flatMap(value => value.split(',')).filter(item => item)) {
+    const split = item.lastIndexOf(':');
+    if (split <= 0 || split === item.length - 1) {
+      throw new UsageError(`--loadInputs '${item}' must be name:file.npy`, command);
+    }
+    const name = item.slice(0, split);
+    if (files.has(name)) {
+      throw new UsageError(`--loadInputs gives '${name}' twice`, command);
+    }
+    files.set(name, item.slice(split + 1));
+  }
+  return files;
+}
+
+/**
  * `--shapes name:1x3x224x224,other:1x16` flags (repeatable) as input name → shape, in
  * trtexec's syntax, which --minShapes, --optShapes and --maxShapes share (`flag` names the
  * one parsed, for messages). The name ends at the last colon, as tensor names may hold

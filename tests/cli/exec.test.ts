@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
+import { encodeNpy } from '../../src/engine/io/npy';
+import { randomTensor } from '../helpers/random';
 
 const MODEL = 'examples/models/small_cnn.onnx';
 const SHAPES = 'input:2x3x32x32';
@@ -220,6 +222,40 @@ describe('webtrt exec', () => {
     const stdout = succeeds(['exec', '--onnx', MODEL, '--shapes', SHAPES, ...QUICK]);
     checkSummary(stdout);
     assert.ok(printed(stdout, 'Build time') > 0);
+  });
+
+  test('--loadInputs feeds .npy files; inputs not given stay random', () => {
+    writeFileSync(path('input.npy'), encodeNpy(randomTensor([2, 3, 32, 32], { seed: 9 })));
+    const loaded = ['--loadInputs', `input:${path('input.npy')}`, ...QUICK];
+    for (const mode of [
+      ['--onnx', MODEL, '--shapes', SHAPES],
+      ['--onnx', MODEL, '--shapes', SHAPES, '--native'],
+      ['--loadEngine', path('small_cnn.wtrt')]
+    ]) {
+      const stdout = succeeds(['exec', ...mode, ...loaded]);
+      assert.match(stdout, new RegExp(`^inputs +input ${path('input.npy')}$`, 'm'));
+    }
+    assert.match(
+      succeeds(['exec', '--loadEngine', path('small_cnn.wtrt'), ...QUICK]),
+      /^inputs +input random uniform \[0, 1\)$/m
+    );
+    writeFileSync(path('wrong.npy'), encodeNpy(randomTensor([1, 3, 32, 32], { seed: 9 })));
+    failsWith(
+      [
+        'exec',
+        '--loadEngine',
+        path('small_cnn.wtrt'),
+        '--loadInputs',
+        `input:${path('wrong.npy')}`
+      ],
+      1,
+      /wrong\.npy: input 'input' must have shape \[2, 3, 32, 32\], got \[1, 3, 32, 32\]/
+    );
+    failsWith(
+      ['exec', '--loadEngine', path('small_cnn.wtrt'), '--loadInputs', path('input.npy')],
+      2,
+      /--loadInputs '.*input\.npy' must be name:file\.npy/
+    );
   });
 
   test('--native times the op-by-op executor', () => {

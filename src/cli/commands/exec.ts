@@ -1,6 +1,13 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { booleanFlag, integerFlag, numberFlag, positionalArgs, stringFlag } from '../args';
+import {
+  booleanFlag,
+  integerFlag,
+  numberFlag,
+  positionalArgs,
+  stringFlag,
+  stringListFlag
+} from '../args';
 import {
   BUILDER_HELP,
   BUILDER_OPTIONS,
@@ -28,7 +35,7 @@ import { UsageError } from '../errors';
 import { readBytes, writeBytes } from '../files';
 import { field, formatMs, formatValue } from '../format';
 import { requestNodeDevice } from '../gpu';
-import { prepareInputs } from '../inputs';
+import { parseLoadInputsFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
 import { buildEngine, checkShapesGiven, engineLines, modelLines } from './build';
 
@@ -52,6 +59,8 @@ Options:
   --loadEngine model.wtrt     load this plan instead: it keeps the shapes and precision
                               it was built with (--shapes may repeat them)
 ${BUILDER_HELP}
+  --loadInputs name:x.npy     an input's values, comma separated or repeated (.npy);
+                              inputs not given get random values as in webtrt run
   --native                    time the op-by-op executor (no engine) on --onnx, the
                               baseline the engine is measured against
   --iterations N              time at least N executions (default 50)
@@ -72,6 +81,7 @@ ${BUILDER_HELP}
     onnx: { type: 'string' },
     loadEngine: { type: 'string' },
     ...BUILDER_OPTIONS,
+    loadInputs: { type: 'string', multiple: true },
     native: { type: 'boolean' },
     iterations: { type: 'string' },
     warmUp: { type: 'string' },
@@ -102,6 +112,10 @@ ${BUILDER_HELP}
       durationMs: (numberFlag(args, 'duration', [0, 86400]) ?? 0) * MS_PER_SECOND
     };
     const flags = parseBuilderFlags(args);
+    const inputs: InputSources = {
+      shapes: flags.shapes,
+      files: parseLoadInputsFlags(stringListFlag(args, 'loadInputs'), args.command)
+    };
     const timesPath = stringFlag(args, 'exportTimes');
     const dumpProfile = booleanFlag(args, 'dumpProfile');
     const profilePath = stringFlag(args, 'exportProfile');
@@ -113,8 +127,8 @@ ${BUILDER_HELP}
     }
 
     const target = native
-      ? await nativeTarget(source.path, flags.shapes)
-      : await engineTarget(source, flags);
+      ? await nativeTarget(source.path, inputs)
+      : await engineTarget(source, flags, inputs);
     try {
       const print = (...lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
       print(...target.lines);
@@ -184,7 +198,11 @@ interface Target {
   profile?(iterations: number): Promise<EngineProfile>;
 }
 
-async function engineTarget(source: ExecutionSource, flags: BuilderFlags): Promise<Target> {
+async function engineTarget(
+  source: ExecutionSource,
+  flags: BuilderFlags,
+  inputs: InputSources
+): Promise<Target> {
   const started = performance.now();
   let engine: Engine;
   let lines: string[];
@@ -207,11 +225,11 @@ async function engineTarget(source: ExecutionSource, flags: BuilderFlags): Promi
   }
   const setupMs = performance.now() - started;
   try {
-    const feeds = randomFeeds(engine.graph, flags.shapes);
+    const { feeds, sources } = prepareFeeds(engine.graph, inputs);
     const context = engine.createContext();
     return {
       device: engine.device,
-      lines: [...lines, ...engineLines(engine, onnxNodes)],
+      lines: [...lines, ...engineLines(engine, onnxNodes), sources],
       setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
       execute: () => context.execute(feeds),
       executeTimed: () => context.executeTimed(feeds),
@@ -223,12 +241,12 @@ async function engineTarget(source: ExecutionSource, flags: BuilderFlags): Promi
   }
 }
 
-async function nativeTarget(path: string, shapes: ReadonlyMap<string, number[]>): Promise<Target> {
+async function nativeTarget(path: string, inputs: InputSources): Promise<Target> {
   const model = loadModel(path);
   // Unsupported ops and bad inputs fail before a GPU device is set up.
   prepareNodes(model.graph);
-  checkShapesGiven(model.graph, shapes, 'exec');
-  const feeds = randomFeeds(model.graph, shapes);
+  checkShapesGiven(model.graph, inputs.shapes, 'exec');
+  const { feeds, sources } = prepareFeeds(model.graph, inputs);
   const device = await requestNodeDevice();
   const executor = new NativeExecutor(device);
   return {
@@ -236,15 +254,36 @@ async function nativeTarget(path: string, shapes: ReadonlyMap<string, number[]>)
     lines: [
       ...modelLines(path, model),
       field('device', describeAdapter(device.adapterInfo)),
-      field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU')
+      field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU'),
+      sources
     ],
     execute: () => executor.run(model.graph, feeds)
   };
 }
 
-function randomFeeds(graph: Graph, shapes: ReadonlyMap<string, number[]>): Record<string, Tensor> {
-  const inputs = prepareInputs(graph, { files: new Map(), shapes: new Map(shapes), seed: 0 });
-  return Object.fromEntries([...inputs].map(([name, input]) => [name, input.tensor]));
+/** Where the inputs come from: --loadInputs files, random values of the --shapes. */
+interface InputSources {
+  shapes: ReadonlyMap<string, number[]>;
+  files: ReadonlyMap<string, string>;
+}
+
+/** The feeds of every execution, and a report line of where they came from. */
+function prepareFeeds(
+  graph: Graph,
+  inputs: InputSources
+): { feeds: Record<string, Tensor>; sources: string } {
+  const prepared = prepareInputs(graph, {
+    files: new Map(inputs.files),
+    shapes: new Map(inputs.shapes),
+    seed: 0
+  });
+  return {
+    feeds: Object.fromEntries([...prepared].map(([name, input]) => [name, input.tensor])),
+    sources: field(
+      'inputs',
+      [...prepared].map(([name, { source }]) => `${name} ${source}`).join(', ')
+    )
+  };
 }
 
 interface TimingOptions {
