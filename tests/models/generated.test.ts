@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import { checkAgainstOnnxRuntime, GENERATED_MODELS } from './oracle';
+import { checkAgainstOnnxRuntime, checkEngineAgainstOnnxRuntime, GENERATED_MODELS } from './oracle';
 
 // The models of scripts/models (see its README), at batch 2 and sequence 7.
 
@@ -9,6 +9,13 @@ test('small CNN (opset 17) agrees with ONNX Runtime', async () => {
     inputs: { input: [2, 3, 32, 32] },
     seed: 201
   });
+});
+
+test('small CNN: the FP32 engine agrees with ONNX Runtime in at most half as many layers as nodes', async () => {
+  await checkEngineAgainstOnnxRuntime(
+    { model: `${GENERATED_MODELS}/small_cnn.onnx`, inputs: { input: [2, 3, 32, 32] }, seed: 201 },
+    0.5
+  );
 });
 
 for (const [file, what] of [

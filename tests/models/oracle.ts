@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { build } from '../../src/engine/builder/build';
 import { isFloat } from '../../src/engine/ir/dtype';
 import { Graph } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
@@ -33,16 +34,11 @@ export interface OracleCase {
  * shape arithmetic) left the GPU. Logs the errors and timings.
  */
 export async function checkAgainstOnnxRuntime(c: OracleCase): Promise<void> {
-  const bytes = new Uint8Array(readFileSync(c.model));
-  const graph = importOnnx(bytes, { source: c.model });
+  const { bytes, graph, feeds } = load(c);
   const unsupported = new Set(
     graph.nodes.filter(n => !findOp(n.opType, n.domain)).map(n => n.opType)
   );
   assert.deepEqual([...unsupported], [], `${c.model} uses ops the engine does not define`);
-  const feeds: Record<string, Tensor> = {};
-  Object.entries(c.inputs).forEach(([name, input], i) => {
-    feeds[name] = input instanceof Tensor ? input : randomTensor(input, { seed: c.seed + i });
-  });
 
   const [expected, ortMs] = await timed(() => runOnnxRuntime(bytes, feeds));
   const [values, referenceMs] = await timed(async () =>
@@ -76,6 +72,65 @@ export async function checkAgainstOnnxRuntime(c: OracleCase): Promise<void> {
     }
   }
   assertFloatWorkOnGpu(graph, native.placements, values);
+}
+
+/**
+ * Builds the model's FP32 engine for the inputs' shapes and asserts that every output agrees
+ * with ONNX Runtime within MODEL_TOLERANCE, and that fusion left at most `maxLayersPerNode`
+ * layers per ONNX node of the model. Logs the layer count, the op types of the layers and
+ * the errors.
+ */
+export async function checkEngineAgainstOnnxRuntime(
+  c: OracleCase,
+  maxLayersPerNode: number
+): Promise<void> {
+  const { bytes, graph, feeds } = load(c);
+  const expected = await runOnnxRuntime(bytes, feeds);
+  const shapes = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, [...t.shape]]));
+  const engine = await build(graph, { precision: 'fp32', shapes }, await testDevice());
+  try {
+    const actual = await engine.createContext().execute(feeds);
+    const layerOps = new Map<string, number>();
+    for (const { opType } of engine.layers) {
+      layerOps.set(opType, (layerOps.get(opType) ?? 0) + 1);
+    }
+    const { length } = engine.layers;
+    console.log(
+      `${c.model}: ${graph.nodes.length} nodes built into ${length} layers ` +
+        `(${[...layerOps].map(([opType, count]) => `${opType} ${count}`).join(', ')})`
+    );
+    for (const { name } of graph.outputs) {
+      const { maxAbs, maxRel } = errorStats(actual[name], expected[name]);
+      console.log(
+        `  ${name} engine: max abs error ${maxAbs.toExponential(2)}, relative ${maxRel.toExponential(2)}`
+      );
+      assert.ok(
+        maxRel <= MODEL_TOLERANCE,
+        `${c.model} ${name} on the engine: relative error ${maxRel} exceeds ${MODEL_TOLERANCE}`
+      );
+    }
+    assert.ok(
+      length <= graph.nodes.length * maxLayersPerNode,
+      `${length} layers for ${graph.nodes.length} nodes: more than ${maxLayersPerNode} per node`
+    );
+  } finally {
+    engine.destroy();
+  }
+}
+
+/** The model's bytes, its graph and the feeds the case describes. */
+function load(c: OracleCase): {
+  bytes: Uint8Array;
+  graph: Graph;
+  feeds: Record<string, Tensor>;
+} {
+  const bytes = new Uint8Array(readFileSync(c.model));
+  const graph = importOnnx(bytes, { source: c.model });
+  const feeds: Record<string, Tensor> = {};
+  Object.entries(c.inputs).forEach(([name, input], i) => {
+    feeds[name] = input instanceof Tensor ? input : randomTensor(input, { seed: c.seed + i });
+  });
+  return { bytes, graph, feeds };
 }
 
 /** Asserts every node that ran on the CPU produced no float value: it was shape arithmetic. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { seededRandom } from '../helpers/random';
-import { checkAgainstOnnxRuntime, PPOCR_MODELS } from './oracle';
+import { checkAgainstOnnxRuntime, checkEngineAgainstOnnxRuntime, PPOCR_MODELS } from './oracle';
 
 // PaddleOCR's exports (paddle2onnx): opset 9 for the text-direction classifier, opset 11 for
 // the detector. Input sizes are small for SwiftShader; the detector needs multiples of 32.
@@ -12,6 +12,17 @@ test('PP-OCR direction classifier (opset 9) agrees with ONNX Runtime', async () 
     inputs: { x: [2, 3, 48, 192] },
     seed: 101
   });
+});
+
+test('PP-OCR direction classifier: the FP32 engine agrees with ONNX Runtime in at most half as many layers as nodes', async () => {
+  await checkEngineAgainstOnnxRuntime(
+    {
+      model: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
+      inputs: { x: [2, 3, 48, 192] },
+      seed: 101
+    },
+    0.5
+  );
 });
 
 test('PP-OCRv4 text detector (opset 11) agrees with ONNX Runtime', async () => {

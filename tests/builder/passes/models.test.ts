@@ -24,20 +24,20 @@ const CASES: ModelCase[] = [
   {
     file: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
     shape: [1, 3, 48, 96],
-    nodes: [221, 121]
+    nodes: [221, 106]
   },
   {
     file: `${PPOCR_MODELS}/ch_ppocr_mobile_v2.0_cls_infer.onnx`,
     shape: [1, 3, 48, 96],
-    nodes: [221, 116],
+    nodes: [221, 76],
     static: true
   },
-  { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32], nodes: [33, 24] },
-  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 22] },
+  { file: `${GENERATED_MODELS}/small_cnn.onnx`, shape: [2, 3, 32, 32], nodes: [33, 16] },
+  { file: `${GENERATED_MODELS}/small_transformer.onnx`, shape: [2, 7, 64], nodes: [80, 14] },
   {
     file: `${GENERATED_MODELS}/small_transformer.onnx`,
     shape: [2, 7, 64],
-    nodes: [80, 22],
+    nodes: [80, 14],
     static: true
   }
 ];
