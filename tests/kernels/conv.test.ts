@@ -6,7 +6,7 @@ import { Tensor } from '../../src/engine/ir/tensor';
 import {
   ConvBindingName,
   ConvGeometry,
-  convKernel,
+  convKernels,
   ConvTactic,
   convTacticName,
   convTactics,
@@ -16,7 +16,7 @@ import { implicitGemmRestriction } from '../../src/engine/kernels/gemm';
 import { activationMath } from '../../src/engine/ops/activation';
 import { resolveWindow } from '../../src/engine/ops/window';
 import { assertClose, reference } from '../helpers/compare';
-import { dispatchKernel } from '../helpers/dispatch';
+import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 
@@ -73,7 +73,7 @@ async function checkConv(
   const tactic = options.tactic ?? convTactics(g, device.limits)[0];
   const random = (shape: number[]) => randomTensor(shape, { dtype, seed: ++seed });
   const yShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
-  const inputs: Partial<Record<ConvBindingName, Tensor>> = {
+  const inputs: Partial<Record<Exclude<ConvBindingName, 'workspace'>, Tensor>> = {
     x: random(layer.x),
     w: random(layer.w),
     bias: epilogue.bias ? random([layer.w[0]]) : undefined,
@@ -93,14 +93,19 @@ async function checkConv(
     opType: epilogue.activation[0],
     params: epilogue.activation[1]
   };
-  const kernel = convKernel({
+  const kernels = convKernels({
     geometry: g,
     tactic,
     tensors,
     activation: activation && activationMath(activation)
   });
-  const contents = kernel.bindings.map(name => encode(inputs[name]!, storage));
-  const bytes = await dispatchKernel(device, kernel, contents, contents.length - 1);
+  const bytes = await dispatchNamedKernels(
+    device,
+    kernels,
+    (name, elements) =>
+      name === 'workspace' ? new Float32Array(elements).fill(1e4) : encode(inputs[name]!, storage),
+    'y'
+  );
   const actual = decode(bytes, inputs.y!.size, storage);
   if (storage === 'float16 in f32') {
     const unrounded = actual.findIndex(v => float16BitsToNumber(numberToFloat16Bits(v)) !== v);
@@ -166,6 +171,16 @@ const LAYERS: [string, Layer, ConvTactic['kind']][] = [
     'implicitGemm'
   ],
   [
+    'long K on a 3x3 map (K split)',
+    { x: [1, 64, 3, 3], w: [4, 64, 3, 3], attributes: { pads: [1, 1, 1, 1] } },
+    'implicitGemm'
+  ],
+  [
+    'long K, 2 groups, batch 2 (K split)',
+    { x: [2, 128, 3, 3], w: [4, 64, 3, 3], attributes: { group: 2, pads: [1, 1, 1, 1] } },
+    'implicitGemm'
+  ],
+  [
     'depthwise 3x3 stride 1 pad 1, batch 2',
     { x: [2, 5, 7, 9], w: [5, 1, 3, 3], attributes: { group: 5, pads: [1, 1, 1, 1] } },
     'depthwise'
@@ -197,6 +212,11 @@ const ACTIVATIONS: [string, number[]][] = [
   ['Sigmoid', []]
 ];
 
+/** One layer of each kind of kernel: pointwise GEMM, implicit GEMM, depthwise. */
+const ONE_OF_EACH_KIND = (['gemm', 'implicitGemm', 'depthwise'] as const).map(
+  kind => LAYERS.find(([, , k]) => k === kind)![1]
+);
+
 describe('convolution kernels match FusedConv reference', () => {
   for (const [label, layer, kind] of LAYERS) {
     test(`${label}: ${kind}, every tactic offered, bias, residual and an activation`, async () => {
@@ -215,16 +235,15 @@ describe('convolution kernels match FusedConv reference', () => {
   }
 
   test('every activation with bias only, on each kind of kernel', async () => {
-    for (const index of [0, 3, 9]) {
+    for (const layer of ONE_OF_EACH_KIND) {
       for (const activation of ACTIVATIONS) {
-        await checkConv(LAYERS[index][1], { bias: true, activation });
+        await checkConv(layer, { bias: true, activation });
       }
     }
   });
 
   test('float16 tensors in f32 storage are rounded to float16 on each kind of kernel', async () => {
-    for (const index of [0, 3, 9]) {
-      const layer = LAYERS[index][1];
+    for (const layer of ONE_OF_EACH_KIND) {
       await checkConv(layer, { bias: true, residual: true }, { storage: 'float16 in f32' });
     }
   });
@@ -268,9 +287,10 @@ describe('convTactics', () => {
       attributes: { group, pads: [pad, pad, pad, pad] }
     });
   };
+  const gemmOf = (t: ConvTactic) => (t as Extract<ConvTactic, { gemm: unknown }>).gemm;
   const workgroups = (g: ConvGeometry, t: ConvTactic) => {
     assert.notEqual(t.kind, 'depthwise');
-    const gemm = (t as Extract<ConvTactic, { gemm: unknown }>).gemm;
+    const gemm = gemmOf(t);
     const points = g.axes.reduce((p, a) => p * a.output, 1);
     return (
       Math.ceil(g.outChannels / g.group / gemm.tileM) *
@@ -279,21 +299,30 @@ describe('convTactics', () => {
     );
   };
 
-  test('a 7x7 map at batch 1 gets the tile that spreads the most', () => {
+  test('a 7x7 map at batch 1 splits its long K to occupy the GPU', () => {
     const g = square(1, 512, 7, 512, 3);
-    const [first, ...others] = convTactics(g, limits);
-    for (const t of others) {
-      assert.ok(workgroups(g, first) >= workgroups(g, t), convTacticName(t));
-    }
-    assert.equal(first.kind, 'implicitGemm');
+    const tactics = convTactics(g, limits);
+    const splitK = gemmOf(tactics[0]).splitK ?? 1;
+    assert.ok(splitK > 1, convTacticName(tactics[0]));
+    assert.ok(workgroups(g, tactics[0]) * splitK >= 128);
+    // The same tile unsplit is offered too, for the tuner to compare.
+    assert.ok(tactics.some(t => gemmOf(t).tileM === gemmOf(tactics[0]).tileM && !gemmOf(t).splitK));
   });
 
-  test('a 56x56 map at batch 8 gets a large tile that still fills the GPU', () => {
+  test('a 56x56 map at batch 8 gets a 64x64 tile, unsplit', () => {
     const g = square(8, 64, 56, 64, 3);
     const [first] = convTactics(g, limits);
     assert.ok(workgroups(g, first) >= 128);
-    const gemm = (first as Extract<ConvTactic, { gemm: unknown }>).gemm;
-    assert.ok(gemm.tileM * gemm.tileN >= 64 * 64, convTacticName(first));
+    assert.equal(gemmOf(first).tileM * gemmOf(first).tileN, 64 * 64, convTacticName(first));
+    assert.equal(gemmOf(first).splitK, undefined);
+  });
+
+  test('the long-K cases above split K', async () => {
+    const device = await testDevice();
+    for (const [label, layer] of LAYERS.filter(([label]) => label.includes('K split'))) {
+      const [first] = convTactics(geometryOf(layer), device.limits);
+      assert.ok((gemmOf(first).splitK ?? 1) > 1, `${label}: ${convTacticName(first)}`);
+    }
   });
 
   test('pointwise, depthwise and implicit GEMM layers get their kind of kernel', () => {
@@ -304,8 +333,7 @@ describe('convTactics', () => {
     const implicit = convTactics(square(1, 32, 14, 64, 3), limits);
     assert.ok(implicit.every(t => t.kind === 'implicitGemm'));
     for (const t of implicit) {
-      const gemm = (t as Extract<ConvTactic, { gemm: unknown }>).gemm;
-      assert.equal(implicitGemmRestriction(gemm), null, convTacticName(t));
+      assert.equal(implicitGemmRestriction(gemmOf(t)), null, convTacticName(t));
     }
   });
 
@@ -320,11 +348,11 @@ describe('convTactics', () => {
   test("the 'gemm' tactic refuses a window that is not 1x1 at stride 1", () => {
     const g = square(1, 4, 5, 4, 3);
     const [implicit] = convTactics(g, limits);
-    const gemm = (implicit as Extract<ConvTactic, { gemm: unknown }>).gemm;
+    const gemm = gemmOf(implicit);
     const f32: StoredTensor = { dtype: 'float32' };
     assert.throws(
       () =>
-        convKernel({
+        convKernels({
           geometry: g,
           tactic: { kind: 'gemm', gemm },
           tensors: { x: f32, w: f32, y: f32 }

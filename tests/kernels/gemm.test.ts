@@ -7,10 +7,11 @@ import {
   GemmSpec,
   GemmTactic,
   gemmKernel,
+  gemmKernels,
   gemmTactics,
   tacticFootprint
 } from '../../src/engine/kernels/gemm';
-import { dispatchKernel } from '../helpers/dispatch';
+import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { seededRandom } from '../helpers/random';
 
@@ -40,12 +41,17 @@ function decode(spec: GemmSpec, bytes: ArrayBuffer, elements: number): number[] 
   return Array.from(new Float32Array(bytes, 0, elements));
 }
 
+/** Runs every kernel of the spec; split K's workspace starts with garbage. */
 async function runGemm(device: GPUDevice, spec: GemmSpec, inputs: Inputs): Promise<number[]> {
-  const kernel = gemmKernel(spec);
-  const contents = kernel.bindings.map(({ name, elements }) =>
-    encode(spec, inputs[name] ?? [], elements)
+  const bytes = await dispatchNamedKernels(
+    device,
+    gemmKernels(spec),
+    (name, elements) =>
+      name === 'partial'
+        ? new Float32Array(elements).fill(1e4)
+        : encode(spec, inputs[name] ?? [], elements),
+    'c'
   );
-  const bytes = await dispatchKernel(device, kernel, contents, contents.length - 1);
   return decode(spec, bytes, spec.M * spec.N * (spec.batch ?? 1));
 }
 
@@ -127,13 +133,16 @@ async function check({ spec, activation }: Case): Promise<void> {
   const full: GemmSpec = activation
     ? { ...spec, epilogue: { ...spec.epilogue, activation: activation.wgsl } }
     : spec;
-  const { bindings } = gemmKernel(full);
   const inputs: Inputs = {};
   // C starts with garbage too, so an element left unwritten (or half a packed word
   // cleared wrongly) shows.
-  bindings.forEach(({ name, elements }, i) => {
-    inputs[name] = randomValues(full, elements, 17 + i * 101 + elements);
-  });
+  gemmKernels(full)
+    .flatMap(kernel => kernel.bindings)
+    .forEach(({ name, elements }, i) => {
+      if (name !== 'partial') {
+        inputs[name] = randomValues(full, elements, 17 + i * 101 + elements);
+      }
+    });
   const actual = await runGemm(await testDevice(), full, inputs);
   const expected = reference(full, inputs, activation?.js ?? (x => x));
   const tolerance = toleranceOf(full);
@@ -295,6 +304,50 @@ describe('f32 GEMM matches a float64 product', () => {
           epilogue: { bias: 'row', residual: true }
         }
       }));
+  });
+});
+
+describe('split K: slices summed into C through the epilogue', () => {
+  const split = (t: GemmTactic, splitK: number): GemmTactic => ({ ...t, splitK });
+  for (const t of [SCALAR, VEC4]) {
+    test(`37x19x53 and 36x20x52 in 3 slices, ${name(t)}`, async () => {
+      await check({ spec: { ...f32, ...ODD, tactic: split(t, 3) } });
+      await check({ spec: { ...f32, ...ALIGNED, tactic: split(t, 3) } });
+    });
+    test(`2 batches, alpha, column bias, residual and relu, ${name(t)}`, async () => {
+      for (const shape of [ODD, ALIGNED]) {
+        await check({
+          spec: {
+            ...f32,
+            ...shape,
+            batch: 2,
+            alpha: 0.5,
+            tactic: split(t, 4),
+            epilogue: { bias: 'col', residual: true }
+          },
+          activation: relu
+        });
+      }
+    });
+  }
+  test('packed f16 with a row bias, float16 rounding of f32 outputs', async () => {
+    await check({
+      spec: { ...packed, ...ODD, tactic: split(VEC4, 2), epilogue: { bias: 'row' } }
+    });
+    await check({ spec: { ...f32, ...ALIGNED, roundToF16: true, tactic: split(VEC4, 2) } });
+  });
+  test('more slices than K has tiles: no slice is empty', () =>
+    check({ spec: { ...f32, M: 8, N: 8, K: 20, tactic: split(VEC4, 16) } }));
+  test('gemmKernel refuses a split K, gemmKernels gives two kernels', () => {
+    const spec: GemmSpec = { ...f32, ...ODD, tactic: split(VEC4, 2) };
+    assert.throws(() => gemmKernel(spec), /needs gemmKernels/);
+    assert.deepEqual(
+      gemmKernels(spec).map(k => k.bindings.map(b => b.name)),
+      [
+        ['a', 'b', 'partial'],
+        ['partial', 'c']
+      ]
+    );
   });
 });
 

@@ -20,7 +20,8 @@ import { GpuTensor } from './context';
 import {
   ConvolutionAxis,
   GemmBindingName,
-  gemmKernel,
+  GemmKernelBindingName,
+  gemmKernels,
   GemmLimits,
   GemmSpec,
   GemmTactic,
@@ -47,7 +48,10 @@ export type ConvTactic =
       outputsPerThread: number;
     };
 
-export type ConvBindingName = 'x' | 'w' | 'bias' | 'residual' | 'y';
+/** 'workspace': an f32 scratch tensor the kernels of a split-K tactic pass sums through. */
+export type ConvBindingName = 'x' | 'w' | 'bias' | 'residual' | 'y' | 'workspace';
+
+type ConvTensorName = Exclude<ConvBindingName, 'workspace'>;
 
 /** What a kernel needs to know of a tensor: its type and how it is stored. */
 export type StoredTensor = Pick<GpuTensor, 'dtype' | 'storage'>;
@@ -66,7 +70,8 @@ export interface ConvKernel {
   /** A compute shader with entry point `main`; binding i of group 0 is `bindings[i]`. */
   code: string;
   workgroups: [number, number, number];
-  bindings: ConvBindingName[];
+  /** What each binding holds, and how many elements ('workspace': f32 elements to allocate). */
+  bindings: { name: ConvBindingName; elements: number }[];
 }
 
 /**
@@ -79,6 +84,12 @@ const OCCUPANCY_WORKGROUPS = 128;
 const MAX_DEPTHWISE_TAPS = 64;
 
 const DEPTHWISE_OUTPUTS_PER_THREAD = [4, 2, 8, 1];
+
+/** The fewest tile steps along K that a slice of a split K keeps. */
+const MIN_SPLIT_STEPS = 8;
+
+/** The fewest invocations in a workgroup of the default tile. */
+const DEFAULT_MIN_INVOCATIONS = 128;
 
 /** How many outputs each kind of layer computes per GEMM dimension. */
 function gemmDims(g: ConvGeometry, kind: 'gemm' | 'implicitGemm') {
@@ -118,18 +129,33 @@ function gemmTiles(g: ConvGeometry, kind: 'gemm' | 'implicitGemm', limits: GemmL
   const tiles = gemmTactics(limits, M, N, K).filter(
     t => kind === 'gemm' || implicitGemmRestriction(t) === null
   );
-  return tiles.map(gemm => ({
-    tactic: { kind, gemm } as ConvTactic,
-    workgroups: Math.ceil(M / gemm.tileM) * Math.ceil(N / gemm.tileN) * batch
-  }));
+  return tiles.map(tile => {
+    const workgroups = Math.ceil(M / tile.tileM) * Math.ceil(N / tile.tileN) * batch;
+    return { kind, tile, workgroups, splitK: splitFor(workgroups, Math.ceil(K / tile.tileK)) };
+  });
 }
 
 /**
- * The tactics worth timing for one convolution, the default first. The default is the
- * largest tile that still spreads over OCCUPANCY_WORKGROUPS (a 7x7 map at batch 1 gets
- * small tiles, a 56x56 one large tiles), else the tile that makes the most workgroups.
- * Pointwise layers of several images may also run as one implicit GEMM over every image's
- * points, which fills tiles better where each image has few points.
+ * How many slices of K bring `workgroups` up to OCCUPANCY_WORKGROUPS (a power of two), each
+ * still MIN_SPLIT_STEPS tiles deep; 1 where the tiles already occupy the GPU.
+ */
+function splitFor(workgroups: number, kSteps: number): number {
+  let split = 1;
+  while (workgroups * split < OCCUPANCY_WORKGROUPS && kSteps / (split * 2) >= MIN_SPLIT_STEPS) {
+    split *= 2;
+  }
+  return split;
+}
+
+/**
+ * The tactics worth timing for one convolution, the default first. Each GEMM tile comes
+ * as is and, where its workgroups are too few to occupy the GPU and K is long (a 7x7 map
+ * at batch 1), with K split to make up the difference. The default is the first tile of
+ * 64x64 or less with at least DEFAULT_MIN_INVOCATIONS invocations (enough warps to hide
+ * memory latency: on an H100 such tiles beat both larger tiles and smaller workgroups on
+ * ResNet's and MobileNet's layers), with its split. Pointwise layers of several images
+ * may also run as one implicit GEMM over every image's points, which fills tiles better
+ * where each image has few points.
  */
 export function convTactics(g: ConvGeometry, limits: GemmLimits): ConvTactic[] {
   if (isDepthwise(g)) {
@@ -143,11 +169,22 @@ export function convTactics(g: ConvGeometry, limits: GemmLimits): ConvTactic[] {
     : g.batch > 1
       ? ['gemm', 'implicitGemm']
       : ['gemm'];
-  const candidates = kinds.flatMap(kind => gemmTiles(g, kind, limits));
-  const best =
-    candidates.find(c => c.workgroups >= OCCUPANCY_WORKGROUPS) ??
-    candidates.reduce((most, c) => (c.workgroups > most.workgroups ? c : most));
-  return [best, ...candidates.filter(c => c !== best)].map(c => c.tactic);
+  const tiles = kinds.flatMap(kind => gemmTiles(g, kind, limits));
+  const invocations = (t: GemmTactic) => (t.tileM / t.threadM) * (t.tileN / t.threadN);
+  const preferred =
+    tiles.find(
+      ({ tile }) =>
+        tile.tileM * tile.tileN <= 64 * 64 && invocations(tile) >= DEFAULT_MIN_INVOCATIONS
+    ) ??
+    tiles.reduce((most, t) => (t.workgroups * t.splitK > most.workgroups * most.splitK ? t : most));
+  const tactics: ConvTactic[] = [];
+  for (const { kind, tile, splitK } of [preferred, ...tiles.filter(t => t !== preferred)]) {
+    if (splitK > 1) {
+      tactics.push({ kind, gemm: { ...tile, splitK } });
+    }
+    tactics.push({ kind, gemm: tile });
+  }
+  return tactics;
 }
 
 /** A short name for layer reports, e.g. 'implicitGemm 64x64x16 4x4 vec4'. */
@@ -155,12 +192,13 @@ export function convTacticName(t: ConvTactic): string {
   if (t.kind === 'depthwise') {
     return `depthwise ${t.outputsPerThread} outputs per thread`;
   }
-  const { tileM, tileN, tileK, threadM, threadN, vector } = t.gemm;
-  return `${t.kind} ${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}`;
+  const { tileM, tileN, tileK, threadM, threadN, vector, splitK = 1 } = t.gemm;
+  const split = splitK > 1 ? `, K split ${splitK} ways` : '';
+  return `${t.kind} ${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}${split}`;
 }
 
-/** Generates the kernel for one convolution, tactic and epilogue. */
-export function convKernel(spec: ConvSpec): ConvKernel {
+/** The kernels for one convolution, tactic and epilogue, to dispatch in order. */
+export function convKernels(spec: ConvSpec): ConvKernel[] {
   const { geometry: g, tactic } = spec;
   if (g.inChannels % g.group !== 0 || g.outChannels % g.group !== 0) {
     throw new Error(
@@ -168,7 +206,7 @@ export function convKernel(spec: ConvSpec): ConvKernel {
     );
   }
   if (tactic.kind === 'depthwise') {
-    return depthwiseKernel(spec, tactic.outputsPerThread);
+    return [depthwiseKernel(spec, tactic.outputsPerThread)];
   }
   if (tactic.kind === 'gemm' && !isPointwise(g)) {
     throw new Error("the 'gemm' tactic takes only 1x1 convolutions at stride 1 without padding");
@@ -176,8 +214,8 @@ export function convKernel(spec: ConvSpec): ConvKernel {
   return convolutionGemm(spec, tactic.kind, tactic.gemm);
 }
 
-/** The GEMM kernel's names for the convolution's tensors. */
-const GEMM_BINDINGS: Record<GemmBindingName, ConvBindingName> = {
+/** The convolution's tensors, as a GEMM kernel names them. */
+const GEMM_TENSORS: Record<GemmBindingName, ConvTensorName> = {
   a: 'w',
   b: 'x',
   bias: 'bias',
@@ -185,20 +223,24 @@ const GEMM_BINDINGS: Record<GemmBindingName, ConvBindingName> = {
   c: 'y'
 };
 
+function convBindingName(name: GemmKernelBindingName): ConvBindingName {
+  return name === 'partial' ? 'workspace' : GEMM_TENSORS[name];
+}
+
 function convolutionGemm(
   { geometry: g, tensors, activation }: ConvSpec,
   kind: 'gemm' | 'implicitGemm',
   tile: GemmTactic
-): ConvKernel {
+): ConvKernel[] {
   const { M, N, K, batch } = gemmDims(g, kind);
   const bindingStorage: GemmSpec['bindingStorage'] = {};
-  for (const [name, convName] of Object.entries(GEMM_BINDINGS)) {
-    const tensor = tensors[convName];
+  for (const name of ['a', 'b', 'bias', 'residual', 'c'] as const) {
+    const tensor = tensors[GEMM_TENSORS[name]];
     if (tensor) {
-      bindingStorage[name as GemmBindingName] = wgslType(tensor) === 'f16' ? 'f16' : 'f32';
+      bindingStorage[name] = wgslType(tensor) === 'f16' ? 'f16' : 'f32';
     }
   }
-  const kernel = gemmKernel({
+  const kernels = gemmKernels({
     M,
     N,
     K,
@@ -221,11 +263,14 @@ function convolutionGemm(
       activationHelpers: activation?.helpers
     }
   });
-  return {
+  return kernels.map(kernel => ({
     code: kernel.code,
     workgroups: kernel.workgroups,
-    bindings: kernel.bindings.map(({ name }) => GEMM_BINDINGS[name])
-  };
+    bindings: kernel.bindings.map(({ name, elements }) => ({
+      name: convBindingName(name),
+      elements
+    }))
+  }));
 }
 
 /**
@@ -250,16 +295,20 @@ function depthwiseKernel(
   const range = (n: number) => Array.from({ length: n }, (_, i) => i);
   const { x, w, y, bias, residual } = tensors;
 
-  const names: ConvBindingName[] = ['x', 'w'];
+  const outputElements = g.batch * g.outChannels * rows.output * columns.output;
+  const bindings: { name: ConvTensorName; elements: number }[] = [
+    { name: 'x', elements: g.batch * g.inChannels * inputPoints },
+    { name: 'w', elements: g.outChannels * taps }
+  ];
   if (bias) {
-    names.push('bias');
+    bindings.push({ name: 'bias', elements: g.outChannels });
   }
   if (residual) {
-    names.push('residual');
+    bindings.push({ name: 'residual', elements: outputElements });
   }
-  names.push('y');
-  const declarations = names.map(
-    (name, i) =>
+  bindings.push({ name: 'y', elements: outputElements });
+  const declarations = bindings.map(
+    ({ name }, i) =>
       `@group(0) @binding(${i}) var<storage, ${name === 'y' ? 'read_write' : 'read'}> ${name}: array<${wgslType(tensors[name]!)}>;`
   );
 
@@ -324,5 +373,5 @@ function depthwiseKernel(
     linearMain(count, body.join('\n'))
   ].join('\n');
   const [groupsX, groupsY] = linearGrid(count);
-  return { code, workgroups: [groupsX, groupsY, 1], bindings: names };
+  return { code, workgroups: [groupsX, groupsY, 1], bindings };
 }

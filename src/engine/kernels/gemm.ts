@@ -19,7 +19,7 @@
  * is stored in the output's NCHW layout.
  */
 import { stridesOf } from '../ir/tensor';
-import { f32Literal } from './wgsl';
+import { f32Literal, linearGrid, linearMain, roundToHalf } from './wgsl';
 
 /** How a tactic spreads the product over workgroups, invocations and registers. */
 export interface GemmTactic {
@@ -33,6 +33,13 @@ export interface GemmTactic {
    * tile along M), and storage is read and written as vec4 wherever the layout is aligned.
    */
   vector: 1 | 4;
+  /**
+   * K split into this many slices of whole tiles, each run by workgroups of its own, for
+   * products too small in M and N to occupy the GPU: each step of a workgroup's K loop waits
+   * on memory, and only other workgroups hide that wait. The slices' sums go to an f32
+   * workspace that a second kernel adds up and finishes (gemmKernels). 1 unless given.
+   */
+  splitK?: number;
 }
 
 export interface GemmEpilogue {
@@ -105,7 +112,10 @@ export interface GemmSpec {
    * whose tensors do not all share one storage). Packed f16 does not mix.
    */
   bindingStorage?: Partial<Record<GemmBindingName, 'f32' | 'f16'>>;
-  /** Rounds C to the nearest float16 before storing it as f32 (float16 values in f32 storage). */
+  /**
+   * Rounds C to the nearest float16 (wgsl.ts's roundToHalf) before storing it as f32: float16
+   * values in f32 storage.
+   */
   roundToF16?: boolean;
   /** B gathered from a convolution's input and C stored as its output (implicit GEMM). */
   convolution?: ConvolutionLayout;
@@ -115,19 +125,29 @@ export interface GemmSpec {
 
 export type GemmBindingName = 'a' | 'b' | 'bias' | 'residual' | 'c';
 
-export interface GemmBinding {
-  name: GemmBindingName;
+/** The bindings of gemmKernels: the GEMM's, and 'partial', split K's f32 workspace. */
+export type GemmKernelBindingName = GemmBindingName | 'partial';
+
+export interface GemmBinding<Name = GemmBindingName> {
+  name: Name;
   /** Elements the buffer must hold (packed f16 buffers hold two per u32, rounded up). */
   elements: number;
 }
 
-export interface GemmKernel {
+export interface GemmKernel<Name = GemmBindingName> {
   /** A compute shader with entry point `main`; binding i of group 0 is `bindings[i]`. */
   code: string;
   workgroups: [number, number, number];
-  /** A and B, then bias and residual when the epilogue has them, then C (the only output). */
-  bindings: GemmBinding[];
+  /**
+   * A and B, then bias and residual when the epilogue has them, then C (the only output).
+   * Split K: A, B and the workspace ('partial', the output); then the workspace, bias,
+   * residual and C.
+   */
+  bindings: GemmBinding<Name>[];
 }
+
+/** A kernel of gemmKernels, which may bind split K's workspace. */
+type KernelBinding = GemmBinding<GemmKernelBindingName>;
 
 /** The limits a tactic must respect, as GPUSupportedLimits names them. */
 export type GemmLimits = Pick<
@@ -172,6 +192,9 @@ interface Plan {
   epilogue: GemmEpilogue;
   threadsX: number;
   threadsY: number;
+  /** Slices of K (none empty), each kSlice deep (whole tiles) but the last. */
+  splitK: number;
+  kSlice: number;
 }
 
 const BINDING_NAMES: readonly GemmBindingName[] = ['a', 'b', 'bias', 'residual', 'c'];
@@ -292,10 +315,16 @@ function checkedPlan(spec: GemmSpec): Plan {
       throw new Error(`${describe}: ${name} must be a non-negative integer, got ${value}`);
     }
   }
+  const requestedSplit = tactic.splitK ?? 1;
+  if (!Number.isInteger(requestedSplit) || requestedSplit < 1) {
+    throw new Error(`${describe}: ${tacticName}: splitK must be a positive integer`);
+  }
+  const kSlice = Math.ceil(K / requestedSplit / tileK) * tileK;
+  const splitK = Math.ceil(K / kSlice);
   if (
     Math.ceil(N / tileN) > MAX_WORKGROUPS_PER_DIMENSION ||
     Math.ceil(M / tileM) > MAX_WORKGROUPS_PER_DIMENSION ||
-    batch > MAX_WORKGROUPS_PER_DIMENSION
+    batch * splitK > MAX_WORKGROUPS_PER_DIMENSION
   ) {
     throw new Error(`${describe} (batch ${batch}) needs more than 65535 workgroups along one axis`);
   }
@@ -317,7 +346,9 @@ function checkedPlan(spec: GemmSpec): Plan {
     tactic,
     epilogue: spec.epilogue ?? {},
     threadsX,
-    threadsY
+    threadsY,
+    splitK,
+    kSlice
   };
 }
 
@@ -620,10 +651,13 @@ function storeLines(plan: Plan, vectorOut: boolean): string[] {
   const round = plan.roundToF16 && format === 'f32' && compute === 'f32';
   const stored = (value: string, type: string) => {
     const converted = format === compute ? value : `${type}(${value})`;
-    return round ? `quantizeToF16(${converted})` : converted;
+    return round ? roundToHalf(converted) : converted;
   };
   if (vectorOut) {
-    return [`c[index / 4u] = ${stored('v', `vec4<${format}>`)};`];
+    const value = round
+      ? `vec4<f32>(${COMPONENTS.map(c => roundToHalf(`v.${c}`)).join(', ')})`
+      : stored('v', `vec4<${format}>`);
+    return [`c[index / 4u] = ${value};`];
   }
   return columns.map(c =>
     guarded(
@@ -646,25 +680,10 @@ function operandElements(batch: number, stride: number, matrix: number): number 
   return stride === 0 ? matrix : (batch - 1) * stride + matrix;
 }
 
-/** Generates the kernel for one GEMM shape, precision, tactic and epilogue. */
-export function gemmKernel(spec: GemmSpec): GemmKernel {
-  const plan = checkedPlan(spec);
-  const { M, N, K, batch, formats, compute, tactic, epilogue, threadsX, threadsY } = plan;
-  const conv = plan.convolution;
-  const { tileM, tileN, tileK, threadM, threadN, vector } = tactic;
-  const [a, b] = operands(plan);
-  const vectorOut = outputIsVector(plan);
-  const threads = threadsX * threadsY;
-
-  const bindings: GemmBinding[] = [
-    { name: 'a', elements: operandElements(batch, plan.strideA, M * K) },
-    {
-      name: 'b',
-      elements: conv
-        ? conv.images * conv.inChannels * conv.inputPoints
-        : operandElements(batch, plan.strideB, K * N)
-    }
-  ];
+/** The bias and residual bindings the epilogue reads, with their sizes. */
+function epilogueBindings(plan: Plan): GemmBinding[] {
+  const { M, N, batch, epilogue, convolution: conv } = plan;
+  const bindings: GemmBinding[] = [];
   if (epilogue.bias) {
     const channels = conv ? conv.outChannels : M;
     bindings.push({ name: 'bias', elements: { row: N, col: channels, scalar: 1 }[epilogue.bias] });
@@ -672,28 +691,39 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
   if (epilogue.residual) {
     bindings.push({ name: 'residual', elements: batch * M * N });
   }
-  bindings.push({ name: 'c', elements: batch * M * N });
+  return bindings;
+}
 
-  const outWidth = vectorOut ? 4 : 1;
-  const widths: Record<GemmBindingName, number> = {
-    a: a.readWidth,
-    b: b.readWidth,
-    bias: 1,
-    residual: outWidth,
-    c: outWidth
-  };
+/**
+ * Declarations of `bindings` (C writable, the rest read-only) and the functions that
+ * finish and store C through the epilogue, for the kernel that stores C.
+ */
+function epilogueCode(
+  plan: Plan,
+  bindings: KernelBinding[],
+  widths: Partial<Record<GemmKernelBindingName, number>>
+): { declarations: string[]; functions: string[] } {
+  const { formats, compute, epilogue } = plan;
+  const vectorOut = outputIsVector(plan);
   const atomicHalves = formats.c === 'packed' && !vectorOut && packedStores(plan) === 'halves';
+  const outWidth = vectorOut ? 4 : 1;
+  const width = (name: GemmKernelBindingName) =>
+    widths[name] ?? (name === 'residual' || name === 'c' ? outWidth : 1);
   const declarations = bindings.map(({ name }, i) => {
-    const element =
-      name === 'c' && atomicHalves ? 'atomic<u32>' : storageElement(formats[name], widths[name]);
+    let element: string;
+    if (name === 'partial') {
+      element = vectorOf(width(name), 'f32');
+    } else {
+      element =
+        name === 'c' && atomicHalves ? 'atomic<u32>' : storageElement(formats[name], width(name));
+    }
     return bindingLine(i, name, element, name === 'c');
   });
-  const functions = bindings
-    .filter(({ name }) => name !== 'c')
-    .map(({ name }) => loader(name, formats[name], compute, widths[name]));
-  functions.push(stager(plan, a));
-  if (!conv) {
-    functions.push(stager(plan, b));
+  const functions: string[] = [];
+  for (const { name } of bindings) {
+    if (name === 'bias' || name === 'residual') {
+      functions.push(loader(name, formats[name], compute, width(name)));
+    }
   }
   if (epilogue.activation) {
     if (epilogue.activationHelpers) {
@@ -707,6 +737,88 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     functions.push(STORE_HALF);
   }
   functions.push(finisher(plan));
+  return { declarations, functions };
+}
+
+/** Whether each slice's sums are stored to the f32 workspace as vec4. */
+function partialIsVector(plan: Plan): boolean {
+  return plan.tactic.vector === 4 && plan.N % 4 === 0;
+}
+
+/**
+ * `store_partial(batch, slice, row, col, value)`: one register vector of a K slice's sums,
+ * unscaled, into the f32 workspace laid out [slice][batch][M][N].
+ */
+function partialStorer(plan: Plan): string {
+  const { M, N, batch, compute } = plan;
+  const width = plan.tactic.vector;
+  const type = vectorOf(width, compute);
+  const index = `let index = ((slice * ${batch}u + batch) * ${M}u + row) * ${N}u + col;`;
+  const stores = partialIsVector(plan)
+    ? ['partial[index / 4u] = vec4<f32>(value);']
+    : [0, 1, 2, 3]
+        .slice(0, width)
+        .map(c =>
+          c === 0
+            ? `partial[index] = f32(${component('value', width, c)});`
+            : `if (col + ${c}u < ${N}u) { partial[index + ${c}u] = f32(${component('value', width, c)}); }`
+        );
+  return `fn store_partial(batch: u32, slice: u32, row: u32, col: u32, value: ${type}) {
+  if (row >= ${M}u || col >= ${N}u) {
+    return;
+  }
+  ${index}
+  ${stores.join('\n  ')}
+}`;
+}
+
+/**
+ * The tiled product: C through the epilogue, or with a split K, each slice's sums into the
+ * workspace.
+ */
+function productKernel(plan: Plan): GemmKernel<GemmKernelBindingName> {
+  const { M, N, K, batch, compute, tactic, threadsX, threadsY, splitK } = plan;
+  const conv = plan.convolution;
+  const { tileM, tileN, tileK, threadM, threadN, vector } = tactic;
+  const [a, b] = operands(plan);
+  const threads = threadsX * threadsY;
+
+  const operandBindings: GemmBinding[] = [
+    { name: 'a', elements: operandElements(batch, plan.strideA, M * K) },
+    {
+      name: 'b',
+      elements: conv
+        ? conv.images * conv.inChannels * conv.inputPoints
+        : operandElements(batch, plan.strideB, K * N)
+    }
+  ];
+  const widths = { a: a.readWidth, b: b.readWidth, partial: partialIsVector(plan) ? 4 : 1 };
+  const bindings =
+    splitK > 1
+      ? [...operandBindings, { name: 'partial' as const, elements: splitK * batch * M * N }]
+      : [
+          ...operandBindings,
+          ...epilogueBindings(plan),
+          { name: 'c' as const, elements: batch * M * N }
+        ];
+  const { declarations, functions: epilogueFunctions } =
+    splitK > 1
+      ? {
+          declarations: [
+            bindingLine(0, 'a', storageElement(plan.formats.a, a.readWidth), false),
+            bindingLine(1, 'b', storageElement(plan.formats.b, b.readWidth), false),
+            bindingLine(2, 'partial', vectorOf(widths.partial, 'f32'), true)
+          ],
+          functions: [partialStorer(plan)]
+        }
+      : epilogueCode(plan, bindings, widths);
+  const functions = [
+    loader('a', plan.formats.a, compute, a.readWidth),
+    loader('b', plan.formats.b, compute, b.readWidth),
+    stager(plan, a),
+    ...(conv ? [] : [stager(plan, b)]),
+    ...epilogueFunctions
+  ];
 
   const type = vectorOf(vector, compute);
   const rowVectors = threadM / vector;
@@ -724,20 +836,35 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     ];
   };
   const gather = conv && gatherer(plan, b, conv);
-  const bases = ['let a_base = batch * ' + plan.strideA + 'u;'];
+  const prologue =
+    splitK > 1
+      ? [
+          `let batch = wid.z / ${splitK}u;`,
+          `let slice = wid.z % ${splitK}u;`,
+          `let k_begin = slice * ${plan.kSlice}u;`,
+          `let k_end = min(k_begin + ${plan.kSlice}u, ${K}u);`
+        ]
+      : ['let batch = wid.z;', 'let k_begin = 0u;', `let k_end = ${K}u;`];
+  prologue.push(`let a_base = batch * ${plan.strideA}u;`);
   if (!conv) {
-    bases.push(`let b_base = batch * ${plan.strideB}u;`);
+    prologue.push(`let b_base = batch * ${plan.strideB}u;`);
   }
+  const store = (i: number, j: number) => {
+    const at = `row0 + lid.y * ${threadM}u + ${i}u, col0 + ${j * threadsX * vector}u + lid.x * ${vector}u`;
+    return splitK > 1
+      ? `store_partial(batch, slice, ${at}, ${accumulator(i, j)});`
+      : `finish(batch, ${at}, ${accumulator(i, j)});`;
+  };
   // Invocation (tx, ty) owns rows ty * threadM + i (contiguous, read as vectors of op(A)'s
   // tile) and column vectors j * threadsX + tx (interleaved, so neighbouring invocations
   // read neighbouring workgroup memory and write neighbouring storage).
   const body = [
-    ...bases,
+    ...prologue,
     ...(gather ? gather.setup : []),
     ...range(threadM).flatMap(i =>
       range(columnVectors).map(j => `var ${accumulator(i, j)} = ${type}();`)
     ),
-    `for (var k0 = 0u; k0 < ${K}u; k0 += ${tileK}u) {`,
+    `for (var k0 = k_begin; k0 < k_end; k0 += ${tileK}u) {`,
     ...stage(a, 'row0', 'a_base').map(s => `  ${s}`),
     ...(gather ? gather.stage : stage(b, 'col0', 'b_base')).map(s => `  ${s}`),
     '  workgroupBarrier();',
@@ -757,15 +884,10 @@ export function gemmKernel(spec: GemmSpec): GemmKernel {
     '  }',
     '  workgroupBarrier();',
     '}',
-    ...range(threadM).flatMap(i =>
-      range(columnVectors).map(
-        j =>
-          `finish(batch, row0 + lid.y * ${threadM}u + ${i}u, col0 + ${j * threadsX * vector}u + lid.x * ${vector}u, ${accumulator(i, j)});`
-      )
-    )
+    ...range(threadM).flatMap(i => range(columnVectors).map(j => store(i, j)))
   ];
 
-  const usesF16 = Object.values(formats).includes('f16') || compute === 'f16';
+  const usesF16 = Object.values(plan.formats).includes('f16') || compute === 'f16';
   const code = `${usesF16 ? 'enable f16;\n' : ''}${declarations.join('\n')}
 
 var<workgroup> a_tile: array<${type}, ${(tileK * tileM) / vector}>;
@@ -776,7 +898,6 @@ ${functions.join('\n\n')}
 @compute @workgroup_size(${threadsX}, ${threadsY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
         @builtin(local_invocation_index) lidx: u32) {
-  let batch = wid.z;
   let row0 = wid.y * ${tileM}u;
   let col0 = wid.x * ${tileN}u;
   ${body.join('\n  ')}
@@ -784,9 +905,63 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 `;
   return {
     code,
-    workgroups: [Math.ceil(N / tileN), Math.ceil(M / tileM), batch],
+    workgroups: [Math.ceil(N / tileN), Math.ceil(M / tileM), batch * splitK],
     bindings
   };
+}
+
+/**
+ * Split K's second kernel: one invocation per element of C adds up the slices' sums and
+ * finishes it through the epilogue.
+ */
+function reduceKernel(plan: Plan): GemmKernel<GemmKernelBindingName> {
+  const { M, N, batch, compute, splitK } = plan;
+  // One element per invocation: the epilogue's vector width is 1.
+  const scalar: Plan = { ...plan, tactic: { ...plan.tactic, vector: 1 } };
+  const count = batch * M * N;
+  const bindings: KernelBinding[] = [
+    { name: 'partial', elements: splitK * count },
+    ...epilogueBindings(scalar),
+    { name: 'c', elements: count }
+  ];
+  const { declarations, functions } = epilogueCode(scalar, bindings, { partial: 1 });
+  const body = `  let col = index % ${N}u;
+  let row = (index / ${N}u) % ${M}u;
+  let batch = index / ${M * N}u;
+  var sum = 0.0;
+  for (var slice = 0u; slice < ${splitK}u; slice++) {
+    sum += partial[slice * ${count}u + index];
+  }
+  finish(batch, row, col, ${compute === 'f32' ? 'sum' : 'f16(sum)'});`;
+  const usesF16 = Object.values(plan.formats).includes('f16') || compute === 'f16';
+  const code = [
+    ...(usesF16 ? ['enable f16;'] : []),
+    ...declarations,
+    ...functions,
+    linearMain(count, body)
+  ].join('\n');
+  const [x, y] = linearGrid(count);
+  return { code, workgroups: [x, y, 1], bindings };
+}
+
+/**
+ * The kernels for one GEMM shape, precision, tactic and epilogue, to dispatch in order: one,
+ * or for a tactic that splits K, the product into the f32 workspace ('partial') and the
+ * kernel that sums it into C.
+ */
+export function gemmKernels(spec: GemmSpec): GemmKernel<GemmKernelBindingName>[] {
+  const plan = checkedPlan(spec);
+  return plan.splitK > 1 ? [productKernel(plan), reduceKernel(plan)] : [productKernel(plan)];
+}
+
+/** The one kernel for a GEMM whose tactic does not split K (see gemmKernels). */
+export function gemmKernel(spec: GemmSpec): GemmKernel {
+  const kernels = gemmKernels(spec);
+  if (kernels.length > 1) {
+    throw new Error(`GEMM ${spec.M}x${spec.N}x${spec.K}: a split-K tactic needs gemmKernels`);
+  }
+  // Without a split K, no kernel binds the workspace.
+  return kernels[0] as GemmKernel;
 }
 
 /** Candidate tactics, largest tiles first; the auto-tuner times them and keeps the best. */

@@ -11,7 +11,7 @@ import { Dim } from '../ir/graph';
 import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { ConvGeometry as KernelGeometry, convKernel, convTactics } from '../kernels/conv';
+import { ConvGeometry as KernelGeometry, convKernels, convTactics } from '../kernels/conv';
 import { bindings, coordinates, linearGrid, linearMain } from '../kernels/wgsl';
 import { Activation, activationMath, ActivationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
@@ -473,19 +473,31 @@ function convLayer(
   if (y.size === 0) {
     return y;
   }
-  const tensors = { x: x!, w: w!, y, bias, residual };
-  const kernel = convKernel({
+  const kernels = convKernels({
     geometry: g,
     tactic: convTactics(g, ctx.device.limits)[0],
-    tensors,
+    tensors: { x: x!, w: w!, y, bias, residual },
     activation
   });
-  ctx.dispatch({
-    label,
-    code: kernel.code,
-    bindings: kernel.bindings.map(name => tensors[name]!),
-    workgroups: kernel.workgroups
-  });
+  const workspace = kernels
+    .flatMap(kernel => kernel.bindings)
+    .find(binding => binding.name === 'workspace');
+  const tensors = {
+    x: x!,
+    w: w!,
+    y,
+    bias,
+    residual,
+    workspace: workspace && ctx.allocate('float32', [workspace.elements])
+  };
+  for (const kernel of kernels) {
+    ctx.dispatch({
+      label,
+      code: kernel.code,
+      bindings: kernel.bindings.map(({ name }) => tensors[name]!),
+      workgroups: kernel.workgroups
+    });
+  }
   return y;
 }
 
