@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
+import { create } from 'webgpu';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel } from '../helpers/compare';
+import { NativeExecutor } from '../../src/engine/runtime/native';
+import { runReference } from '../../src/engine/runtime/reference';
+import { assertClose, checkKernel, feedsOf, NodeCase, singleNodeGraph } from '../helpers/compare';
+import { testDevice } from '../helpers/gpu';
+import { checkHalfKernel } from '../helpers/half';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
@@ -283,6 +288,89 @@ test('BatchNormalization in training mode is declined', async () => {
     attributes: { is_test: 1 },
     opset: 6
   });
+});
+
+// --- row-block kernels: reduction paths, row lengths, row counts, float16 ---------------
+
+/** The row ops on the one-workgroup-per-row kernels, each on a small random case. */
+const ROW_BLOCK_CASES: NodeCase[] = [
+  { opType: 'Softmax', inputs: [randomTensor([3, 5, 40], { low: -6, high: 6 })] },
+  {
+    opType: 'LogSoftmax',
+    inputs: [randomTensor([2, 7, 3], { low: -6, high: 6 })],
+    attributes: { axis: 1 }
+  },
+  {
+    opType: 'LayerNormalization',
+    inputs: [
+      randomTensor([3, 4, 24]),
+      randomTensor([24], { seed: 2 }),
+      randomTensor([24], { seed: 3 })
+    ]
+  },
+  {
+    opType: 'InstanceNormalization',
+    inputs: [
+      randomTensor([2, 3, 5, 6]),
+      randomTensor([3], { seed: 2 }),
+      randomTensor([3], { seed: 3 })
+    ]
+  }
+];
+
+let plainGpu: GPU | undefined;
+
+/** A device without 'subgroups', as a browser gives one on adapters that lack them. */
+async function deviceWithoutSubgroups(): Promise<GPUDevice> {
+  await testDevice(); // loads Dawn and installs its WebGPU globals
+  plainGpu ??= create([]);
+  const adapter = await plainGpu.requestAdapter();
+  assert.ok(adapter);
+  const device = await adapter.requestDevice();
+  assert.ok(!device.features.has('subgroups'));
+  return device;
+}
+
+test('row kernels reduce with subgroups where the device has them, in workgroup memory elsewhere', async () => {
+  assert.ok((await testDevice()).features.has('subgroups'), 'the test device has no subgroups');
+  const plain = await deviceWithoutSubgroups();
+  try {
+    // LayerNormalization's Mean and InvStdDev too (float32 statistics keep it an FP32 layer).
+    const statistics = { ...ROW_BLOCK_CASES[2], outputs: 3 };
+    for (const c of [...ROW_BLOCK_CASES, statistics]) {
+      await checkKernel(c);
+      const graph = singleNodeGraph(c);
+      const feeds = feedsOf(c);
+      const expected = runReference(graph, feeds);
+      const { outputs, placements } = await new NativeExecutor(plain).run(graph, feeds);
+      assert.equal(placements[0].device, 'webgpu');
+      for (const { name } of graph.outputs) {
+        assertClose(outputs[name], expected[name], 1e-5, `${c.opType} ${name} without subgroups`);
+      }
+    }
+  } finally {
+    plain.destroy();
+  }
+});
+
+test('rows longer than the registers hold are streamed; short rows; more rows than a grid row', async () => {
+  await checkKernel({ opType: 'Softmax', inputs: [randomTensor([2, 4500], { low: -9, high: 9 })] });
+  await checkKernel({
+    opType: 'LayerNormalization',
+    inputs: [randomTensor([2, 4500]), randomTensor([4500], { seed: 2 })],
+    outputs: 3
+  });
+  await checkKernel({ opType: 'LogSoftmax', inputs: [randomTensor([5, 1])] });
+  await checkKernel({
+    opType: 'Softmax',
+    inputs: [randomTensor([65600, 2], { low: -4, high: 4 })]
+  });
+});
+
+test('row kernels on float16 tensors: statistics in f32, outputs rounded once', async () => {
+  for (const c of ROW_BLOCK_CASES) {
+    await checkHalfKernel(c);
+  }
 });
 
 // --- conformance --------------------------------------------------------------------------

@@ -2,7 +2,9 @@
  * Normalizations: Softmax, LogSoftmax and Hardmax along rows of their input,
  * LayerNormalization and InstanceNormalization (standardized rows, then a scale and a
  * bias), and BatchNormalization at inference (an elementwise affine map per channel).
- * The row ops are written against the row layout of reduce.ts.
+ * The row ops are written against the row layout of reduce.ts; Softmax, LogSoftmax and the
+ * standardizations run one workgroup per row with subgroup (or workgroup-memory)
+ * reductions, their statistics in f32 whatever the tensors' storage.
  */
 import { DataType, dataTypeFromOnnx, isFloat, onnxTypeName } from '../ir/dtype';
 import { Dim } from '../ir/graph';
@@ -14,7 +16,9 @@ import {
   coordinates,
   f32Literal,
   linearGrid,
-  linearMain
+  linearMain,
+  readFloat,
+  writeFloat
 } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { broadcastIndices } from './broadcast';
@@ -27,7 +31,7 @@ import {
   rowMax,
   rowOffsets,
   wgslRowArg,
-  wgslRowMax
+  wgslWalk
 } from './reduce';
 import { normalizeAxis } from './shape';
 import { InferInput, OpDefinition, OpError, UnsupportedOpError } from './types';
@@ -59,6 +63,171 @@ function broadcastValues(what: string, t: Tensor, target: readonly number[]): Fl
   return Float64Array.from(broadcastIndices(t.shape, target), i => values[i]);
 }
 
+// --- one workgroup per row -------------------------------------------------------------
+
+/** The largest workgroup a row gets; rows of a few elements get fewer invocations. */
+const MAX_ROW_WORKGROUP = 256;
+
+/** Rows of at most this many elements per invocation are read into registers once. */
+const MAX_CACHED_PER_INVOCATION = 16;
+
+interface RowBlockKernel {
+  label: string;
+  layout: RowLayout;
+  /** The tensor whose rows are walked, bound as `x` (float, any storage). */
+  x: GpuTensor;
+  /** Other inputs, bound after `x`. */
+  inputs: [string, GpuTensor][];
+  outputs: [string, GpuTensor][];
+  helpers?: string;
+  /**
+   * WGSL run by every invocation of the row's workgroup: `index` is the row, `base` its
+   * start, `lid` the invocation. `each(statements)` runs statements once per element of
+   * the row that this invocation owns, with `v` (the element as f32), `r` (its place in the
+   * row) and `o` (its offset); `row_sum(v)` and `row_max(v)` reduce one f32 per invocation
+   * over the workgroup and give every invocation the result. Call them where the whole
+   * workgroup is (uniform control flow).
+   */
+  body(each: (statements: string) => string): string;
+}
+
+/** Invocations for a row of `size` elements: a power of two from 32 (a few elements each). */
+function rowWorkgroupSize(size: number): number {
+  const wanted = 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(size / 4))));
+  return Math.min(MAX_ROW_WORKGROUP, Math.max(32, wanted));
+}
+
+/**
+ * `row_sum` and `row_max` over the invocations of a workgroup of `size`. With subgroups,
+ * each subgroup reduces in registers and its first invocation leaves the result in
+ * `partials`, at the subgroup's place among the workgroup's subgroups, which follow
+ * local_invocation_index in order (on every backend Dawn drives: Vulkan lays out full
+ * subgroups so, and D3D12 and Metal waves and SIMD-groups too); every invocation then adds
+ * the few partials in the same order, so that results are the same on every run. Without
+ * subgroups, a tree in workgroup memory.
+ */
+function wgslRowReductions(size: number, subgroups: boolean): string {
+  const reduction = (
+    name: string,
+    subgroupOp: string,
+    combine: (a: string, b: string) => string
+  ) =>
+    subgroups
+      ? `fn ${name}(value: f32) -> f32 {
+  let reduced = ${subgroupOp}(value);
+  workgroupBarrier();
+  if (sg_lane == 0u) {
+    partials[lid / sg_size] = reduced;
+  }
+  workgroupBarrier();
+  var result = partials[0];
+  for (var i = 1u; i < (WG + sg_size - 1u) / sg_size; i++) {
+    result = ${combine('result', 'partials[i]')};
+  }
+  return result;
+}`
+      : `fn ${name}(value: f32) -> f32 {
+  workgroupBarrier();
+  partials[lid] = value;
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      partials[lid] = ${combine('partials[lid]', 'partials[lid + stride]')};
+    }
+    workgroupBarrier();
+  }
+  return partials[0];
+}`;
+  return [
+    `const WG = ${size}u;`,
+    'var<private> lid: u32;',
+    ...(subgroups ? ['var<private> sg_lane: u32;', 'var<private> sg_size: u32;'] : []),
+    'var<workgroup> partials: array<f32, WG>;',
+    reduction('row_sum', 'subgroupAdd', (a, b) => `${a} + ${b}`),
+    reduction('row_max', 'subgroupMax', (a, b) => `max(${a}, ${b})`)
+  ].join('\n');
+}
+
+/**
+ * Dispatches one workgroup per row of `kernel.layout` (TensorRT's normalization kernels
+ * work so): the invocations split the row, statistics are reduced across the workgroup in
+ * f32, and rows short enough are read from memory once and kept in registers.
+ */
+function dispatchRowBlocks(ctx: KernelContext, kernel: RowBlockKernel): void {
+  const { rows, row } = kernel.layout;
+  const subgroups = ctx.device.features.has('subgroups');
+  const size = rowWorkgroupSize(row.size);
+  const perInvocation = Math.ceil(row.size / size);
+  const cached = perInvocation <= MAX_CACHED_PER_INVOCATION;
+  const read = readFloat(kernel.x, 'x[o]');
+  const each = (statements: string) =>
+    cached
+      ? `  for (var k = 0u; k < ${perInvocation}u; k++) {
+    let r = lid + k * WG;
+    if (r < ROW_SIZE) {
+      let o = base + row_offset(r);
+      let v = cached[k];
+      ${statements}
+    }
+  }`
+      : `  for (var r = lid; r < ROW_SIZE; r += WG) {
+    let o = base + row_offset(r);
+    let v = ${read};
+    ${statements}
+  }`;
+  const load = cached
+    ? `  var cached: array<f32, ${perInvocation}>;
+  for (var k = 0u; k < ${perInvocation}u; k++) {
+    let r = lid + k * WG;
+    if (r < ROW_SIZE) {
+      let o = base + row_offset(r);
+      cached[k] = ${read};
+    }
+  }`
+    : '';
+  const subgroupBuiltins = subgroups
+    ? ',\n  @builtin(subgroup_invocation_id) lane: u32,\n  @builtin(subgroup_size) lanes: u32'
+    : '';
+  const main = `@compute @workgroup_size(${size})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) local_index: u32${subgroupBuiltins}
+) {
+  let index = wid.x + wid.y * nwg.x;
+  if (index >= ${rows.size}u) {
+    return;
+  }
+  lid = local_index;${subgroups ? '\n  sg_lane = lane;\n  sg_size = lanes;' : ''}
+  let base = row_base(index);
+${load}
+${kernel.body(each)}
+}`;
+  const inputs: [string, GpuTensor][] = [['x', kernel.x], ...kernel.inputs];
+  const code = [
+    subgroups ? 'enable subgroups;' : '',
+    bindings(inputs, kernel.outputs),
+    `const ROW_SIZE = ${row.size}u;`,
+    wgslWalk('row_base', rows),
+    wgslWalk('row_offset', row),
+    wgslRowReductions(size, subgroups),
+    kernel.helpers ?? '',
+    main
+  ].join('\n');
+  ctx.dispatch({
+    label: kernel.label,
+    code,
+    bindings: [...inputs, ...kernel.outputs].map(([, tensor]) => tensor),
+    workgroups: rowGrid(rows.size)
+  });
+}
+
+/** Workgroup counts for one workgroup per row, folded into 2-D past 65535 rows. */
+function rowGrid(rows: number): [number, number] {
+  const x = Math.min(Math.max(rows, 1), 65535);
+  return [x, Math.ceil(Math.max(rows, 1) / x)];
+}
+
 // --- Softmax, LogSoftmax, Hardmax -------------------------------------------------------
 
 interface SoftmaxAttributes {
@@ -74,8 +243,10 @@ interface SoftmaxSpec {
   opType: string;
   /** Writes one row of `y` from the same row of `x`. */
   cpu(x: Float64Array, y: Float64Array, base: number, offsets: Int32Array): void;
-  /** WGSL row body reading `x` and writing `y`. */
-  wgsl: string;
+  /** Dispatches the kernel writing `y` from `x`, row by row along `layout`. */
+  gpu(ctx: KernelContext, x: GpuTensor, y: GpuTensor, layout: RowLayout): void;
+  /** Whether `gpu` takes float16 tensors in f16 storage. */
+  halfStorage: boolean;
 }
 
 function softmaxAxes(rank: number, attrs: SoftmaxAttributes): number[] {
@@ -92,12 +263,27 @@ function expSum(x: Float64Array, base: number, offsets: Int32Array, peak: number
   return total;
 }
 
-/** WGSL declaring `peak`, the row's max, and `total`, Σ exp(x - peak) over the row. */
-const WGSL_EXP_SUM = `${wgslRowMax('x', 'peak')}
-  var total = 0.0;
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    total += exp(x[base + row_offset(r)] - peak);
-  }`;
+/**
+ * A row-block kernel computing the row's `peak` (max) and `total` (Σ exp(x - peak), in f32
+ * whatever the storage), then storing `value`, an f32 expression of them and `v` (x).
+ */
+function expSumKernel(label: string, value: string): SoftmaxSpec['gpu'] {
+  return (ctx, x, y, layout) =>
+    dispatchRowBlocks(ctx, {
+      label,
+      layout,
+      x,
+      inputs: [],
+      outputs: [['y', y]],
+      body: each => `  var peak_part = ${f32Literal(-Infinity)};
+${each('peak_part = max(peak_part, v);')}
+  let peak = row_max(peak_part);
+  var total_part = 0.0;
+${each('total_part += exp(v - peak);')}
+  let total = row_sum(total_part);
+${each(`y[o] = ${writeFloat(y, value)};`)}`
+    });
+}
 
 const FIRST_LARGEST: ArgSearch = { largest: true, lastOfTies: false };
 
@@ -111,11 +297,8 @@ const SOFTMAX_SPECS: SoftmaxSpec[] = [
         y[base + offset] = Math.exp(x[base + offset] - peak) / total;
       }
     },
-    wgsl: `${WGSL_EXP_SUM}
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    let o = base + row_offset(r);
-    y[o] = exp(x[o] - peak) / total;
-  }`
+    gpu: expSumKernel('Softmax', 'exp(v - peak) / total'),
+    halfStorage: true
   },
   {
     opType: 'LogSoftmax',
@@ -126,12 +309,8 @@ const SOFTMAX_SPECS: SoftmaxSpec[] = [
         y[base + offset] = x[base + offset] - shift;
       }
     },
-    wgsl: `${WGSL_EXP_SUM}
-  let shift = peak + log(total);
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    let o = base + row_offset(r);
-    y[o] = x[o] - shift;
-  }`
+    gpu: expSumKernel('LogSoftmax', 'v - (peak + log(total))'),
+    halfStorage: true
   },
   {
     opType: 'Hardmax',
@@ -140,10 +319,19 @@ const SOFTMAX_SPECS: SoftmaxSpec[] = [
         y[base + offsets[rowArg(x, base, offsets, FIRST_LARGEST)]] = 1;
       }
     },
-    wgsl: `${wgslRowArg('x', FIRST_LARGEST)}
+    // One invocation per row: a search for the first largest, then a pass writing 0 or 1.
+    gpu: (ctx, x, y, layout) =>
+      dispatchRows(ctx, {
+        label: 'Hardmax',
+        layout,
+        inputs: [['x', x]],
+        outputs: [['y', y]],
+        body: `${wgslRowArg('x', FIRST_LARGEST)}
   for (var r = 0u; r < ROW_SIZE; r++) {
     y[base + row_offset(r)] = select(0.0, 1.0, r == best);
   }`
+      }),
+    halfStorage: false
   }
 ];
 
@@ -176,16 +364,11 @@ function softmaxOp(spec: SoftmaxSpec): OpDefinition<SoftmaxAttributes> {
       return [Tensor.fromNumbers(x.dtype, x.shape, y)];
     },
     webgpu: {
+      halfStorage: spec.halfStorage,
       run: (ctx, [input], _host, attrs) => {
         const x = input!;
         const y = ctx.allocate(x.dtype, x.shape);
-        dispatchRows(ctx, {
-          label: spec.opType,
-          layout: rowLayout(x.shape, softmaxAxes(x.shape.length, attrs)),
-          inputs: [['x', x]],
-          outputs: [['y', y]],
-          body: spec.wgsl
-        });
+        spec.gpu(ctx, x, y, rowLayout(x.shape, softmaxAxes(x.shape.length, attrs)));
         return [y];
       }
     }
@@ -260,10 +443,7 @@ interface GpuStandardization {
 
 function standardizeOnGpu(ctx: KernelContext, s: GpuStandardization): void {
   const { scale, bias, target } = s.affine;
-  const inputs: [string, GpuTensor][] = [
-    ['x', s.x],
-    ['scale', scale]
-  ];
+  const inputs: [string, GpuTensor][] = [['scale', scale]];
   const helpers = [wgslBroadcastIndex('scale_index', scale.shape, target)];
   if (bias) {
     inputs.push(['bias', bias]);
@@ -273,30 +453,30 @@ function standardizeOnGpu(ctx: KernelContext, s: GpuStandardization): void {
   if (s.statistics) {
     outputs.push(['mean_out', s.statistics.mean], ['inv_std_dev_out', s.statistics.invStdDev]);
   }
-  const biasTerm = bias ? ' + bias[bias_index(p)]' : '';
-  dispatchRows(ctx, {
+  const scaled = `(v - mean) * inv_std_dev * ${readFloat(scale, 'scale[scale_index(p)]')}`;
+  const value = bias ? `${scaled} + ${readFloat(bias, 'bias[bias_index(p)]')}` : scaled;
+  const statistics = s.statistics
+    ? `
+  if (lid == 0u) {
+    mean_out[index] = mean;
+    inv_std_dev_out[index] = inv_std_dev;
+  }`
+    : '';
+  dispatchRowBlocks(ctx, {
     label: s.label,
     layout: s.layout,
+    x: s.x,
     inputs,
     outputs,
     helpers: helpers.join('\n'),
-    body: `  var total = 0.0;
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    total += x[base + row_offset(r)];
-  }
-  let mean = total / f32(ROW_SIZE);
-  var squares = 0.0;
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    let centered = x[base + row_offset(r)] - mean;
-    squares += centered * centered;
-  }
-  let inv_std_dev = 1.0 / sqrt(squares / f32(ROW_SIZE) + ${f32Literal(s.epsilon)});
-  for (var r = 0u; r < ROW_SIZE; r++) {
-    let o = base + row_offset(r);
-    let p = ${s.parameter};
-    y[o] = (x[o] - mean) * inv_std_dev * scale[scale_index(p)]${biasTerm};
-  }
-${s.statistics ? '  mean_out[index] = mean;\n  inv_std_dev_out[index] = inv_std_dev;' : ''}`
+    // Two passes, as the CPU reference: the variance of the centered values.
+    body: each => `  var sum_part = 0.0;
+${each('sum_part += v;')}
+  let mean = row_sum(sum_part) / f32(ROW_SIZE);
+  var squares_part = 0.0;
+${each('let centered = v - mean;\n    squares_part += centered * centered;')}
+  let inv_std_dev = 1.0 / sqrt(row_sum(squares_part) / f32(ROW_SIZE) + ${f32Literal(s.epsilon)});
+${each(`let p = ${s.parameter};\n    y[o] = ${writeFloat(s.y, value)};`)}${statistics}`
   });
 }
 
@@ -395,6 +575,7 @@ const layerNormalization: OpDefinition<LayerNormAttributes> = {
     return [Tensor.fromNumbers(x!.dtype, x!.shape, y), statistics(mean), statistics(invStdDev)];
   },
   webgpu: {
+    halfStorage: true,
     unsupported: (dtypes, attrs) => {
       const other = dtypes.find(d => d !== undefined && !computesAsFloat(d));
       if (other) {
@@ -462,6 +643,7 @@ const instanceNormalization: OpDefinition<EpsilonAttributes> = {
     return [Tensor.fromNumbers(x!.dtype, x!.shape, y)];
   },
   webgpu: {
+    halfStorage: true,
     run: (ctx, [x, scale, bias], _host, attrs) => {
       const plan = instanceNormPlan(x!.shape, scale!.shape, bias!.shape);
       const y = ctx.allocate(x!.dtype, x!.shape);

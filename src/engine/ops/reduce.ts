@@ -105,7 +105,7 @@ export function rowOffsets(layout: RowLayout): { bases: Int32Array; offsets: Int
 }
 
 /** `fn name(i: u32) -> u32`: the tensor offset of position i of a walk. */
-function wgslWalk(name: string, walk: AxisWalk): string {
+export function wgslWalk(name: string, walk: AxisWalk): string {
   const terms = walk.dims.map((_, axis) => `p${axis} * ${walk.strides[axis]}u`);
   return `fn ${name}(i: u32) -> u32 {
 ${coordinates('i', walk.dims, 'p')}
