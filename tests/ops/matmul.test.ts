@@ -1,9 +1,24 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { DataType } from '../../src/engine/ir/dtype';
 import { AttributeValue, Dim } from '../../src/engine/ir/graph';
-import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel, NodeCase, reference, values } from '../helpers/compare';
+import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
+import { Dispatch, KernelContext } from '../../src/engine/kernels/context';
+import { findOp } from '../../src/engine/ops/registry';
+import { build } from '../../src/engine/builder/build';
+import { BuilderConfig } from '../../src/engine/builder/config';
+import { Engine } from '../../src/engine/runtime/engine';
+import {
+  assertClose,
+  checkKernel,
+  feedsOf,
+  NodeCase,
+  reference,
+  singleNodeGraph,
+  values
+} from '../helpers/compare';
+import { testDevice } from '../helpers/gpu';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { checkHalfKernel } from '../helpers/half';
 import { inferNode } from '../helpers/infer-node';
@@ -438,6 +453,85 @@ describe('FP16 layers: f16 storage where the device has shader-f16, else rounded
       await checkHalfKernel(c);
     });
   }
+});
+
+describe('tactics', () => {
+  const c: NodeCase = {
+    opType: 'FusedMatMul',
+    domain: 'webtrt',
+    inputs: [
+      randomTensor([2, 37, 21]),
+      randomTensor([21, 19], { seed: 2 }),
+      randomTensor([19], { seed: 3 }),
+      randomTensor([2, 37, 19], { seed: 4 })
+    ],
+    attributes: { activation: 'LeakyRelu', activation_params: [0.1] }
+  };
+  const op = findOp('FusedMatMul', 'webtrt')!;
+  const node = singleNodeGraph(c).nodes[0];
+  const attrs = op.parseAttributes({ opset: 17, node });
+
+  /** A tensor of `shape` whose buffer nothing reads: kernels are only recorded. */
+  const placeholder = (device: GPUDevice, dtype: DataType, shape: readonly number[]) => ({
+    dtype,
+    shape,
+    size: sizeOf(shape),
+    buffer: device.createBuffer({ size: 4, usage: GPUBufferUsage.STORAGE })
+  });
+  const inputsOn = (device: GPUDevice) =>
+    c.inputs.map(t => t && placeholder(device, t.dtype, t.shape));
+
+  /** The dispatches the layer's kernel records with `tactic`, run nowhere. */
+  function recorded(device: GPUDevice, tactic: string | undefined): Dispatch[] {
+    const dispatches: Dispatch[] = [];
+    const ctx: KernelContext = {
+      device,
+      node,
+      tactic,
+      allocate: (dtype, shape) => placeholder(device, dtype, shape),
+      dispatch: d => dispatches.push(d),
+      view: (t, shape) => ({ ...t, shape })
+    };
+    op.webgpu!.run(ctx, inputsOn(device), [], attrs);
+    return dispatches;
+  }
+
+  test('each tactic offered records a GEMM kernel of its own, the default first', async () => {
+    const device = await testDevice();
+    const names = op.webgpu!.tactics!(inputsOn(device), attrs, device.limits);
+    assert.ok(names.length >= 3, `only ${names.join(', ')} offered`);
+    const code = (tactic: string | undefined) => recorded(device, tactic).map(d => d.code);
+    assert.deepEqual(code(names[0]), code(undefined));
+    const kernels = new Set(names.map(name => code(name).join('\n')));
+    assert.equal(kernels.size, names.length, 'two tactics record the same kernel');
+  });
+
+  test('every tactic offered computes the reference in an engine that records it', async () => {
+    const [expected] = reference(c);
+    const device = await testDevice();
+    const config: BuilderConfig = { precision: 'fp32' };
+    const tuned = await build(singleNodeGraph(c), config, device);
+    const [layer] = tuned.layers;
+    const offered = layer.tacticTimings?.map(t => t.tactic) ?? [];
+    tuned.destroy();
+    assert.ok(offered.length >= 3, `only ${offered.join(', ')} timed`);
+    for (const tactic of offered) {
+      const engine = await Engine.assemble(
+        tuned.graph,
+        config,
+        () => ({ passes: [], buildTimeMs: 0 }),
+        device,
+        { recorded: new Map([[layer.name, tactic]]) }
+      );
+      try {
+        assert.equal(engine.layers[0].tactic, tactic);
+        const { y0 } = await engine.createContext().execute(feedsOf(c));
+        assertClose(y0, expected, 1e-5, tactic);
+      } finally {
+        engine.destroy();
+      }
+    }
+  });
 });
 
 test(

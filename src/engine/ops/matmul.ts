@@ -18,7 +18,15 @@
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
-import { gemmKernel, GemmBindingName, GemmEpilogue, GemmSpec, gemmTactics } from '../kernels/gemm';
+import {
+  gemmKernel,
+  GemmBindingName,
+  GemmEpilogue,
+  GemmLimits,
+  GemmSpec,
+  GemmTactic,
+  gemmTactics
+} from '../kernels/gemm';
 import {
   bindings,
   broadcastOffset,
@@ -173,6 +181,7 @@ const matmul: OpDefinition<Record<string, never>> = {
   },
   webgpu: {
     halfStorage: true,
+    tactics: ([a, b], _attrs, limits) => tacticNames(planMatMul(a!.shape, b!.shape), limits),
     run: (ctx, [a, b]) => [multiplyOnGpu(ctx, 'MatMul', planMatMul(a!.shape, b!.shape), a!, b!, 1)]
   }
 };
@@ -248,6 +257,8 @@ const gemm: OpDefinition<GemmAttributes> = {
   },
   webgpu: {
     halfStorage: true,
+    tactics: ([a, b, c], attrs, limits) =>
+      tacticNames(planGemm(a!.shape, b!.shape, c?.shape, attrs), limits),
     run: (ctx, [a, b, c], _host, attrs) => {
       const plan = planGemm(a!.shape, b!.shape, c?.shape, attrs);
       const epilogue = { bias: c && { c, beta: attrs.beta } };
@@ -305,6 +316,14 @@ const fusedMatMul: OpDefinition<FusedMatMulAttributes> = {
   },
   webgpu: {
     halfStorage: true,
+    tactics: (inputs, attrs, limits) =>
+      tacticNames(
+        planFusedMatMul(
+          inputs.map(t => t?.shape),
+          attrs
+        ),
+        limits
+      ),
     run: (ctx, inputs, _host, attrs) => {
       const [a, b, c, z] = inputs;
       const plan = planFusedMatMul(
@@ -406,8 +425,8 @@ function productOnCpu(plan: ProductPlan, a: Tensor, b: Tensor, alpha: number): F
 // --- the product, on the GPU ------------------------------------------------------------
 
 /**
- * The product on the tiled GEMM kernel, with the first tactic that fits the device (the
- * auto-tuner times the others). Batches run as the kernel's one batch dim, each operand
+ * The product on the tiled GEMM kernel, with the tactic the builder chose (the auto-tuner
+ * times those `tactics` lists) or the default. Batches run as the kernel's one batch dim, each operand
  * either shared by every batch or holding one matrix per batch; C, Z and the activation
  * are the kernel's epilogue.
  */
@@ -449,7 +468,7 @@ function multiplyOnGpu(
     precision: 'f32',
     bindingStorage: bindingStorage(tensors),
     roundToF16: out.dtype === 'float16',
-    tactic: gemmTactics(ctx.device.limits, m, n, k)[0],
+    tactic: chosenTactic(ctx, plan),
     epilogue: {
       ...addends.epilogue,
       activation: math?.expression,
@@ -463,6 +482,26 @@ function multiplyOnGpu(
     workgroups: kernel.workgroups
   });
   return out;
+}
+
+/** The GEMM tactics the product can run with, the kernel's default first. */
+function productTactics(plan: ProductPlan, limits: GemmLimits): GemmTactic[] {
+  return gemmTactics(limits, plan.m, plan.n, plan.k);
+}
+
+/** A tactic's name for the tuner and layer reports, e.g. '64x64x16 4x4 vec4'. */
+function tacticName({ tileM, tileN, tileK, threadM, threadN, vector }: GemmTactic): string {
+  return `${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}`;
+}
+
+function tacticNames(plan: ProductPlan, limits: GemmLimits): string[] {
+  return productTactics(plan, limits).map(tacticName);
+}
+
+/** The tactic the builder chose for this layer, or the default. */
+function chosenTactic(ctx: KernelContext, plan: ProductPlan): GemmTactic {
+  const tactics = productTactics(plan, ctx.device.limits);
+  return tactics.find(t => tacticName(t) === ctx.tactic) ?? tactics[0];
 }
 
 /** Each bound tensor's storage: the kernel computes in f32 and reads and writes f32 or f16. */
