@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { build } from '../../src/engine/builder/build';
 import { withInferredTypes } from '../../src/engine/builder/pass';
 import { Graph, Node } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
@@ -7,6 +8,7 @@ import { NativeExecutor } from '../../src/engine/runtime/native';
 import { runReference } from '../../src/engine/runtime/reference';
 import { assertClose } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
+import { HALF_KERNEL_TOLERANCE } from '../helpers/half';
 import { randomTensor } from '../helpers/random';
 
 /** A graph of one webtrt::Elementwise node running `program` over inputs x0, x1, .... */
@@ -138,6 +140,33 @@ test('float16 values: rounded after each step on the CPU, once on the GPU', asyn
   ];
   const y = await checkProgram([...HARD_SWISH, 'Mul t3 x1', 'Exp t4'], inputs, 4e-3);
   assert.equal(y.dtype, 'float16');
+});
+
+test('as an FP16 layer: f16 storage where the device has shader-f16, float16 in f32 elsewhere', async () => {
+  const x = randomTensor([4, 8], { seed: 11, low: -5, high: 5 });
+  const cases: [string[], Tensor[]][] = [
+    [HARD_SWISH, [x]],
+    [
+      ['Mul x0 x1', 'Tanh t0'],
+      [x, randomTensor([8], { seed: 12 })]
+    ]
+  ];
+  for (const [program, inputs] of cases) {
+    const feeds = Object.fromEntries(inputs.map((t, i) => [`x${i}`, t]));
+    const engine = await build(
+      fusedGraph(program, inputs),
+      { precision: 'fp16' },
+      await testDevice()
+    );
+    try {
+      assert.equal(engine.layers.find(l => l.name === 'fused')?.precision, 'fp16');
+      const expected = runReference(engine.graph, feeds).y;
+      const actual = await engine.createContext().execute(feeds);
+      assertClose(actual.y, expected, HALF_KERNEL_TOLERANCE);
+    } finally {
+      engine.destroy();
+    }
+  }
 });
 
 test('shape inference follows the steps with symbolic dims', () => {
