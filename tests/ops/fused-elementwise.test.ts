@@ -94,7 +94,7 @@ test('HardSwish spelled out, four elements per invocation (same shapes, size a m
   assert.deepEqual(y.shape, [2, 3, 8]);
 });
 
-test('broadcast inputs read at their own offsets; sizes off the vector width', async () => {
+test('broadcast inputs read at their own offsets, one or four outputs per invocation', async () => {
   const program = ['Mul x0 x1', 'Add t0 x2', 'Relu t1', 'Sub t2 x0'];
   const y = await checkProgram(program, [
     randomTensor([2, 3, 4, 5], { seed: 1 }),
@@ -108,6 +108,15 @@ test('broadcast inputs read at their own offsets; sizes off the vector width', a
     [randomTensor([4, 1], { seed: 4 }), randomTensor([3, 1, 7], { seed: 5 })]
   );
   await checkProgram(HARD_SWISH, [randomTensor([3, 5, 7], { low: -5, high: 5 })]);
+  // Four per invocation with broadcasting: a per-channel gate and a bias along the rows.
+  await checkProgram(
+    ['Sigmoid x1', 'Mul x0 t0', 'Add t1 x2'],
+    [
+      randomTensor([2, 3, 4, 8], { seed: 6 }),
+      randomTensor([2, 3, 1, 1], { seed: 7 }),
+      randomTensor([8], { seed: 8 })
+    ]
+  );
 });
 
 test('a DAG over every kind of step: shared values, variadic Max, a one-sided Clip, attributes, helpers defined once', async () => {

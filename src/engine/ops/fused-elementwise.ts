@@ -255,20 +255,61 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** The vec4 kernel: every input has the output's shape and the size is a multiple of 4. */
+/** The size of a tensor's last dim, 1 for a scalar. */
+function lastDim(shape: readonly number[]): number {
+  return shape.length > 0 ? shape[shape.length - 1] : 1;
+}
+
+/**
+ * Whether four outputs per invocation fit: the output's rows (its last dim) hold a multiple
+ * of 4 elements, and each input either runs along them (its last dim is theirs: four
+ * consecutive outputs read four consecutive elements) or is constant along them (its last
+ * dim is 1: one element for the four). A channel scale over NCHW maps is so.
+ */
+function fitsVectors(inputs: GpuTensor[], shape: readonly number[]): boolean {
+  const row = lastDim(shape);
+  return (
+    shape.length > 0 &&
+    row % 4 === 0 &&
+    inputs.every(t => lastDim(t.shape) === row || lastDim(t.shape) === 1)
+  );
+}
+
+/**
+ * The vec4 kernel (see fitsVectors): inputs along the rows are read as vec4 at their
+ * broadcast offset of the first of the four outputs (a multiple of 4), the others once.
+ */
 function vectorMain(inputs: GpuTensor[], out: GpuTensor): { code: string; invocations: number } {
+  const rank = out.shape.length;
+  const row = lastDim(out.shape);
+  const alongRows = inputs.map(t => lastDim(t.shape) === row);
   const declarations = [...inputs, out].map((t, i) => {
     const access = i < inputs.length ? 'read' : 'read_write';
     const name = i < inputs.length ? `in${i}` : 'out';
-    return `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<vec4<${tensorStorage(t)}>>;`;
+    const element =
+      i === inputs.length || alongRows[i] ? `vec4<${tensorStorage(t)}>` : tensorStorage(t);
+    return `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<${element}>;`;
   });
-  const reads = inputs.map((_, i) => `  let v${i} = vec4<f32>(in${i}[index]);`);
-  const lanes = ['x', 'y', 'z', 'w'].map(lane =>
-    writeFloat(out, `fused(${inputs.map((_, i) => `v${i}.${lane}`).join(', ')})`)
-  );
-  const stored = `vec4<${tensorStorage(out)}>(${lanes.join(', ')})`;
+  const broadcast = inputs.some(t => !sameShape(t.shape, out.shape));
+  const reads = inputs.map((t, i) => {
+    if (sameShape(t.shape, out.shape)) {
+      return `  let v${i} = vec4<f32>(in${i}[index]);`;
+    }
+    const offset = broadcastOffset(t.shape, rank, 'c');
+    return alongRows[i]
+      ? `  let v${i} = vec4<f32>(in${i}[(${offset}) / 4u]);`
+      : `  let v${i} = ${readFloat(t, `in${i}[${offset}]`)};`;
+  });
+  const lanes = ['x', 'y', 'z', 'w'].map(lane => {
+    const operands = inputs.map((_, i) => (alongRows[i] ? `v${i}.${lane}` : `v${i}`));
+    return writeFloat(out, `fused(${operands.join(', ')})`);
+  });
   const invocations = out.size / 4;
-  const body = [...reads, `  out[index] = ${stored};`].join('\n');
+  const body = [
+    ...(broadcast ? ['  let first = index * 4u;', coordinates('first', out.shape, 'c')] : []),
+    ...reads,
+    `  out[index] = vec4<${tensorStorage(out)}>(${lanes.join(', ')});`
+  ].join('\n');
   return { code: `${declarations.join('\n')}\n${linearMain(invocations, body)}`, invocations };
 }
 
@@ -305,8 +346,7 @@ function runOnGpu(ctx: KernelContext, inputs: GpuTensor[], steps: BoundStep[]): 
     throw new OpError(ctx.node, (error as Error).message);
   }
   const out = ctx.allocate(dtype, shape);
-  const vectorized = out.size % 4 === 0 && inputs.every(t => sameShape(t.shape, shape));
-  const main = vectorized ? vectorMain(inputs, out) : scalarMain(inputs, out);
+  const main = fitsVectors(inputs, shape) ? vectorMain(inputs, out) : scalarMain(inputs, out);
   ctx.dispatch({
     label: 'Elementwise',
     code: [stepHelpers(steps), fusedFunction(steps, inputs.length), main.code].join('\n'),
