@@ -1,8 +1,21 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AttributeValue } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { checkKernel, reference, values } from '../helpers/compare';
+import { build } from '../../src/engine/builder/build';
+import { BuilderConfig } from '../../src/engine/builder/config';
+import { Engine } from '../../src/engine/runtime/engine';
+import {
+  assertClose,
+  checkKernel,
+  feedsOf,
+  NodeCase,
+  reference,
+  singleNodeGraph,
+  values
+} from '../helpers/compare';
+import { testDevice } from '../helpers/gpu';
+import { checkHalfKernel } from '../helpers/half';
 import { checkConformance, conformanceSkip } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
 import { randomTensor } from '../helpers/random';
@@ -267,6 +280,71 @@ test('FusedConv refuses a residual of another shape and an unknown activation', 
       }),
     /activation 'Softmax' is not one a layer can fuse/
   );
+});
+
+// --- FP16 layers and tactics ---------------------------------------------------------------
+
+/** A FusedConv layer on random inputs: a residual and an activation, Conv's attributes. */
+function fusedCase(x: number[], w: number[], attributes: Record<string, AttributeValue>): NodeCase {
+  const [y] = reference({ opType: 'Conv', inputs: [random(...x), random(...w)], attributes });
+  return {
+    opType: 'FusedConv',
+    domain: 'webtrt',
+    inputs: [random(...x), random(...w), random(w[0]), random(...y.shape)],
+    attributes: { ...attributes, activation: 'HardSwish', activation_params: [] }
+  };
+}
+
+/** Long K on a 3x3 map: too few tiles to occupy a GPU, so the default splits K. */
+const LONG_K = fusedCase([1, 64, 3, 3], [4, 64, 3, 3], { pads: [1, 1, 1, 1] });
+
+test('Conv and FusedConv run as FP16 layers: pointwise, implicit GEMM, split K, depthwise', async () => {
+  await checkHalfKernel({ opType: 'Conv', inputs: [random(1, 8, 4, 5), random(6, 8, 1, 1)] });
+  await checkHalfKernel({
+    opType: 'Conv',
+    inputs: [random(2, 3, 7, 6), random(4, 3, 3, 3), random(4)],
+    attributes: { strides: [2, 2], pads: [1, 1, 1, 1] }
+  });
+  await checkHalfKernel(LONG_K);
+  await checkHalfKernel(fusedCase([1, 4, 6, 7], [8, 1, 3, 3], { group: 4, pads: [1, 1, 1, 1] }));
+});
+
+describe('tactics', () => {
+  const cases: [string, NodeCase][] = [
+    ['long K, split and unsplit', LONG_K],
+    [
+      'depthwise, each output count per invocation',
+      fusedCase([1, 4, 6, 9], [4, 1, 3, 3], { group: 4, pads: [1, 1, 1, 1] })
+    ]
+  ];
+  for (const [label, c] of cases) {
+    test(`${label}: every tactic offered computes the reference in an engine that records it`, async () => {
+      const [expected] = reference(c);
+      const device = await testDevice();
+      const config: BuilderConfig = { precision: 'fp32' };
+      const tuned = await build(singleNodeGraph(c), config, device);
+      const [layer] = tuned.layers;
+      const offered = layer.tacticTimings?.map(t => t.tactic) ?? [];
+      tuned.destroy();
+      assert.ok(offered.length >= 2, `only ${offered.join(', ')} timed`);
+      for (const tactic of offered) {
+        const engine = await Engine.assemble(
+          tuned.graph,
+          config,
+          () => ({ passes: [], buildTimeMs: 0 }),
+          device,
+          { recorded: new Map([[layer.name, tactic]]) }
+        );
+        try {
+          assert.equal(engine.layers[0].tactic, tactic);
+          const { y0 } = await engine.createContext().execute(feedsOf(c));
+          assertClose(y0, expected, 1e-5, tactic);
+        } finally {
+          engine.destroy();
+        }
+      }
+    });
+  }
 });
 
 // --- ConvTranspose ------------------------------------------------------------------------

@@ -11,7 +11,13 @@ import { Dim } from '../ir/graph';
 import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext } from '../kernels/context';
-import { ConvGeometry as KernelGeometry, convKernels, convTactics } from '../kernels/conv';
+import {
+  ConvGeometry as KernelGeometry,
+  convKernels,
+  ConvTactic,
+  convTacticName,
+  convTactics
+} from '../kernels/conv';
 import { bindings, coordinates, linearGrid, linearMain } from '../kernels/wgsl';
 import { Activation, activationMath, ActivationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
@@ -459,8 +465,26 @@ function convolutionKernel(
 }
 
 /**
- * Conv and FusedConv on the convolution kernels (kernels/conv.ts), with the default tactic
- * for their shape; bias, residual and activation are applied as Y is stored.
+ * The tactic the builder chose for this layer, by name, else the default for its shape (the
+ * engine checks that a plan's tactic is still offered).
+ */
+function chosenTactic(ctx: KernelContext, g: ConvGeometry): ConvTactic {
+  const tactics = convTactics(g, ctx.device.limits);
+  return tactics.find(t => convTacticName(t) === ctx.tactic) ?? tactics[0];
+}
+
+/** Conv's and FusedConv's tactics, by name, the default first. */
+function tacticNames(
+  [x, w, b]: (GpuTensor | undefined)[],
+  attrs: ConvAttributes,
+  limits: GPUSupportedLimits
+): string[] {
+  return convTactics(geometry('conv', attrs, x!, w!, b), limits).map(convTacticName);
+}
+
+/**
+ * Conv and FusedConv on the convolution kernels (kernels/conv.ts) with the chosen tactic;
+ * bias, residual and activation are applied as Y is stored.
  */
 function convLayer(
   ctx: KernelContext,
@@ -475,7 +499,7 @@ function convLayer(
   }
   const kernels = convKernels({
     geometry: g,
-    tactic: convTactics(g, ctx.device.limits)[0],
+    tactic: chosenTactic(ctx, g),
     tensors: { x: x!, w: w!, y, bias, residual },
     activation
   });
@@ -554,6 +578,7 @@ const conv: OpDefinition<ConvAttributes> = {
     }),
   webgpu: {
     halfStorage: true,
+    tactics: tacticNames,
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, b] = inputs;
       return [convLayer(ctx, 'Conv', inputs, geometry('conv', attrs, x!, w!, b))];
@@ -580,6 +605,7 @@ const fusedConv: OpDefinition<FusedConvAttributes> = {
     }),
   webgpu: {
     halfStorage: true,
+    tactics: tacticNames,
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, b, z] = inputs;
       const g = geometry('conv', attrs, x!, w!, b);
