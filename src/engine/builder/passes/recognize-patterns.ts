@@ -103,9 +103,9 @@ export interface Product {
 }
 
 /**
- * `value` as a product: Mul nodes are opened, a Div by a constant scalar divides the
- * scale, and anything else (an inner product read elsewhere too, a Div by a tensor) is a
- * factor. Inner nodes must be read by the tree alone; `match` checks that in the end.
+ * `value` as a product: Mul nodes are opened and a Div by a constant scalar divides the
+ * scale, inner ones only when read once (by the tree); anything else (a product read
+ * elsewhere too, a Div by a tensor) is a factor.
  */
 export function productOf(patterns: PatternGraph, value: string): Product {
   const product: Product = { factors: [], scale: 1, nodes: [] };
