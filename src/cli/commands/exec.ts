@@ -293,7 +293,7 @@ interface TimingOptions {
 }
 
 /** One timed execution, as --exportTimes writes it. */
-interface Sample {
+export interface Sample {
   /** From the start of the first timed execution. */
   startMs: number;
   latencyMs: number;
@@ -345,12 +345,12 @@ async function timeExecutions(
 }
 
 /** One execution timed phase by phase, as --exportTimes writes it. */
-interface PhaseSample extends PhaseTimes {
+export interface PhaseSample extends PhaseTimes {
   /** From the start of the first phase-timed execution. */
   startMs: number;
 }
 
-interface PhaseRun {
+export interface PhaseRun {
   computeClock: TimedExecution['computeClock'];
   executions: PhaseSample[];
 }
@@ -434,7 +434,7 @@ const COMPUTE_CLOCKS: Record<PhaseRun['computeClock'], string> = {
 };
 
 /** What --exportTimes writes (all times in ms). */
-interface ExportedTimes {
+export interface ExportedTimes {
   /** Building or loading the engine, when exec did either. */
   setup?: { label: string; ms: number };
   firstRunMs: number;
