@@ -27,10 +27,15 @@ export interface LayerRecording {
   scratch: GPUBuffer[];
 }
 
+export interface ChosenTactic {
+  tactic?: string;
+  tacticTimings?: TacticTiming[];
+}
+
 /** The recording kept for a layer, bound, with how its tactic was chosen. */
 export interface ChosenRecording extends LayerRecording {
   bound: BoundDispatch[];
-  tuning: { tactic?: string; tacticTimings?: TacticTiming[] };
+  tuning: ChosenTactic;
 }
 
 /**
@@ -38,7 +43,8 @@ export interface ChosenRecording extends LayerRecording {
  * candidates (optimization level 1 and up) with the timing cache, else the kernel's default.
  */
 export interface TacticSelection {
-  recorded?: ReadonlyMap<string, string>;
+  /** By layer name: the tactic a plan was built with, and the timings that chose it. */
+  recorded?: ReadonlyMap<string, ChosenTactic>;
   timingCache?: TimingCache;
 }
 
@@ -76,15 +82,19 @@ export class LayerTuner {
     recordWith: (tactic: string | undefined) => LayerRecording
   ): Promise<ChosenRecording> {
     const offered = step.op.webgpu!.tactics?.(inputs, step.attrs, this.device.limits) ?? [];
-    const planned = this.selection.recorded?.get(step.node.name);
+    const recorded = this.selection.recorded?.get(step.node.name);
+    const planned = recorded?.tactic;
     if (planned !== undefined && !offered.includes(planned)) {
       throw new OpError(
         step.node,
         `the plan runs it with tactic '${planned}', which its kernel no longer offers (${offered.join(', ') || 'none'}): rebuild the engine`
       );
     }
-    if (planned !== undefined || offered.length < 2 || this.level === 0) {
-      const tactic = planned ?? offered[0];
+    if (recorded) {
+      return { ...this.bind(recordWith(planned)), tuning: recorded };
+    }
+    if (offered.length < 2 || this.level === 0) {
+      const tactic = offered[0];
       return { ...this.bind(recordWith(tactic)), tuning: tactic ? { tactic } : {} };
     }
     const candidates = offered.map(tactic => ({ tactic, ...this.bind(recordWith(tactic)) }));
