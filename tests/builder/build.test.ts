@@ -12,7 +12,7 @@ import { decodePlan, encodePlan } from '../../src/engine/runtime/plan';
 import { runReference } from '../../src/engine/runtime/reference';
 import { profileTable } from '../../src/engine/runtime/stats';
 import { assertClose } from '../helpers/compare';
-import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
+import { UNTUNED, deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 import { GENERATED_MODELS, MODEL_TOLERANCE, PPOCR_MODELS } from '../models/oracle';
 import { buildGraph, int64, node } from './passes/graphs';
@@ -46,7 +46,7 @@ function setUp(c: ModelCase): {
   return {
     graph,
     feeds: { [input.name]: randomTensor(c.shape, { seed: 17 }) },
-    config: { precision: 'fp32', shapes: { [input.name]: c.shape } }
+    config: { ...UNTUNED, precision: 'fp32', shapes: { [input.name]: c.shape } }
   };
 }
 
@@ -178,7 +178,7 @@ describe('profiling', () => {
       ],
       initializers: { shape: int64([3, 4], [2]) }
     });
-    const engine = await build(graph, { precision: 'fp32' }, device);
+    const engine = await build(graph, { ...UNTUNED, precision: 'fp32' }, device);
     try {
       const profile = await engine.createContext().profile({ x: randomTensor([2, 6]) }, 2);
       assert.equal(profile.clock, 'wall-clock');
@@ -252,7 +252,7 @@ describe('builds that fail', () => {
       initializers: { start: int64([0], []), delta: int64([1], []) }
     });
     await assert.rejects(
-      build(graph, { precision: 'fp32' }, await testDevice()),
+      build(graph, { ...UNTUNED, precision: 'fp32' }, await testDevice()),
       /node 'Range:positions' \(Range\): the engine cannot run it: its op has no WebGPU kernel/
     );
   });
@@ -265,7 +265,7 @@ describe('builds that fail', () => {
       nodes: [node('Reshape', ['x', 'shape'], 'y')]
     });
     await assert.rejects(
-      build(graph, { precision: 'fp32' }, await testDevice()),
+      build(graph, { ...UNTUNED, precision: 'fp32' }, await testDevice()),
       /node 'Reshape:y' \(Reshape\): the engine cannot run it: input 1 \('shape'\) must be known on the host, and is not a constant/
     );
   });
@@ -274,7 +274,7 @@ describe('builds that fail', () => {
     const graph = load(MODELS[2].file);
     const [input] = graph.inputs;
     await assert.rejects(
-      build(graph, { precision: 'fp32' }, await testDevice()),
+      build(graph, { ...UNTUNED, precision: 'fp32' }, await testDevice()),
       new RegExp(`input '${input.name}' dim 0 is symbolic`)
     );
   });
@@ -291,11 +291,11 @@ describe('builds that fail', () => {
     );
     const conv = graph.nodes[0].name;
     await refuses(
-      { precision: 'fp16', layerPrecisions: { [conv]: 'int8' } },
+      { ...UNTUNED, precision: 'fp16', layerPrecisions: { [conv]: 'int8' } },
       new RegExp(`layerPrecisions\\['${conv}'\\] must be 'fp32' or 'fp16', got 'int8'`)
     );
     await refuses(
-      { precision: 'fp16', layerPrecisions: { [conv]: 'fp32', conv_99: 'fp16' } },
+      { ...UNTUNED, precision: 'fp16', layerPrecisions: { [conv]: 'fp32', conv_99: 'fp16' } },
       /layerPrecisions names 'conv_99', which the graph has no node of/
     );
   });

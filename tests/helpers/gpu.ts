@@ -30,3 +30,9 @@ export async function deviceWithoutTimestamps(): Promise<GPUDevice> {
   assert.ok(!plain.features.has('timestamp-query'));
   return plain;
 }
+
+/**
+ * Builder settings for tests that are not about tuning: on SwiftShader every candidate
+ * tactic's shader is compiled and run on the CPU, which turns a model's build into minutes.
+ */
+export const UNTUNED = { optimizationLevel: 0 } as const;

@@ -3,7 +3,7 @@ import { build } from '../../src/engine/builder/build';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { runReference } from '../../src/engine/runtime/reference';
 import { assertClose, feedsOf, NodeCase, singleNodeGraph } from './compare';
-import { testDevice } from './gpu';
+import { UNTUNED, testDevice } from './gpu';
 
 /**
  * One float16 rounding of a result computed in f32 rather than exactly: an ulp of float16
@@ -24,7 +24,7 @@ export async function checkHalfKernel(
 ): Promise<Record<string, Tensor>> {
   const graph = singleNodeGraph(c);
   const feeds = feedsOf(c);
-  const engine = await build(graph, { precision: 'fp16' }, await testDevice());
+  const engine = await build(graph, { ...UNTUNED, precision: 'fp16' }, await testDevice());
   try {
     const layer = engine.layers.find(l => l.name === graph.nodes[0].name);
     assert.equal(layer?.precision, 'fp16', `${c.opType} did not run in FP16`);

@@ -5,7 +5,7 @@ import { build } from '../../src/engine/builder/build';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { importOnnx } from '../../src/engine/onnx/index';
 import { errorStats } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { UNTUNED, testDevice } from '../helpers/gpu';
 import { runOnnxRuntime } from '../helpers/ort';
 import { randomTensor } from '../helpers/random';
 import { GENERATED_MODELS, PPOCR_MODELS } from './oracle';
@@ -43,7 +43,11 @@ async function checkFp16Engine(c: Fp16Case): Promise<void> {
   const feeds = { [c.input]: randomTensor(c.shape, { seed: c.seed }) };
   const expected = await runOnnxRuntime(bytes, feeds);
   const device = await testDevice();
-  const engine = await build(graph, { precision: 'fp16', shapes: { [c.input]: c.shape } }, device);
+  const engine = await build(
+    graph,
+    { ...UNTUNED, precision: 'fp16', shapes: { [c.input]: c.shape } },
+    device
+  );
   try {
     const actual = await engine.createContext().execute(feeds);
     const half = engine.layers.filter(layer => layer.precision === 'fp16');

@@ -9,7 +9,7 @@ import { findOp } from '../../src/engine/ops/registry';
 import { NativeExecutor, NodePlacement } from '../../src/engine/runtime/native';
 import { runReference } from '../../src/engine/runtime/reference';
 import { errorStats } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { UNTUNED, testDevice } from '../helpers/gpu';
 import { runOnnxRuntime } from '../helpers/ort';
 import { randomTensor } from '../helpers/random';
 
@@ -87,7 +87,7 @@ export async function checkEngineAgainstOnnxRuntime(
   const { bytes, graph, feeds } = load(c);
   const expected = await runOnnxRuntime(bytes, feeds);
   const shapes = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, [...t.shape]]));
-  const engine = await build(graph, { precision: 'fp32', shapes }, await testDevice());
+  const engine = await build(graph, { ...UNTUNED, precision: 'fp32', shapes }, await testDevice());
   try {
     const actual = await engine.createContext().execute(feeds);
     const layerOps = new Map<string, number>();

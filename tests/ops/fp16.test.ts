@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { build } from '../../src/engine/builder/build';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { checkKernel, NodeCase, singleNodeGraph } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { UNTUNED, testDevice } from '../helpers/gpu';
 import { checkHalfKernel } from '../helpers/half';
 import { randomTensor } from '../helpers/random';
 
@@ -147,7 +147,7 @@ test('an FP16 engine stores float16 tensors in two bytes each; runs only with sh
   }
   // Two float16 tensors of 2 * 3 * 5 elements each in the arenas, between the reformats.
   const graph = singleNodeGraph({ opType: 'Sigmoid', inputs: [x([2, 3, 5])] });
-  const engine = await build(graph, { precision: 'fp16' }, device);
+  const engine = await build(graph, { ...UNTUNED, precision: 'fp16' }, device);
   try {
     const float16Bytes = engine.graph.nodes.length === 3 ? 2 * 30 * 2 : NaN;
     const float32Bytes = 30 * 4;

@@ -7,7 +7,7 @@ import { Tensor } from '../../src/engine/ir/tensor';
 import { NativeExecutor } from '../../src/engine/runtime/native';
 import { runReference } from '../../src/engine/runtime/reference';
 import { assertClose } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { UNTUNED, testDevice } from '../helpers/gpu';
 import { HALF_KERNEL_TOLERANCE } from '../helpers/half';
 import { randomTensor } from '../helpers/random';
 
@@ -164,7 +164,7 @@ test('as an FP16 layer: f16 storage where the device has shader-f16, float16 in 
     const feeds = Object.fromEntries(inputs.map((t, i) => [`x${i}`, t]));
     const engine = await build(
       fusedGraph(program, inputs),
-      { precision: 'fp16' },
+      { ...UNTUNED, precision: 'fp16' },
       await testDevice()
     );
     try {

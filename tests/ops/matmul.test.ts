@@ -521,7 +521,7 @@ describe('tactics', () => {
         config,
         () => ({ passes: [], buildTimeMs: 0 }),
         device,
-        { recorded: new Map([[layer.name, tactic]]) }
+        { recorded: new Map([[layer.name, { tactic }]]) }
       );
       try {
         assert.equal(engine.layers[0].tactic, tactic);

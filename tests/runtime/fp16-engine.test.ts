@@ -12,7 +12,7 @@ import { Engine } from '../../src/engine/runtime/engine';
 import { runReference } from '../../src/engine/runtime/reference';
 import { download, fromStorage, toStorage, upload } from '../../src/engine/runtime/transfer';
 import { assertClose } from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { UNTUNED, testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 import { buildGraph, node } from '../builder/passes/graphs';
 
@@ -68,7 +68,7 @@ describe('FP16 engines', () => {
     const feeds = { x: randomTensor([3, 5], { seed: 1 }) };
     const engine = await build(
       graph,
-      { precision: 'fp16', layerPrecisions: { 'Neg:n': 'fp32' } },
+      { ...UNTUNED, precision: 'fp16', layerPrecisions: { 'Neg:n': 'fp32' } },
       device
     );
     let loaded: Engine | undefined;
@@ -110,7 +110,7 @@ describe('FP16 engines', () => {
     });
     graph.outputs[0].dtype = 'float16';
     const feeds = { x: randomTensor([2, 7], { seed: 2, dtype: 'float16' }) };
-    const engine = await build(graph, { precision: 'fp16' }, device);
+    const engine = await build(graph, { ...UNTUNED, precision: 'fp16' }, device);
     try {
       assert.ok(!engine.layers.some(l => l.opType === 'Cast'));
       const { y } = await engine.createContext().execute(feeds);

@@ -9,7 +9,7 @@ import { build } from '../../src/engine/builder/build';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { PhaseTimes } from '../../src/engine/runtime/engine';
 import { buildGraph, int64, node } from '../builder/passes/graphs';
-import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
+import { UNTUNED, deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 
 /** Two kernels around a view, so that compute takes some time and outputs lie on the GPU. */
@@ -43,7 +43,7 @@ function assertTimed(times: PhaseTimes): void {
 }
 
 async function checkTimedExecution(device: GPUDevice, clock: 'gpu' | 'wall-clock') {
-  const engine = await build(smallGraph(), { precision: 'fp32' }, device);
+  const engine = await build(smallGraph(), { ...UNTUNED, precision: 'fp32' }, device);
   try {
     const context = engine.createContext();
     const feeds = { x: randomTensor([4, 64], { seed: 5 }) };

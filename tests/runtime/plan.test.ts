@@ -7,6 +7,7 @@ import {
   encodePlan,
   PLAN_FORMAT_VERSION
 } from '../../src/engine/runtime/plan';
+import { UNTUNED } from '../helpers/gpu';
 
 const PREFIX_LENGTH = 20;
 
@@ -17,6 +18,7 @@ function bytesOf(length: number, seed: number): Uint8Array {
 const METADATA = {
   name: 'résumé net ✓',
   layers: [{ name: 'conv1', tactic: 3, shape: [1, 64, 56, 56] }],
+  ...UNTUNED,
   precision: 'fp16',
   nothing: null
 };

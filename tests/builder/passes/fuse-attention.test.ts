@@ -9,7 +9,7 @@ import { Graph, Node } from '../../../src/engine/ir/graph';
 import { Tensor } from '../../../src/engine/ir/tensor';
 import { importOnnx } from '../../../src/engine/onnx/index';
 import { assertClose } from '../../helpers/compare';
-import { testDevice } from '../../helpers/gpu';
+import { UNTUNED, testDevice } from '../../helpers/gpu';
 import { runOnnxRuntime } from '../../helpers/ort';
 import { randomTensor } from '../../helpers/random';
 import { GENERATED_MODELS, MODEL_TOLERANCE } from '../../models/oracle';
@@ -258,7 +258,11 @@ describe('tiny BERT (scripts/models/tiny_bert.py) at batch 2, sequence 7, one se
 
   test('its engine agrees with ONNX Runtime', async () => {
     const graph = importOnnx(bytes, { source: file });
-    const engine = await build(graph, { precision: 'fp32', shapes }, await testDevice());
+    const engine = await build(
+      graph,
+      { ...UNTUNED, precision: 'fp32', shapes },
+      await testDevice()
+    );
     try {
       const layers = engine.layers.filter(l => l.opType === 'Attention');
       assert.equal(layers.length, 2);
