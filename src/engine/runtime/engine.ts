@@ -219,7 +219,10 @@ export class Engine {
     const graph = loadGraph(stored.graph, plan.blobs);
     // The plan's tactics are kept as built: a loaded engine is not tuned again.
     const recorded = new Map(
-      stored.layers.map(({ name, tactic, tacticTimings }) => [name, { tactic, tacticTimings }])
+      stored.layers.map(({ name, tactic, tacticTimings }) => [
+        name,
+        { ...(tactic && { tactic }), ...(tacticTimings && { tacticTimings }) }
+      ])
     );
     return Engine.assemble(graph, stored.config, () => stored.buildReport, device, { recorded });
   }
