@@ -4,12 +4,15 @@
  * per-layer precisions. Parsed into a BuilderConfig; every mistake is a UsageError that
  * names the flag.
  */
-import { OptionSpecs, ParsedArgs, stringListFlag } from './args';
+import { integerFlag, OptionSpecs, ParsedArgs, stringListFlag } from './args';
 import { BuilderConfig, Precision } from './engine';
 import { UsageError } from './errors';
 import { parseShapeFlags } from './inputs';
 
 type LayerPrecision = NonNullable<BuilderConfig['layerPrecisions']>[string];
+
+/** trtexec's highest --builderOptimizationLevel. */
+const MAX_OPTIMIZATION_LEVEL = 5;
 
 /** The flags that configure a build (--shapes also sets the shapes a run feeds). */
 export const BUILDER_OPTIONS: OptionSpecs = {
@@ -20,7 +23,8 @@ export const BUILDER_OPTIONS: OptionSpecs = {
   fp16: { type: 'boolean' },
   best: { type: 'boolean' },
   memPoolSize: { type: 'string', multiple: true },
-  layerPrecisions: { type: 'string', multiple: true }
+  layerPrecisions: { type: 'string', multiple: true },
+  builderOptimizationLevel: { type: 'string' }
 };
 
 /** The builder flags' lines of a command's --help. */
@@ -38,7 +42,10 @@ export const BUILDER_HELP = `  --shapes name:1x3x224x224   the shape the engine 
   --memPoolSize workspace:N   the most workspace the kernels may use beyond their
                               outputs, in MiB (or with a unit: 512K, 64M, 1G)
   --layerPrecisions name:fp16,other:fp32
-                              hold the layers of these ONNX nodes to fp32 or fp16`;
+                              hold the layers of these ONNX nodes to fp32 or fp16
+  --builderOptimizationLevel N
+                              0 to 5 (default 3): how hard the builder times the
+                              tactics of each layer; 0 takes each kernel's default`;
 
 /** Flags that only a build reads, for the messages of exec --loadEngine and --native. */
 const BUILD_ONLY_FLAGS = Object.keys(BUILDER_OPTIONS).filter(name => name !== 'shapes');
@@ -74,6 +81,16 @@ export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
   const workspace = parseMemoryPools(stringListFlag(args, 'memPoolSize'), command);
   if (workspace !== undefined) {
     config.maxWorkspaceBytes = workspace;
+  }
+  const optimizationLevel = integerFlag(args, 'builderOptimizationLevel', 0);
+  if (optimizationLevel !== undefined) {
+    if (optimizationLevel > MAX_OPTIMIZATION_LEVEL) {
+      throw new UsageError(
+        `--builderOptimizationLevel must be from 0 to ${MAX_OPTIMIZATION_LEVEL}, got ${optimizationLevel}`,
+        command
+      );
+    }
+    config.optimizationLevel = optimizationLevel;
   }
   const layerPrecisions = parseLayerPrecisions(stringListFlag(args, 'layerPrecisions'), command);
   if (layerPrecisions.size > 0) {

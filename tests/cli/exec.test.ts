@@ -16,6 +16,11 @@ const MODEL = 'examples/models/small_cnn.onnx';
 const SHAPES = 'input:2x3x32x32';
 /** Short runs: the tests check the report, not the speed. */
 const QUICK = ['--iterations', '5', '--warmUp', '0'];
+/**
+ * Builds that take each kernel's default tactic: SwiftShader would compile and time every
+ * candidate on the CPU. The first build test tunes, and the plan it writes keeps its tactics.
+ */
+const UNTUNED = ['--builderOptimizationLevel', '0'];
 
 interface Result {
   status: number | null;
@@ -148,7 +153,10 @@ describe('webtrt build', () => {
     const layers = JSON.parse(readFileSync(path('layers.json'), 'utf8')) as {
       name: string;
       outputs: { shape: number[] }[];
+      tacticTimings?: unknown[];
     }[];
+    // Tuned at the default optimization level: Conv layers time several tactics.
+    assert.ok(layers.some(layer => (layer.tacticTimings?.length ?? 0) > 1));
     const layerCount = printed(stdout, 'layers    ');
     assert.equal(layers.length, layerCount);
     assert.match(stdout, new RegExp(`layers +${layerCount} layers from 33 ONNX nodes`));
@@ -168,6 +176,7 @@ describe('webtrt build', () => {
       '-o',
       path('fp16.wtrt'),
       '--fp16',
+      ...UNTUNED,
       '--exportLayerInfo',
       path('fp16-layers.json')
     ]);
@@ -219,7 +228,7 @@ describe('webtrt exec', () => {
   });
 
   test('--onnx builds the engine first', () => {
-    const stdout = succeeds(['exec', '--onnx', MODEL, '--shapes', SHAPES, ...QUICK]);
+    const stdout = succeeds(['exec', '--onnx', MODEL, '--shapes', SHAPES, ...UNTUNED, ...QUICK]);
     checkSummary(stdout);
     assert.ok(printed(stdout, 'Build time') > 0);
   });
@@ -228,7 +237,7 @@ describe('webtrt exec', () => {
     writeFileSync(path('input.npy'), encodeNpy(randomTensor([2, 3, 32, 32], { seed: 9 })));
     const loaded = ['--loadInputs', `input:${path('input.npy')}`, ...QUICK];
     for (const mode of [
-      ['--onnx', MODEL, '--shapes', SHAPES],
+      ['--onnx', MODEL, '--shapes', SHAPES, ...UNTUNED],
       ['--onnx', MODEL, '--shapes', SHAPES, '--native'],
       ['--loadEngine', path('small_cnn.wtrt')]
     ]) {
@@ -364,6 +373,7 @@ interface LayerInfo {
   fusedNodes: string[];
   precision: string;
   inputs: { shape: number[] }[];
+  tacticTimings?: unknown[];
 }
 
 describe('builder flags', () => {
@@ -381,6 +391,7 @@ describe('builder flags', () => {
       'build',
       MODEL,
       ...PROFILE,
+      ...UNTUNED,
       '-o',
       path('profile.wtrt'),
       '--exportLayerInfo',
@@ -390,11 +401,15 @@ describe('builder flags', () => {
     assert.match(stdout, /^ {2}input +min 1x3x32x32 +opt 2x3x32x32 +max 4x3x32x32$/m);
     const layers = JSON.parse(readFileSync(path('profile-layers.json'), 'utf8')) as LayerInfo[];
     assert.deepEqual(layers[0].inputs[0].shape, [2, 3, 32, 32]);
+    assert.ok(
+      layers.every(layer => !layer.tacticTimings),
+      '--builderOptimizationLevel 0 times none'
+    );
   });
 
   test('exec runs at --optShapes given alone, and --shapes may repeat them', () => {
     const optOnly = ['--optShapes', 'input:1x3x32x32', '--shapes', 'input:1x3x32x32'];
-    checkSummary(succeeds(['exec', '--onnx', MODEL, ...optOnly, ...QUICK]));
+    checkSummary(succeeds(['exec', '--onnx', MODEL, ...optOnly, ...UNTUNED, ...QUICK]));
   });
 
   test('--memPoolSize workspace:N (MiB or with a unit) caps the kernels’ workspace', () => {
@@ -411,7 +426,16 @@ describe('builder flags', () => {
   });
 
   test('--layerPrecisions holds a layer of an FP16 engine to FP32', () => {
-    const args = ['build', MODEL, '--shapes', SHAPES, '-o', path('mixed.wtrt'), '--fp16'];
+    const args = [
+      'build',
+      MODEL,
+      '--shapes',
+      SHAPES,
+      '-o',
+      path('mixed.wtrt'),
+      '--fp16',
+      ...UNTUNED
+    ];
     succeeds([
       ...args,
       '--layerPrecisions',
@@ -465,7 +489,11 @@ describe('builder flags', () => {
         ['--shapes', SHAPES, '--layerPrecisions', '/Conv_0:int8'],
         /webtrt layers run in fp32 or fp16, not 'int8'/
       ],
-      [['--shapes', SHAPES, '--layerPrecisions', 'fp16'], /must be name:precision/]
+      [['--shapes', SHAPES, '--layerPrecisions', 'fp16'], /must be name:precision/],
+      [
+        ['--shapes', SHAPES, '--builderOptimizationLevel', '6'],
+        /--builderOptimizationLevel must be from 0 to 5, got 6/
+      ]
     ];
     for (const [flags, message] of cases) {
       failsWith([...build, ...flags], 2, message);
@@ -486,6 +514,7 @@ describe('builder flags', () => {
     for (const command of ['build', 'exec']) {
       const help = succeeds([command, '--help']);
       for (const flag of [
+        '--builderOptimizationLevel',
         '--minShapes',
         '--optShapes',
         '--maxShapes',
