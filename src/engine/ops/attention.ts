@@ -671,6 +671,7 @@ const attention: OpDefinition<AttentionAttributes> = {
     }),
   webgpu: {
     halfStorage: true,
+    bindsInputTwice: true,
     tactics: (inputs, attrs, limits) =>
       attentionTactics(
         planAttention(

@@ -32,6 +32,12 @@ export interface WebGpuKernel<A> {
    */
   halfStorage?: boolean;
   /**
+   * Binds one input tensor in more than one binding (Attention reading Q, K and V from one
+   * packed tensor). An engine binds such a kernel's inputs read-only: writable bindings of a
+   * dispatch must not overlap.
+   */
+  bindsInputTwice?: boolean;
+  /**
    * The tactics this kernel can run the node with, by name (what it accepts as
    * KernelContext.tactic), its default first. With two or more the builder times each on
    * the device and keeps the fastest (kernel auto-tuning).

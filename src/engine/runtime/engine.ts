@@ -538,7 +538,12 @@ async function recordProgram(
   const prepared = prepareNodes(graph);
   prepared.forEach(step => checkRunsOnGpu(step, graph));
   const storageOf = storagePlan(graph, prepared, config, device);
-  const memory = planArenas(graph, device.limits.minStorageBufferOffsetAlignment, storageOf);
+  const { memory, readOnlyInputs } = planArenas(
+    graph,
+    prepared,
+    device.limits.minStorageBufferOffsetAlignment,
+    storageOf
+  );
   const buffers: GPUBuffer[] = [];
   const errors = new PendingErrors();
   try {
@@ -563,7 +568,7 @@ async function recordProgram(
       try {
         const inputs = gpuInputsOf(step, values);
         const chosen = await tuner.record(step, inputs, tactic =>
-          recordNode(step, graph, values, inputs, device, tactic)
+          recordNode(step, graph, values, inputs, device, tactic, !readOnlyInputs.has(step.node))
         );
         buffers.push(...chosen.scratch);
         workspaceBytes += chosen.scratch.reduce((sum, b) => sum + b.size, 0);
@@ -618,24 +623,49 @@ function storagePlan(
   return dtype => (f16 && dtype === 'float16' ? 'f16' : undefined);
 }
 
+/** The arenas of an engine, and the nodes whose kernels keep read-only input bindings. */
+interface ArenaPlan {
+  memory: EngineMemory;
+  readOnlyInputs: ReadonlySet<Node>;
+}
+
 /**
  * Plans the intermediate tensors into arenas, each tensor by the bytes of its storage.
  * WebGPU validates buffer usage per buffer, not per range: a dispatch may not bind one
- * buffer both read-only and writable, so a kernel cannot read one slice of an arena while
- * it writes another. Each tensor therefore goes to the lowest-numbered arena that none of
- * its node's inputs, nor the node's earlier outputs (which a later dispatch of the node may
- * read), lie in; a view goes where the tensor it views is. A chain ping-pongs between two
- * arenas; branches may need a third. Each arena is then planned by liveness on its own.
+ * buffer both read-only and writable, while it may bind disjoint ranges of one buffer as
+ * writable any number of times. So the engine binds every tensor of a dispatch as writable
+ * storage (see `writableBindings`), and all tensors share arena 0, planned by liveness: a
+ * layer's inputs and outputs are alive together, so they never overlap. The exception is a
+ * node whose inputs may overlap one another (one value read twice, a value and a view of
+ * it, or a kernel that binds an input twice): writable bindings must not overlap, so its
+ * inputs stay read-only and its outputs go
+ * to the lowest-numbered arena that none of its inputs, nor its earlier outputs, lie in.
+ * A view goes where the tensor it views is.
  */
-function planArenas(graph: Graph, alignment: number, storageOf: StoragePlan): EngineMemory {
+function planArenas(
+  graph: Graph,
+  prepared: readonly PreparedNode[],
+  alignment: number,
+  storageOf: StoragePlan
+): ArenaPlan {
   const all = lifetimes(graph, ({ dtype, shape }) =>
     storageBytes({ dtype, storage: storageOf(dtype), size: sizeOf(shape) })
   );
   const arenaOf = new Map<string, number>();
   const byOutput = new Map(all.map(t => [t.name, t]));
-  for (const node of graph.nodes) {
+  const rootOf = (name: string): string => {
+    const viewed = byOutput.get(name)?.aliasOf;
+    return viewed === undefined ? name : rootOf(viewed);
+  };
+  const readOnlyInputs = new Set<Node>();
+  for (const { node, op } of prepared) {
+    const roots = node.inputs.filter(name => name).map(rootOf);
+    const overlapping = new Set(roots).size < roots.length || op.webgpu!.bindsInputTwice === true;
+    if (overlapping) {
+      readOnlyInputs.add(node);
+    }
     const taken = new Set<number>();
-    for (const name of node.inputs) {
+    for (const name of overlapping ? node.inputs : []) {
       const arena = arenaOf.get(name);
       if (arena !== undefined) {
         taken.add(arena);
@@ -655,20 +685,31 @@ function planArenas(graph: Graph, alignment: number, storageOf: StoragePlan): En
         arena++;
       }
       arenaOf.set(name, arena);
-      taken.add(arena);
+      if (overlapping) {
+        taken.add(arena);
+      }
     }
   }
   const members: TensorLifetime[][] = [];
   for (const tensor of all) {
     (members[arenaOf.get(tensor.name)!] ??= []).push(tensor);
   }
-  const arenas = members.map(tensors => planMemory(tensors, { alignment }));
-  return {
+  const arenas = [...members].map(tensors => planMemory(tensors ?? [], { alignment }));
+  const memory = {
     arenaBytes: arenas.reduce((sum, plan) => sum + plan.arenaBytes, 0),
     sumBytes: arenas.reduce((sum, plan) => sum + plan.sumBytes, 0),
     peakLiveBytes: planMemory(all, { alignment }).peakLiveBytes,
     arenas
   };
+  return { memory, readOnlyInputs };
+}
+
+/**
+ * `code` with its read-only storage bindings made writable (see planArenas): the shader
+ * still only reads them.
+ */
+function writableBindings(code: string): string {
+  return code.replace(/var<storage,\s*read>/g, 'var<storage, read_write>');
 }
 
 /** Throws, naming the node, when the engine cannot run it with its WebGPU kernel. */
@@ -727,7 +768,8 @@ function recordNode(
   values: DeviceValues,
   gpuInputs: (GpuTensor | undefined)[],
   device: GPUDevice,
-  tactic: string | undefined
+  tactic: string | undefined,
+  writableInputs: boolean
 ): RecordedNode {
   const { node } = step;
   const allocations = new Set<GPUBuffer>();
@@ -743,7 +785,10 @@ function recordNode(
       return { ...tensor, buffer };
     },
     view: (tensor, shape, dtype) => viewOf(node, tensor, shape, dtype),
-    dispatch: dispatch => dispatches.push(dispatch)
+    dispatch: dispatch =>
+      dispatches.push(
+        writableInputs ? { ...dispatch, code: writableBindings(dispatch.code) } : dispatch
+      )
   };
   const hostInputs = node.inputs.map((name, i) =>
     name && step.hostInputs.includes(i) ? graph.initializers.get(name) : undefined
