@@ -2,19 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AttributeValue } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { build } from '../../src/engine/builder/build';
-import { BuilderConfig } from '../../src/engine/builder/config';
-import { Engine } from '../../src/engine/runtime/engine';
-import {
-  assertClose,
-  checkKernel,
-  feedsOf,
-  NodeCase,
-  reference,
-  singleNodeGraph,
-  values
-} from '../helpers/compare';
-import { testDevice } from '../helpers/gpu';
+import { checkKernel, NodeCase, reference, values } from '../helpers/compare';
+import { checkEveryTactic } from '../helpers/tactics';
 import { checkHalfKernel } from '../helpers/half';
 import { checkConformance, conformanceSkip } from '../helpers/conformance-case';
 import { inferNode } from '../helpers/infer-node';
@@ -319,30 +308,7 @@ describe('tactics', () => {
   ];
   for (const [label, c] of cases) {
     test(`${label}: every tactic offered computes the reference in an engine that records it`, async () => {
-      const [expected] = reference(c);
-      const device = await testDevice();
-      const config: BuilderConfig = { precision: 'fp32' };
-      const tuned = await build(singleNodeGraph(c), config, device);
-      const [layer] = tuned.layers;
-      const offered = layer.tacticTimings?.map(t => t.tactic) ?? [];
-      tuned.destroy();
-      assert.ok(offered.length >= 2, `only ${offered.join(', ')} timed`);
-      for (const tactic of offered) {
-        const engine = await Engine.assemble(
-          tuned.graph,
-          config,
-          () => ({ passes: [], buildTimeMs: 0 }),
-          device,
-          { recorded: new Map([[layer.name, { tactic }]]) }
-        );
-        try {
-          assert.equal(engine.layers[0].tactic, tactic);
-          const { y0 } = await engine.createContext().execute(feedsOf(c));
-          assertClose(y0, expected, 1e-5, tactic);
-        } finally {
-          engine.destroy();
-        }
-      }
+      await checkEveryTactic(c, 2);
     });
   }
 });

@@ -6,19 +6,9 @@ import { AttributeValue, Dim } from '../../src/engine/ir/graph';
 import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
 import { Dispatch, KernelContext } from '../../src/engine/kernels/context';
 import { findOp } from '../../src/engine/ops/registry';
-import { build } from '../../src/engine/builder/build';
-import { BuilderConfig } from '../../src/engine/builder/config';
-import { Engine } from '../../src/engine/runtime/engine';
-import {
-  assertClose,
-  checkKernel,
-  feedsOf,
-  NodeCase,
-  reference,
-  singleNodeGraph,
-  values
-} from '../helpers/compare';
+import { checkKernel, NodeCase, reference, singleNodeGraph, values } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
+import { checkEveryTactic } from '../helpers/tactics';
 import { checkConformance, conformanceSkip, NODE_TESTS_DIR } from '../helpers/conformance-case';
 import { checkHalfKernel } from '../helpers/half';
 import { inferNode } from '../helpers/infer-node';
@@ -507,30 +497,7 @@ describe('tactics', () => {
   });
 
   test('every tactic offered computes the reference in an engine that records it', async () => {
-    const [expected] = reference(c);
-    const device = await testDevice();
-    const config: BuilderConfig = { precision: 'fp32' };
-    const tuned = await build(singleNodeGraph(c), config, device);
-    const [layer] = tuned.layers;
-    const offered = layer.tacticTimings?.map(t => t.tactic) ?? [];
-    tuned.destroy();
-    assert.ok(offered.length >= 3, `only ${offered.join(', ')} timed`);
-    for (const tactic of offered) {
-      const engine = await Engine.assemble(
-        tuned.graph,
-        config,
-        () => ({ passes: [], buildTimeMs: 0 }),
-        device,
-        { recorded: new Map([[layer.name, { tactic }]]) }
-      );
-      try {
-        assert.equal(engine.layers[0].tactic, tactic);
-        const { y0 } = await engine.createContext().execute(feedsOf(c));
-        assertClose(y0, expected, 1e-5, tactic);
-      } finally {
-        engine.destroy();
-      }
-    }
+    await checkEveryTactic(c, 3);
   });
 });
 
