@@ -5,14 +5,11 @@
  * names the flag.
  */
 import { integerFlag, OptionSpecs, ParsedArgs, stringListFlag } from './args';
-import { BuilderConfig, Precision } from './engine';
+import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision } from './engine';
 import { UsageError } from './errors';
 import { parseShapeFlags } from './inputs';
 
 type LayerPrecision = NonNullable<BuilderConfig['layerPrecisions']>[string];
-
-/** trtexec's highest --builderOptimizationLevel. */
-const MAX_OPTIMIZATION_LEVEL = 5;
 
 /** The flags that configure a build (--shapes also sets the shapes a run feeds). */
 export const BUILDER_OPTIONS: OptionSpecs = {

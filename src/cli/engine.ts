@@ -14,6 +14,7 @@ export {
   importOnnx,
   isFloat,
   latencySummary,
+  MAX_OPTIMIZATION_LEVEL,
   NativeExecutor,
   parseNpy,
   prepareNodes,

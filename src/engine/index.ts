@@ -9,6 +9,7 @@ import { NativeExecutor, NativeRunResult } from './runtime/native';
 import { runReference } from './runtime/reference';
 
 export { build } from './builder/build';
+export { MAX_OPTIMIZATION_LEVEL } from './builder/config';
 export type { BuilderConfig, Precision } from './builder/config';
 export type { MemoryPlan, PlannedTensor } from './builder/memory';
 export type { PassReport } from './builder/pass';

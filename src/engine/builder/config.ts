@@ -35,7 +35,8 @@ export interface BuilderConfig {
 
 const PRECISIONS: readonly string[] = ['fp32', 'fp16', 'best'];
 const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16'];
-const MAX_OPTIMIZATION_LEVEL = 5;
+/** trtexec's highest --builderOptimizationLevel. */
+export const MAX_OPTIMIZATION_LEVEL = 5;
 
 /** Throws for a configuration this builder cannot honour, naming the setting. */
 export function checkConfig(config: BuilderConfig): void {
