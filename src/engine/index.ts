@@ -9,6 +9,7 @@ import { NativeExecutor, NativeRunResult } from './runtime/native';
 import { runReference } from './runtime/reference';
 
 export { build } from './builder/build';
+export type { BuildOptions, BuildProgress } from './builder/build';
 export { MAX_OPTIMIZATION_LEVEL } from './builder/config';
 export type { BuilderConfig, Precision } from './builder/config';
 export type { MemoryPlan, PlannedTensor } from './builder/memory';
@@ -46,6 +47,7 @@ export { prepareNodes, UnsupportedOpError } from './runtime/prepare';
 export type { PreparedNode } from './runtime/prepare';
 export { runReference } from './runtime/reference';
 export { chromeTrace, latencySummary, profileTable } from './runtime/stats';
+export * from './reports/types';
 export type { ChromeTrace, LatencySummary } from './runtime/stats';
 
 export type Backend = 'webgpu' | 'cpu';

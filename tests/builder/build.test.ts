@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { build } from '../../src/engine/builder/build';
+import { build, BuildProgress } from '../../src/engine/builder/build';
 import { BuilderConfig } from '../../src/engine/builder/config';
 import { Graph } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
@@ -239,6 +239,49 @@ describe('plans and feeds that are refused', () => {
     } finally {
       engine.destroy();
     }
+  });
+});
+
+describe('build progress and interruption', () => {
+  test('reports each recorded layer in order, ending at the total', async () => {
+    const { graph, config } = setUp(MODELS[0]);
+    const progress: BuildProgress[] = [];
+    const engine = await build(graph, config, await testDevice(), {
+      onProgress: update => progress.push(update)
+    });
+    try {
+      const total = engine.layers.length;
+      assert.deepEqual(progress[0], { layersDone: 0, totalLayers: total, layer: undefined });
+      assert.deepEqual(
+        progress.slice(1).map(p => p.layer),
+        engine.layers.map(layer => layer.name)
+      );
+      assert.deepEqual(
+        progress.map(p => p.layersDone),
+        Array.from({ length: total + 1 }, (_, i) => i)
+      );
+    } finally {
+      engine.destroy();
+    }
+  });
+
+  test('an aborted signal stops the build between layers with its reason', async () => {
+    const { graph, config } = setUp(MODELS[0]);
+    const controller = new AbortController();
+    let recorded = 0;
+    await assert.rejects(
+      build(graph, config, await testDevice(), {
+        signal: controller.signal,
+        onProgress: ({ layersDone }) => {
+          recorded = layersDone;
+          if (layersDone === 3) {
+            controller.abort(new Error('interrupted by the user'));
+          }
+        }
+      }),
+      /interrupted by the user/
+    );
+    assert.equal(recorded, 3, 'no layer is recorded after the abort');
   });
 });
 

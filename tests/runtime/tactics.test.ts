@@ -45,7 +45,7 @@ describe('kernel auto-tuning', () => {
       attentionGraph(),
       { precision: 'fp32', optimizationLevel: 1 },
       device,
-      cache
+      { timingCache: cache }
     );
     const [layer] = engine.layers;
     assert.ok(layer.tacticTimings && layer.tacticTimings.length >= 2, 'several tactics timed');
@@ -57,7 +57,7 @@ describe('kernel auto-tuning', () => {
       attentionGraph(),
       { precision: 'fp32', optimizationLevel: 1 },
       device,
-      cache
+      { timingCache: cache }
     );
     assert.ok(again.layers[0].tacticTimings!.every(t => t.cached));
     assert.equal(again.layers[0].tactic, layer.tactic);

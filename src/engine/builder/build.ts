@@ -9,6 +9,23 @@ import { BuilderConfig, checkConfig, resolveInputShapes } from './config';
 import { runPasses, withInferredTypes } from './pass';
 import { assignPrecision, STANDARD_PASSES } from './passes/index';
 
+/** Where a build stands: after the passes, and after each layer is recorded (and tuned). */
+export interface BuildProgress {
+  /** Layers recorded so far, of `totalLayers`. */
+  layersDone: number;
+  totalLayers: number;
+  /** The layer just recorded; absent in the first report, sent when the passes are done. */
+  layer?: string;
+}
+
+export interface BuildOptions {
+  /** Shared by builds so that each layer shape is timed once. */
+  timingCache?: TimingCache;
+  /** Aborting it stops the build before the next layer; the build then rejects with its reason. */
+  signal?: AbortSignal;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
 /**
  * Builds an engine for `graph` on `device`: fixes the input shapes the config gives, runs
  * the standard passes (constant folding, identity and dead-node elimination, fusions) and
@@ -21,7 +38,7 @@ export async function build(
   graph: Graph,
   config: BuilderConfig,
   device: GPUDevice,
-  timingCache?: TimingCache
+  options: BuildOptions = {}
 ): Promise<Engine> {
   const started = performance.now();
   checkConfig(config);
@@ -44,6 +61,7 @@ export async function build(
     // Recording compiles the kernels: the build time counts it.
     () => ({ passes: optimized.report, buildTimeMs: performance.now() - started }),
     device,
-    { timingCache }
+    { timingCache: options.timingCache },
+    options
   );
 }

@@ -13,6 +13,7 @@ import {
   TensorLifetime
 } from '../builder/memory';
 import { PassReport } from '../builder/pass';
+import type { BuildOptions } from '../builder/build';
 import { TacticTiming } from '../builder/tuner';
 import { allocateTypedArray, DataType } from '../ir/dtype';
 import { AttributeValue, Graph, Node, ValueInfo, ValueType } from '../ir/graph';
@@ -168,9 +169,10 @@ export class Engine {
     config: BuilderConfig,
     report: () => BuildReport,
     device: GPUDevice,
-    tactics: TacticSelection = {}
+    tactics: TacticSelection = {},
+    observer: RecordingObserver = {}
   ): Promise<Engine> {
-    const program = await recordProgram(graph, config, device, tactics);
+    const program = await recordProgram(graph, config, device, tactics, observer);
     return new Engine(device, graph, config, report(), program);
   }
 
@@ -525,6 +527,9 @@ function encodePass(
 
 // --- Recording ------------------------------------------------------------------------------
 
+/** Who watches an engine being recorded: progress per layer, and a signal to stop it. */
+export type RecordingObserver = Pick<BuildOptions, 'signal' | 'onProgress'>;
+
 /**
  * Plans the graph's memory, uploads its weights, and runs every node's kernel once with a
  * context that records its dispatches bound to the planned memory.
@@ -533,9 +538,12 @@ async function recordProgram(
   graph: Graph,
   config: BuilderConfig,
   device: GPUDevice,
-  tactics: TacticSelection
+  tactics: TacticSelection,
+  { signal, onProgress }: RecordingObserver
 ): Promise<Program> {
   const prepared = prepareNodes(graph);
+  const report = (layersDone: number, layer?: string) =>
+    onProgress?.({ layersDone, totalLayers: prepared.length, layer });
   prepared.forEach(step => checkRunsOnGpu(step, graph));
   const storageOf = storagePlan(graph, prepared, config, device);
   const { memory, readOnlyInputs } = planArenas(
@@ -562,7 +570,14 @@ async function recordProgram(
     const layers: LayerInfo[] = [];
     let workspaceBytes = 0;
     const tuner = new LayerTuner(device, pipelines, config, tactics);
-    for (const step of prepared) {
+    report(0);
+    for (const [index, step] of prepared.entries()) {
+      if (signal) {
+        // Recording an untuned layer awaits nothing: yielding lets an abort (and a page's
+        // repaint of the progress) come in between layers.
+        await new Promise(resolve => setTimeout(resolve, 0));
+        signal.throwIfAborted();
+      }
       device.pushErrorScope('validation');
       device.pushErrorScope('out-of-memory');
       try {
@@ -577,6 +592,7 @@ async function recordProgram(
       } finally {
         errors.watch(step.node, device.popErrorScope(), device.popErrorScope());
       }
+      report(index + 1, step.node.name);
     }
     await errors.check();
     if (config.maxWorkspaceBytes !== undefined && workspaceBytes > config.maxWorkspaceBytes) {

@@ -1,0 +1,201 @@
+/**
+ * Reports: what the engine tells about a device, a model, an engine, a run, a profile and a
+ * benchmark, as plain JSON-able objects. One producer, several views: the command line prints
+ * them as text, the notebook renders them (MIME type `application/vnd.webtrt.<kind>+json`)
+ * and keeps them in the saved notebook, so a report never holds a live object.
+ */
+import type { Precision } from '../builder/config';
+import type { PassReport } from '../builder/pass';
+import type { DataType } from '../ir/dtype';
+import type { EngineMemory, LayerInfo } from '../runtime/engine';
+import type { LatencySummary } from '../runtime/stats';
+
+/** The adapter and what kernels can use on it: the tutorials' "Tensor Core present?" check. */
+export interface DeviceReport {
+  kind: 'device';
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** The features that change what webtrt can build, each with whether the adapter has it. */
+  capabilities: {
+    /** WebGPU feature name ('shader-f16', 'subgroups', 'timestamp-query', ...). */
+    feature: string;
+    /** What it gives an engine, in a few words ("FP16 arithmetic and storage"). */
+    meaning: string;
+    present: boolean;
+  }[];
+  /** Every feature the adapter offers, sorted. */
+  features: string[];
+  /** The limits kernels are sized against, by WebGPU limit name. */
+  limits: Record<string, number>;
+}
+
+export interface ValueSummary {
+  name: string;
+  dtype: DataType;
+  /** Dims by size, by symbol name, or '?' when unknown; absent when the rank is unknown. */
+  shape?: (number | string)[];
+}
+
+/** An imported ONNX model, before any build: what `webtrt inspect` prints. */
+export interface ModelReport {
+  kind: 'model';
+  /** As the user named it. */
+  path: string;
+  bytes: number;
+  importMs: number;
+  producer: string;
+  graphName: string;
+  /** By domain ('' for ai.onnx). */
+  opsets: Record<string, number>;
+  nodes: number;
+  parameters: { elements: number; bytes: number };
+  inputs: ValueSummary[];
+  outputs: ValueSummary[];
+  /** Op types, most frequent first; `support` says where webtrt can run them. */
+  ops: { op: string; count: number; support: 'webgpu' | 'cpu' | 'unsupported' }[];
+  /** How the model would be split into engine and fallback segments. */
+  partitions: PartitionGraph;
+}
+
+/**
+ * A segment of a model (TF-TRT's segment): an 'engine' runs on WebGPU as one built engine, a
+ * 'fallback' runs on the CPU reference ops (unsupported ops, or too few nodes for an engine:
+ * TF-TRT's minimum_segment_size).
+ */
+export interface Segment {
+  /** 'engine 0', 'fallback 1', ... in execution order. */
+  id: string;
+  kind: 'engine' | 'fallback';
+  /** ONNX node count. */
+  nodes: number;
+  /** Why a fallback segment falls back ("Foo is not supported", "2 nodes < minimum_segment_size 3"). */
+  reason?: string;
+}
+
+/**
+ * The model's ONNX nodes and the tensors between them, each node tagged with its segment and,
+ * in a built engine, the layer it was fused into: the picture of TF-TRT's segmentation and
+ * TensorRT's layer fusion. Graph inputs and outputs are nodes too (`role`), so every edge has
+ * both ends.
+ */
+export interface PartitionGraph {
+  segments: Segment[];
+  nodes: {
+    /** Unique: the ONNX node name, or the tensor name of a graph input or output. */
+    id: string;
+    opType: string;
+    role: 'op' | 'input' | 'output';
+    /** A Segment id; absent for graph inputs and outputs. */
+    segment?: string;
+    /** The engine layer that computes this node, when there is a built engine; fused nodes share one. */
+    layer?: string;
+  }[];
+  /** One per (producer, consumer, tensor); initializers are not drawn. */
+  edges: { from: string; to: string; tensor: string }[];
+}
+
+/** A built engine: TensorRT's build log and engine inspector in one object. */
+export interface EngineReport {
+  kind: 'engine';
+  /** The model or plan it came from, as the user named it. */
+  source: string;
+  /** Where its plan was written or read, when it was. */
+  plan?: { path: string; bytes: number };
+  device: string;
+  precision: Precision;
+  buildTimeMs: number;
+  /** ONNX nodes of the imported model (absent for a loaded plan). */
+  onnxNodes?: number;
+  /** The input shapes the engine runs at. */
+  inputs: ValueSummary[];
+  outputs: ValueSummary[];
+  passes: PassReport[];
+  layers: LayerInfo[];
+  memory: EngineMemory;
+  weights: { bytes: number; tensors: number };
+  partitions: PartitionGraph;
+}
+
+/** Statistics of one output tensor of a run. */
+export interface OutputSummary {
+  name: string;
+  dtype: DataType;
+  shape: number[];
+  /** Over every element (NaN and infinities counted apart, not in the statistics). */
+  stats: { min: number; max: number; mean: number; std: number; nonFinite: number };
+  /** The first few elements, in order. */
+  head: number[];
+  /**
+   * For classifier-like outputs ([N, C] or [C] floats, C > 1): the k highest scores of the
+   * first row, highest first.
+   */
+  topK?: { index: number; score: number }[];
+  /** Where it was written as .npy, when it was. */
+  file?: string;
+}
+
+/** One run of a model or engine: `%trt run` and `webtrt run`. */
+export interface RunReport {
+  kind: 'run';
+  source: string;
+  device: string;
+  inputs: { name: string; dtype: DataType; shape: number[]; from: string }[];
+  outputs: OutputSummary[];
+  latency: LatencySummary;
+}
+
+/**
+ * Per-layer times of an engine over several iterations (trtexec --dumpProfile), in execution
+ * order: the timeline lays each iteration's layers end to end.
+ */
+export interface ProfileReport {
+  kind: 'profile';
+  source: string;
+  device: string;
+  clock: 'gpu' | 'wall-clock';
+  iterations: number;
+  layers: {
+    name: string;
+    opType: string;
+    precision: string;
+    tactic?: string;
+    fusedNodes: string[];
+    /** One per iteration. */
+    timesMs: number[];
+  }[];
+  /** Where the Chrome-trace JSON was written, when it was. */
+  trace?: string;
+}
+
+/** The execution modes of the tutorials' benchmark table. */
+export type BenchMode = 'native' | 'fp32' | 'fp16' | 'best';
+
+/** "native vs FP32 vs FP16": each mode at each batch size. */
+export interface BenchReport {
+  kind: 'bench';
+  source: string;
+  device: string;
+  iterations: number;
+  rows: {
+    mode: BenchMode;
+    batch: number;
+    /** Building the engine (absent for native, which builds nothing). */
+    buildMs?: number;
+    firstRunMs: number;
+    latency: LatencySummary;
+    /** Samples (batch items) per second at the median latency. */
+    throughput: number;
+  }[];
+  /** Modes left out, with why ("fp16: the adapter has no shader-f16"). */
+  skipped: { mode: BenchMode; batch?: number; reason: string }[];
+}
+
+export type Report =
+  DeviceReport | ModelReport | EngineReport | RunReport | ProfileReport | BenchReport;
+
+/** The MIME type a notebook output of this report kind carries. */
+export function reportMimeType(kind: Report['kind']): string {
+  return `application/vnd.webtrt.${kind}+json`;
+}
