@@ -19,6 +19,7 @@ export {
   parseNpy,
   prepareNodes,
   profileTable,
+  requestEngineDevice,
   runGraph,
   seededRandom,
   shapeToString,

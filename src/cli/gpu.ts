@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { requestEngineDevice } from './engine';
 
 /** SwiftShader, the CPU Vulkan driver in Debian's chromium package. */
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
@@ -91,20 +92,6 @@ export async function requestNodeDevice(): Promise<GPUDevice> {
         "Debian's chromium and set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json)"
     );
   }
-  const wanted: GPUFeatureName[] = ['shader-f16', 'subgroups', 'timestamp-query'];
-  const requiredFeatures = wanted.filter(f => adapter.features.has(f));
   adapters.push(adapter);
-  const limits = adapter.limits;
-  return adapter.requestDevice({
-    requiredFeatures,
-    requiredLimits: {
-      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-      maxBufferSize: limits.maxBufferSize,
-      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-      maxComputeWorkgroupSizeY: limits.maxComputeWorkgroupSizeY,
-      maxStorageBuffersPerShaderStage: limits.maxStorageBuffersPerShaderStage
-    }
-  });
+  return requestEngineDevice(adapter);
 }

@@ -41,6 +41,7 @@ export { findOp, supportedOps } from './ops/registry';
 export { OpError } from './ops/types';
 export { checkFeeds } from './runtime/feeds';
 export { describeAdapter } from './runtime/fingerprint';
+export { requestEngineDevice } from './runtime/device';
 export type { NativeRunResult, NodePlacement } from './runtime/native';
 export { NativeExecutor } from './runtime/native';
 export { prepareNodes, UnsupportedOpError } from './runtime/prepare';
