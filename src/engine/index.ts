@@ -49,6 +49,11 @@ export type { PreparedNode } from './runtime/prepare';
 export { runReference } from './runtime/reference';
 export { chromeTrace, latencySummary, profileTable } from './runtime/stats';
 export * from './reports/types';
+export { deviceReport } from './reports/device';
+export { modelReport, valueSummary } from './reports/model';
+export type { ModelSource } from './reports/model';
+export { partitionGraph, qualifiedOpType } from './reports/partitions';
+export type { PartitionOptions } from './reports/partitions';
 export type { ChromeTrace, LatencySummary } from './runtime/stats';
 
 export type Backend = 'webgpu' | 'cpu';

@@ -25,7 +25,7 @@ export interface DeviceReport {
     meaning: string;
     present: boolean;
   }[];
-  /** Every feature the adapter offers, sorted. */
+  /** Every feature of the device (those requested of the adapter when it was made), sorted. */
   features: string[];
   /** The limits kernels are sized against, by WebGPU limit name. */
   limits: Record<string, number>;
@@ -50,7 +50,8 @@ export interface ModelReport {
   /** By domain ('' for ai.onnx). */
   opsets: Record<string, number>;
   nodes: number;
-  parameters: { elements: number; bytes: number };
+  /** The initializers: elements, bytes and how many tensors. */
+  parameters: { elements: number; bytes: number; tensors: number };
   inputs: ValueSummary[];
   outputs: ValueSummary[];
   /** Op types, most frequent first; `support` says where webtrt can run them. */

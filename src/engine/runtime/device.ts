@@ -2,12 +2,14 @@
  * The features an engine can use, when the adapter has them: half precision, subgroup
  * reductions, GPU timestamps for per-layer profiles, and subgroup matrices (tensor cores).
  */
-const ENGINE_FEATURES: readonly string[] = [
+export const ENGINE_FEATURES = [
   'shader-f16',
   'subgroups',
   'timestamp-query',
   'chromium-experimental-subgroup-matrix'
-];
+] as const;
+
+export type EngineFeature = (typeof ENGINE_FEATURES)[number];
 
 /** The limits kernels are sized against: a device gets the adapter's best, not WebGPU's defaults. */
 const ENGINE_LIMITS = [
