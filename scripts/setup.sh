@@ -27,7 +27,8 @@ ONNXRUNTIME_NODE_INSTALL=skip npm install --no-fund --no-audit
 # JupyterLab and the Python package live in .venv, so nothing outside the checkout changes.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 export PATH="$PWD/.venv/bin:$PATH"
-python -m pip install -q --disable-pip-version-check "jupyterlab>=4.6,<5"
+# ipykernel and numpy: the browser tests run Python cells that read the .npy files %trt writes.
+python -m pip install -q --disable-pip-version-check "jupyterlab>=4.6,<5" ipykernel numpy
 npm run build
 python -m pip install -q --disable-pip-version-check -e .
 jupyter labextension develop . --overwrite >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every check a change must pass: lint and type checks, the test suites (kernels against the
 # CPU reference, models against ONNX Runtime, the CLI), the ONNX conformance suite on both
-# backends, and the installed JupyterLab extension.
+# backends, the installed JupyterLab extension and its browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -19,3 +19,5 @@ if ! grep -Eq 'jupyterlab-webtrt v[0-9.]+ .*enabled.*OK' <<<"$extensions"; then
   exit 1
 fi
 echo "JupyterLab extension: jupyterlab-webtrt enabled OK"
+
+scripts/ui-tests.sh
