@@ -19,6 +19,7 @@ export {
   parseNpy,
   prepareNodes,
   profileTable,
+  randomInput,
   requestEngineDevice,
   runGraph,
   seededRandom,

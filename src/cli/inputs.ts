@@ -1,14 +1,12 @@
 /** The inputs of `webtrt run`: .npy files, --shapes, and random values for the rest. */
 import {
   checkFeeds,
-  DataType,
   Dim,
   Graph,
-  isFloat,
   parseNpy,
+  randomInput,
   seededRandom,
   shapeToString,
-  sizeOf,
   Tensor,
   ValueInfo
 } from './engine';
@@ -193,26 +191,6 @@ function concreteShape(input: ValueInfo, symbols: Map<string, number>): number[]
     }
     return size;
   });
-}
-
-/**
- * Random values fit for most models: floats like normalized pixels, small non-negative
- * integers (safe as indices or token ids), booleans at even odds.
- */
-function randomInput(dtype: DataType, shape: number[], random: () => number): PreparedInput {
-  const values = new Float64Array(sizeOf(shape));
-  let source: string;
-  if (isFloat(dtype)) {
-    values.forEach((_, i) => (values[i] = random()));
-    source = 'random uniform [0, 1)';
-  } else if (dtype === 'bool') {
-    values.forEach((_, i) => (values[i] = random() < 0.5 ? 1 : 0));
-    source = 'random true/false';
-  } else {
-    values.forEach((_, i) => (values[i] = Math.floor(random() * 10)));
-    source = 'random integers [0, 10)';
-  }
-  return { tensor: Tensor.fromNumbers(dtype, shape, values), source };
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

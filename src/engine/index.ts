@@ -31,6 +31,7 @@ export { importOnnx, decodeTensor } from './onnx/index';
 export type { ImportOptions } from './onnx/index';
 export { parseNpy, encodeNpy } from './io/npy';
 export { seededRandom } from './io/random';
+export { randomInput } from './io/random';
 export type { DataType, TypedArray } from './ir/dtype';
 export { isFloat, bytesPerElement } from './ir/dtype';
 export type { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from './ir/graph';
@@ -54,6 +55,24 @@ export { modelReport, valueSummary } from './reports/model';
 export type { ModelSource } from './reports/model';
 export { partitionGraph, qualifiedOpType } from './reports/partitions';
 export type { PartitionOptions } from './reports/partitions';
+export { engineReport } from './reports/engine';
+export type { EngineReportOptions } from './reports/engine';
+export { outputSummary, runReport } from './reports/run';
+export type { OutputSummaryOptions, RunRecord } from './reports/run';
+export { PROFILE_CLOCKS, profileReport, profileTrace } from './reports/profile';
+export type { ProfileTrace } from './reports/profile';
+export { benchmark } from './reports/bench';
+export type { BenchOptions, BenchProgress } from './reports/bench';
+export { outputSummaryLines, reportText } from './reports/text';
+export {
+  columns,
+  counted,
+  field,
+  formatBytes,
+  formatCount,
+  formatMs,
+  formatValue
+} from './reports/format';
 export type { ChromeTrace, LatencySummary } from './runtime/stats';
 
 export type Backend = 'webgpu' | 'cpu';
