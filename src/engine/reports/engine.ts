@@ -2,7 +2,7 @@ import { Graph } from '../ir/graph';
 import { Engine } from '../runtime/engine';
 import { describeAdapter } from '../runtime/fingerprint';
 import { valueSummary } from './model';
-import { partitionGraph } from './partitions';
+import { partitionGraph, PartitionOptions } from './partitions';
 import type { EngineReport } from './types';
 
 export interface EngineReportOptions {
@@ -10,6 +10,8 @@ export interface EngineReportOptions {
   graph?: Graph;
   /** Where the engine's plan was written or read. */
   plan?: { path: string; bytes: number };
+  /** How the partition graph segments the nodes (TF-TRT's minimum_segment_size). */
+  partitions?: PartitionOptions;
 }
 
 /**
@@ -23,7 +25,7 @@ export function engineReport(
   source: string,
   options: EngineReportOptions = {}
 ): EngineReport {
-  const { graph, plan } = options;
+  const { graph, plan, partitions } = options;
   const weights = [...engine.graph.initializers.values()];
   // A copy: the report outlives the engine and may be kept, sent or changed by its reader.
   const layers = structuredClone([...engine.layers]);
@@ -44,6 +46,6 @@ export function engineReport(
       bytes: weights.reduce((sum, tensor) => sum + tensor.data.byteLength, 0),
       tensors: weights.length
     },
-    partitions: partitionGraph(graph ?? engine.graph, layers)
+    partitions: partitionGraph(graph ?? engine.graph, layers, partitions)
   };
 }
