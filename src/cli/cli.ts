@@ -4,12 +4,14 @@ import { Command } from './command';
 import { buildCommand } from './commands/build';
 import { conformanceCommand } from './commands/conformance';
 import { execCommand } from './commands/exec';
+import { infoCommand } from './commands/info';
 import { inspectCommand } from './commands/inspect';
 import { runCommand } from './commands/run';
 import { UsageError } from './errors';
-import { columns } from './format';
+import { columns } from './engine';
 
 const COMMANDS: readonly Command[] = [
+  infoCommand,
   inspectCommand,
   runCommand,
   buildCommand,

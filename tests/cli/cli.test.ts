@@ -86,7 +86,7 @@ describe('help and version', () => {
   test('--help lists the commands, each command has its own --help', () => {
     const main = webtrt(['--help']);
     assert.equal(main.status, 0);
-    for (const command of ['inspect', 'run', 'conformance']) {
+    for (const command of ['info', 'inspect', 'run', 'conformance']) {
       assert.match(main.stdout, new RegExp(`^  ${command} `, 'm'));
       const help = webtrt([command, '--help']);
       assert.equal(help.status, 0, help.stderr);
@@ -100,6 +100,20 @@ describe('help and version', () => {
     const result = webtrt(['--version']);
     assert.equal(result.status, 0);
     assert.equal(result.stdout, `webtrt ${version}\n`);
+  });
+});
+
+describe('info', () => {
+  test("the adapter, whether it has FP16 and tensor cores, and the kernels' limits", () => {
+    const result = webtrt(['info']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /^adapter +\S/m);
+    assert.match(result.stdout, /^ {2}shader-f16 +(yes|no) +FP16 arithmetic and storage$/m);
+    assert.match(
+      result.stdout,
+      /^ {2}chromium-experimental-subgroup-matrix +(yes|no) +.*tensor cores$/m
+    );
+    assert.match(result.stdout, /^ {2}maxStorageBufferBindingSize +[\d,]+ +\([\d.]+ [KMG]iB\)$/m);
   });
 });
 
@@ -121,6 +135,7 @@ describe('inspect', () => {
     assert.match(out, /^ {2}Conv +53\b/m);
     assert.match(out, /^ {2}BatchNormalization +35\b/m);
     assert.match(out, /^ops \(17 types/m);
+    assert.match(out, /^partitions +1 engine \(221 nodes\)$/m);
   });
 
   test('marks ops the engine does not support', () => {
@@ -128,6 +143,7 @@ describe('inspect', () => {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /^ops \(1 type, 1 not supported\)$/m);
     assert.match(result.stdout, /^ {2}NoSuchOp {2}1 {2}not supported$/m);
+    assert.match(result.stdout, /^ {2}fallback 0 {2}1 node {2}NoSuchOp is not supported$/m);
     assert.match(result.stdout, /^ {2}x {2}float32 {2}\[N, 3\]$/m);
   });
 });

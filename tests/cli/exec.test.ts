@@ -301,7 +301,7 @@ describe('webtrt exec', () => {
       };
     };
     const spans = trace.traceEvents.filter(event => event.ph === 'X');
-    const layerCount = /: (\d+) layers/.exec(stdout);
+    const layerCount = /^layers +(\d+) layers/m.exec(stdout);
     assert.ok(layerCount, stdout);
     assert.equal(spans.length, Number(layerCount[1]));
     assert.deepEqual(

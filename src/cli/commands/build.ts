@@ -7,10 +7,9 @@ import {
   ShapeProfile
 } from '../builder-flags';
 import { Command } from '../command';
-import { build, describeAdapter, Engine, Graph } from '../engine';
+import { build, columns, Engine, engineReport, field, Graph, reportText } from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
-import { columns, field, formatBytes, formatCount, formatMs } from '../format';
 import { requestNodeDevice } from '../gpu';
 import { LoadedModel, loadModel } from '../model';
 
@@ -53,12 +52,11 @@ ${BUILDER_HELP}
       if (layerInfoPath) {
         writeBytes(layerInfoPath, `${JSON.stringify(engine.layers, null, 2)}\n`);
       }
-      const lines = [
-        ...modelLines(path, model),
-        ...engineLines(engine, model.graph.nodes.length),
-        ...(flags.profile ? profileLines(flags.profile) : []),
-        field('plan', `${output}: ${formatBytes(plan.byteLength)}`)
-      ];
+      const report = engineReport(engine, path, {
+        graph: model.graph,
+        plan: { path: output, bytes: plan.byteLength }
+      });
+      const lines = [reportText(report), ...(flags.profile ? profileLines(flags.profile) : [])];
       if (layerInfoPath) {
         lines.push(field('layer info', `${layerInfoPath}: ${engine.layers.length} layers`));
       }
@@ -121,44 +119,5 @@ function profileLines(profile: ShapeProfile): string[] {
         `max ${dims(profile.max.get(name)!)}`
       ])
     )
-  ];
-}
-
-export function modelLines(path: string, model: LoadedModel): string[] {
-  const nodes = model.graph.nodes.length;
-  return [field('model', `${path}: ${nodes} ONNX nodes, imported in ${formatMs(model.importMs)}`)];
-}
-
-/**
- * The build summary: the adapter, build time, what each pass changed, layers, the memory
- * plan and the weights. A loaded engine reports the build it was serialized from, and
- * `onnxNodes` (the imported model's) only when the model is at hand.
- */
-export function engineLines(engine: Engine, onnxNodes?: number): string[] {
-  const { buildReport, memory, layers, config } = engine;
-  const dispatches = layers.reduce((sum, layer) => sum + layer.dispatches, 0);
-  const weights = [...engine.graph.initializers.values()];
-  const weightBytes = weights.reduce((sum, tensor) => sum + tensor.data.byteLength, 0);
-  return [
-    field('device', describeAdapter(engine.device.adapterInfo)),
-    field('build', `${formatMs(buildReport.buildTimeMs)}, precision ${config.precision}`),
-    'passes',
-    ...columns(
-      buildReport.passes.map(({ pass, changes }) => [
-        pass,
-        `${changes.length} change${changes.length === 1 ? '' : 's'}`
-      ])
-    ),
-    field(
-      'layers',
-      `${layers.length} layers${onnxNodes === undefined ? '' : ` from ${onnxNodes} ONNX nodes`}, ` +
-        `${dispatches} dispatches per run`
-    ),
-    field(
-      'memory',
-      `arenas ${formatBytes(memory.arenaBytes)} (${memory.arenas.length}), ` +
-        `sum of tensors ${formatBytes(memory.sumBytes)}, peak live ${formatBytes(memory.peakLiveBytes)}`
-    ),
-    field('weights', `${formatBytes(weightBytes)} in ${formatCount(weights.length)} tensors`)
   ];
 }

@@ -17,27 +17,31 @@ import {
 } from '../builder-flags';
 import { Command } from '../command';
 import {
-  chromeTrace,
-  ChromeTrace,
   describeAdapter,
   Engine,
-  EngineProfile,
+  engineReport,
+  EngineReportOptions,
+  field,
+  formatMs,
+  formatValue,
   Graph,
   latencySummary,
   NativeExecutor,
   PhaseTimes,
   prepareNodes,
-  profileTable,
+  profileReport,
+  ProfileReport,
+  profileTrace,
+  reportText,
   Tensor,
   TimedExecution
 } from '../engine';
 import { UsageError } from '../errors';
 import { readBytes, writeBytes } from '../files';
-import { field, formatMs, formatValue } from '../format';
 import { requestNodeDevice } from '../gpu';
 import { parseLoadInputsFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
-import { buildEngine, checkShapesGiven, engineLines, modelLines } from './build';
+import { buildEngine, checkShapesGiven } from './build';
 
 const MS_PER_SECOND = 1000;
 
@@ -148,16 +152,13 @@ ${BUILDER_HELP}
       }
       if ((dumpProfile || profilePath !== undefined) && target.profile) {
         const profile = await target.profile(timing.iterations);
-        if (dumpProfile) {
-          print(
-            '',
-            profileTable(profile.layers).trimEnd(),
-            `Layer times: ${CLOCKS[profile.clock]}`
-          );
-        }
         if (profilePath !== undefined) {
           const trace = profileTrace(profile, basename(source.path));
           writeBytes(profilePath, `${JSON.stringify(trace, null, 2)}\n`);
+        }
+        if (dumpProfile) {
+          const written = profilePath === undefined ? {} : { trace: profilePath };
+          print('', reportText({ ...profile, ...written }));
         }
       }
     } finally {
@@ -195,7 +196,7 @@ interface Target {
   /** One execution timed phase by phase; engines only. */
   executeTimed?(): Promise<TimedExecution>;
   /** Per-layer times over `iterations` runs; engines only. */
-  profile?(iterations: number): Promise<EngineProfile>;
+  profile?(iterations: number): Promise<ProfileReport>;
 }
 
 async function engineTarget(
@@ -205,13 +206,11 @@ async function engineTarget(
 ): Promise<Target> {
   const started = performance.now();
   let engine: Engine;
-  let lines: string[];
-  let onnxNodes: number | undefined;
+  let origin: EngineReportOptions;
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
     engine = await buildEngine(model, flags, 'exec');
-    lines = modelLines(source.path, model);
-    onnxNodes = model.graph.nodes.length;
+    origin = { graph: model.graph };
   } else {
     const plan = readBytes(source.path);
     const device = await requestNodeDevice();
@@ -221,7 +220,7 @@ async function engineTarget(
       device.destroy();
       throw new Error(`${source.path}: ${(error as Error).message}`);
     }
-    lines = [field('plan', `${source.path}: ${engine.layers.length} layers`)];
+    origin = { plan: { path: source.path, bytes: plan.byteLength } };
   }
   const setupMs = performance.now() - started;
   try {
@@ -229,11 +228,12 @@ async function engineTarget(
     const context = engine.createContext();
     return {
       device: engine.device,
-      lines: [...lines, ...engineLines(engine, onnxNodes), sources],
+      lines: [reportText(engineReport(engine, source.path, origin)), sources],
       setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
       execute: () => context.execute(feeds),
       executeTimed: () => context.executeTimed(feeds),
-      profile: iterations => context.profile(feeds, iterations)
+      profile: async iterations =>
+        profileReport(engine, await context.profile(feeds, iterations), source.path)
     };
   } catch (error) {
     engine.device.destroy();
@@ -252,7 +252,10 @@ async function nativeTarget(path: string, inputs: InputSources): Promise<Target>
   return {
     device,
     lines: [
-      ...modelLines(path, model),
+      field(
+        'model',
+        `${path}: ${model.graph.nodes.length} ONNX nodes, imported in ${formatMs(model.importMs)}`
+      ),
       field('device', describeAdapter(device.adapterInfo)),
       field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU'),
       sources
@@ -454,56 +457,5 @@ function exportedTimes(
     firstRunMs: run.firstRunMs,
     executions: run.samples,
     ...(phases && { phases })
-  };
-}
-
-const CLOCKS: Record<EngineProfile['clock'], string> = {
-  gpu: 'GPU timestamps around each layer’s compute pass',
-  'wall-clock':
-    "wall-clock (the device has no 'timestamp-query'): each layer submitted alone, timed until the queue finished it"
-};
-
-/** What --exportProfile writes: a Chrome trace with the profile's summary in its metadata. */
-interface ProfileTrace extends ChromeTrace {
-  metadata: {
-    clock: string;
-    iterations: number;
-    layout: string;
-    layers: { name: string; opType: string; averageMs: number }[];
-  };
-}
-
-/**
- * The last profiled iteration as a timeline. Only each layer's duration is measured, not
- * when it began, so each layer is drawn starting where the one before it ended.
- */
-function profileTrace(profile: EngineProfile, processName: string): ProfileTrace {
-  const averages = profile.layers.map(({ name, opType, timesMs }) => ({
-    name,
-    opType,
-    averageMs: timesMs.reduce((total, t) => total + t, 0) / timesMs.length
-  }));
-  let endMs = 0;
-  const events = profile.layers.map(({ name, opType, timesMs }, i) => {
-    const durationMs = timesMs[timesMs.length - 1];
-    const startMs = endMs;
-    endMs += durationMs;
-    return {
-      name,
-      category: 'layers',
-      startMs,
-      durationMs,
-      args: { opType, averageMs: averages[i].averageMs }
-    };
-  });
-  return {
-    ...chromeTrace(events, processName),
-    metadata: {
-      clock: CLOCKS[profile.clock],
-      iterations: profile.layers[0]?.timesMs.length ?? 0,
-      layout:
-        'the last iteration; only durations are measured, so each layer starts where the previous one ended',
-      layers: averages
-    }
   };
 }

@@ -3,17 +3,20 @@ import { performance } from 'node:perf_hooks';
 import { choiceFlag, integerFlag, positionalArgs, stringFlag, stringListFlag } from '../args';
 import { Backend, BACKENDS, createRunner } from '../backends';
 import { Command } from '../command';
-import { encodeNpy, NativeRunResult, NodePlacement, prepareNodes, shapeToString } from '../engine';
-import { makeDirectory, writeBytes } from '../files';
 import {
   columns,
+  encodeNpy,
   field,
-  formatFirstValues,
   formatMs,
-  formatStats,
-  median,
-  tensorStats
-} from '../format';
+  latencySummary,
+  NativeRunResult,
+  NodePlacement,
+  outputSummary,
+  outputSummaryLines,
+  prepareNodes,
+  shapeToString
+} from '../engine';
+import { makeDirectory, writeBytes } from '../files';
 import { parseInputFlags, parseShapeFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
 
@@ -23,7 +26,9 @@ export const runCommand: Command = {
   help: `Usage: webtrt run <model.onnx> [options]
 
 Runs the model once (more with --iterations) and prints each output's dtype, shape,
-min / max / mean and first values, the timings, and where the nodes ran.
+min / max / mean / std of its finite values (NaN and infinities counted apart), first
+values and, for a classifier's [N, C] scores, the top 5 of the first row; then the
+timings, and where the nodes ran.
 
 Options:
   --input name=file.npy       an input's values (repeatable); .npy of float32, float16,
@@ -136,8 +141,9 @@ function placementLines(placements: readonly NodePlacement[]): string[] {
 function timingLine(firstMs: number, times: readonly number[]): string {
   const parts = [`first run ${formatMs(firstMs)}`];
   if (times.length) {
-    const range = `min ${formatMs(Math.min(...times))}, max ${formatMs(Math.max(...times))}`;
-    parts.push(`median of ${times.length} runs ${formatMs(median(times))} (${range})`);
+    const { median, min, max } = latencySummary(times);
+    const range = `min ${formatMs(min)}, max ${formatMs(max)}`;
+    parts.push(`median of ${times.length} runs ${formatMs(median)} (${range})`);
   }
   return field('timing', parts.join(', '));
 }
@@ -153,15 +159,11 @@ function outputLines(run: NativeRunResult, outputDir: string | undefined): strin
   outputs.forEach(([, tensor], i) => paths[i] && writeBytes(paths[i], encodeNpy(tensor)));
   return [
     'outputs',
-    ...columns(
-      outputs.map(([name, tensor], i) => [
-        name,
-        tensor.dtype,
-        shapeToString(tensor.shape),
-        formatStats(tensorStats(tensor)),
-        formatFirstValues(tensor),
-        paths[i] ? `-> ${paths[i]}` : ''
-      ])
+    ...outputSummaryLines(
+      outputs.map(([name, tensor], i) => ({
+        ...outputSummary(name, tensor),
+        ...(paths[i] && { file: paths[i] })
+      }))
     )
   ];
 }

@@ -1,6 +1,5 @@
 /** Output comparison with the tolerances of ONNX's own backend tests. */
-import { isFloat, shapeToString, stridesOf, Tensor } from '../engine';
-import { formatValue } from '../format';
+import { formatValue, isFloat, shapeToString, stridesOf, Tensor } from '../engine';
 
 export interface Tolerance {
   rtol: number;

@@ -1,6 +1,6 @@
 /** docs/conformance.md: what was run, pass rates, per-op counts, and every test not passing. */
 import { Backend } from '../backends';
-import { formatMs } from '../format';
+import { formatMs } from '../engine';
 import { Tolerance } from './compare';
 import { Outcome, Status } from './run';
 import {
