@@ -136,6 +136,10 @@ describe('benchmark', () => {
     );
     await assert.rejects(benchmark(tinyGraph(), { ...options, modes: [] }), /no modes given/);
     await assert.rejects(
+      benchmark(tinyGraph(), { ...options, batches: [1, 8, 1] }),
+      /batch 1 is given twice/
+    );
+    await assert.rejects(
       benchmark(tinyGraph(['batch', 'features']), options),
       /input 'x' dim 1 is symbolic \('features'\): give the input's shape in shapes/
     );

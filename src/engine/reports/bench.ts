@@ -92,11 +92,11 @@ export async function benchmark(graph: Graph, options: BenchOptions): Promise<Be
     let runner: Runner | undefined;
     try {
       const feeds = randomFeeds(graph, shapes);
-      const built = performance.now();
+      const buildStarted = performance.now();
       runner = await prepareRunner(graph, mode, shapes, options, layer =>
         progress(`${label}: building, ${layer}`)
       );
-      const buildMs = mode === 'native' ? undefined : performance.now() - built;
+      const buildMs = mode === 'native' ? undefined : performance.now() - buildStarted;
       const timesMs: number[] = [];
       let firstRunMs = 0;
       for (let run = 0; run < runsPerRow; run++) {
@@ -144,6 +144,14 @@ function checkOptions(options: BenchOptions, warmup: number): void {
   }
   if (batches.length === 0 || !batches.every(batch => Number.isInteger(batch) && batch >= 1)) {
     throw new Error(`benchmark: batches must be positive integers, got [${batches.join(', ')}]`);
+  }
+  const repeated = (list: readonly (string | number)[]) =>
+    list.find((item, i) => list.indexOf(item) !== i);
+  const mode = repeated(modes);
+  const batch = repeated(batches);
+  if (mode !== undefined || batch !== undefined) {
+    const what = mode !== undefined ? `mode ${mode}` : `batch ${batch}`;
+    throw new Error(`benchmark: ${what} is given twice`);
   }
   if (!Number.isInteger(iterations) || iterations < 1) {
     throw new Error(`benchmark: iterations must be a positive integer, got ${iterations}`);
