@@ -1,0 +1,106 @@
+/**
+ * JupyterLab renderers of webtrt's outputs: one per report kind
+ * (`application/vnd.webtrt.<kind>+json`) and one for the progress of long work. They rank
+ * before every other form of the bundle, so a notebook with the extension shows the live
+ * views, and are safe: they build DOM nodes from the data and never parse markup from it, so
+ * an untrusted notebook shows them too.
+ */
+import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
+import { Widget } from '@lumino/widgets';
+
+import { type Report, reportMimeType } from '../engine';
+import { PROGRESS_MIME_TYPE } from './bundle';
+import type { ProgressUpdate } from './magics/context';
+import { progressView, reportView } from './views';
+import { enhanceView, markupToDom } from './views/dom';
+import type { IMarkup } from './views/markup';
+
+const REPORT_KINDS: readonly Report['kind'][] = [
+  'device',
+  'model',
+  'engine',
+  'run',
+  'profile',
+  'bench'
+];
+
+/** A view of one MIME type's data, redrawn whenever the output's data changes. */
+class WebtrtRenderer extends Widget implements IRenderMime.IRenderer {
+  constructor(
+    private readonly mimeType: string,
+    private readonly draw: (data: unknown) => IMarkup
+  ) {
+    super();
+    this.addClass('jp-webtrt-rendered');
+  }
+
+  async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    const document = this.node.ownerDocument;
+    let view: Element;
+    try {
+      view = markupToDom(this.draw(model.data[this.mimeType]), document);
+    } catch (error) {
+      view = document.createElement('div');
+      view.className = 'jp-webtrt-view jp-webtrt-render-error';
+      view.textContent = `webtrt cannot show this ${this.mimeType} output: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
+    }
+    this.node.replaceChildren(view);
+    enhanceView(this.node);
+  }
+}
+
+/** The data as a report of `kind`, or an error that says what it is instead. */
+function asReport(data: unknown, kind: Report['kind']): Report {
+  const found =
+    typeof data === 'object' && data !== null && 'kind' in data ? String(data.kind) : undefined;
+  if (found !== kind) {
+    throw new Error(
+      found === undefined
+        ? `expected a ${kind} report, got ${data === null ? 'null' : typeof data}`
+        : `expected a ${kind} report, got a report of kind '${found}'`
+    );
+  }
+  // The producers in src/engine/reports write the whole object; a notebook holds it as JSON.
+  return data as Report;
+}
+
+function asProgress(data: unknown): ProgressUpdate {
+  const update = data as Partial<ProgressUpdate> | null;
+  if (
+    typeof update?.title !== 'string' ||
+    typeof update.done !== 'number' ||
+    typeof update.total !== 'number'
+  ) {
+    throw new Error('expected a progress update with a title, done and total');
+  }
+  return update as ProgressUpdate;
+}
+
+function rendererExtension(
+  name: string,
+  mimeType: string,
+  draw: (data: unknown) => IMarkup
+): IRenderMime.IExtension {
+  return {
+    id: `jupyterlab-webtrt:${name}-renderer`,
+    description: `Shows webtrt's ${mimeType} outputs.`,
+    rendererFactory: {
+      safe: true,
+      mimeTypes: [mimeType],
+      defaultRank: 0,
+      createRenderer: () => new WebtrtRenderer(mimeType, draw)
+    },
+    rank: 0,
+    dataType: 'json'
+  };
+}
+
+/** Every webtrt renderer, for IRenderMimeRegistry (or a mimeExtension entry) to register. */
+export const webtrtRenderers: IRenderMime.IExtension[] = [
+  ...REPORT_KINDS.map(kind =>
+    rendererExtension(kind, reportMimeType(kind), data => reportView(asReport(data, kind)))
+  ),
+  rendererExtension('progress', PROGRESS_MIME_TYPE, data => progressView(asProgress(data)))
+];
