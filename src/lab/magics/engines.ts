@@ -1,0 +1,204 @@
+/**
+ * Models, engines and plans as the commands use them: an ONNX model read and imported, an
+ * engine built on the session's device with progress in the cell, a plan loaded (or the
+ * session's engine of that plan reused while the file is unchanged). Every failure the user
+ * can fix is a MagicError naming the file; an interrupt rejects with the signal's reason.
+ */
+import {
+  build,
+  BuilderConfig,
+  Engine,
+  engineReport,
+  Graph,
+  importOnnx,
+  shapeToString
+} from '../../engine';
+import type { MagicContext, SessionEngine } from './context';
+import { isAbort, MagicError } from './errors';
+
+export interface ILoadedModel {
+  /** As the user named it. */
+  path: string;
+  graph: Graph;
+  bytes: number;
+  importMs: number;
+}
+
+/** What a path names, by its extension. */
+export function modelKind(path: string): 'onnx' | 'plan' {
+  if (/\.onnx$/i.test(path)) {
+    return 'onnx';
+  }
+  if (/\.wtrt$/i.test(path)) {
+    return 'plan';
+  }
+  throw new MagicError(`'${path}' is neither an ONNX model (.onnx) nor an engine plan (.wtrt)`);
+}
+
+/** Fails unless `path` names an ONNX model: `command` builds from models only. */
+export function expectOnnx(path: string, command: string): void {
+  if (modelKind(path) !== 'onnx') {
+    throw new MagicError(`%trt ${command} builds from an ONNX model (.onnx); '${path}' is a plan`);
+  }
+}
+
+/** Reads and imports an ONNX model. */
+export async function readModel(context: MagicContext, path: string): Promise<ILoadedModel> {
+  const bytes = await context.files.read(path);
+  context.signal.throwIfAborted();
+  const started = performance.now();
+  try {
+    const graph = importOnnx(bytes, { source: path });
+    return { path, graph, bytes: bytes.byteLength, importMs: performance.now() - started };
+  } catch (error) {
+    throw new MagicError(`${path} is not an ONNX model webtrt can read: ${messageOf(error)}`, {
+      cause: error
+    });
+  }
+}
+
+/** The session's GPU device; a browser without WebGPU is the user's to fix, not a fault. */
+export async function sessionDevice(context: MagicContext): Promise<GPUDevice> {
+  try {
+    return await context.session.device();
+  } catch (error) {
+    throw new MagicError(`no WebGPU device: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/**
+ * trtexec's --builderOptimizationLevel when the command names none. Tuning compiles and
+ * times every candidate tactic of a layer. On a GPU that costs little for a notebook's
+ * models (small_cnn on an H100: 0.7 s at level 3, 0.16 s at level 0), so the engine's
+ * default (trtexec's, 3) is kept: undefined. On a software adapter (SwiftShader, where the browser falls
+ * back without a GPU) the same build takes 69 s at level 3 and 5 s at level 0, so there
+ * each kernel's default tactic is taken.
+ */
+export function defaultOptimizationLevel(device: GPUDevice): number | undefined {
+  return device.adapterInfo.isFallbackAdapter ? 0 : undefined;
+}
+
+/**
+ * Fails, naming --shapes and the shape to give, when an input's shape is fixed neither by
+ * the model nor by `shapes`, or when `shapes` names something that is not an input.
+ */
+export function checkShapesGiven(model: ILoadedModel, shapes: ReadonlyMap<string, number[]>): void {
+  const { graph, path } = model;
+  for (const name of shapes.keys()) {
+    if (!graph.inputs.some(input => input.name === name)) {
+      throw new MagicError(
+        `--shapes names '${name}', which is not an input of ${path} (${inputList(graph)})`
+      );
+    }
+  }
+  for (const { name, shape } of graph.inputs) {
+    const given = shapes.get(name);
+    if (given) {
+      if (shape && shape.length !== given.length) {
+        throw new MagicError(
+          `--shapes gives '${name}' ${given.length} dims, but in ${path} it has ${shape.length}: ${shapeToString(shape)}`
+        );
+      }
+      const clash = shape?.findIndex((dim, axis) => typeof dim === 'number' && dim !== given[axis]);
+      if (clash !== undefined && clash >= 0) {
+        throw new MagicError(
+          `--shapes gives '${name}' ${given[clash]} in dim ${clash}, but ${path} fixes it to ${String(shape![clash])}`
+        );
+      }
+    } else if (!shape || !shape.every(dim => typeof dim === 'number')) {
+      const template = shape
+        ? shape.map(dim => (typeof dim === 'number' ? dim : '?')).join('x')
+        : 'DxDx...';
+      const what = shape ? `dims of no fixed size (${shapeToString(shape)})` : 'no declared shape';
+      throw new MagicError(
+        `input '${name}' of ${path} has ${what}: give its shape with --shapes ${name}:${template}` +
+          (template.includes('?') ? ', a size for each ?' : '')
+      );
+    }
+  }
+}
+
+export function inputList(graph: Graph): string {
+  return `its inputs: ${graph.inputs.map(input => `'${input.name}'`).join(', ') || 'none'}`;
+}
+
+/**
+ * Builds an engine of `model` on the session's device, showing each recorded layer as
+ * progress in the cell; stops between layers when the cell is interrupted.
+ */
+export async function buildEngine(
+  context: MagicContext,
+  model: ILoadedModel,
+  config: BuilderConfig
+): Promise<Engine> {
+  const device = await sessionDevice(context);
+  const title = `Building ${model.path}`;
+  try {
+    return await build(model.graph, config, device, {
+      signal: context.signal,
+      onProgress: ({ layersDone, totalLayers, layer }) =>
+        context.progress({
+          title,
+          done: layersDone,
+          total: totalLayers,
+          ...(layer !== undefined && { detail: `layer ${layersDone} of ${totalLayers}: ${layer}` })
+        })
+    });
+  } catch (error) {
+    if (isAbort(error)) {
+      throw error;
+    }
+    throw new MagicError(`${model.path} does not build: ${messageOf(error)}`, { cause: error });
+  }
+}
+
+/** What identifies a plan's bytes, to tell whether a file still holds the plan an engine came from. */
+function planDigest(bytes: Uint8Array): string {
+  // FNV-1a: plans are not secrets, and crypto.subtle is missing outside secure contexts.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) {
+    hash = Math.imul(hash ^ bytes[i], 0x01000193);
+  }
+  return `${bytes.length}:${(hash >>> 0).toString(16)}`;
+}
+
+/** The plan each engine of this page was loaded from or serialized to. */
+const planDigests = new WeakMap<Engine, string>();
+
+/** Remembers that `engine` is what `plan` holds, so that loading that plan again reuses it. */
+export function rememberPlan(engine: Engine, plan: Uint8Array): void {
+  planDigests.set(engine, planDigest(plan));
+}
+
+/**
+ * The engine of a plan file: the session's engine of that name while the file holds the
+ * plan it came from, else the plan deserialized on the session's device and added to the
+ * session. A plan from another adapter, or a damaged one, is refused naming the file.
+ */
+export async function loadPlan(context: MagicContext, path: string): Promise<SessionEngine> {
+  const bytes = await context.files.read(path);
+  const held = context.session.findEngine(path);
+  if (held && planDigests.get(held.engine) === planDigest(bytes)) {
+    return held;
+  }
+  const device = await sessionDevice(context);
+  context.signal.throwIfAborted();
+  let engine: Engine;
+  try {
+    engine = await Engine.deserialize(bytes, device);
+  } catch (error) {
+    throw new MagicError(`${path} does not load: ${messageOf(error)}`, { cause: error });
+  }
+  rememberPlan(engine, bytes);
+  const entry: SessionEngine = {
+    name: path,
+    engine,
+    report: engineReport(engine, path, { plan: { path, bytes: bytes.byteLength } })
+  };
+  context.session.addEngine(entry);
+  return entry;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

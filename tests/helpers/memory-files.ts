@@ -1,0 +1,47 @@
+import { MagicFiles } from '../../src/lab/magics/context';
+import { MagicError } from '../../src/lab/magics/errors';
+
+/**
+ * A notebook's directory in memory, for the `%trt` commands: files by path, and a log of
+ * every write, so tests can tell what a command wrote and that a failed one wrote nothing.
+ */
+export class MemoryFiles implements MagicFiles {
+  readonly files = new Map<string, Uint8Array>();
+  readonly writes: string[] = [];
+
+  constructor(seed: Record<string, Uint8Array | string> = {}) {
+    for (const [path, data] of Object.entries(seed)) {
+      this.files.set(path, toBytes(data));
+    }
+  }
+
+  async read(path: string): Promise<Uint8Array> {
+    const data = this.files.get(path);
+    if (!data) {
+      // As the notebook's files (src/lab/files.ts) word it.
+      throw new MagicError(`'${path}' does not exist`);
+    }
+    return data.slice();
+  }
+
+  async write(path: string, data: Uint8Array | string): Promise<void> {
+    this.files.set(path, toBytes(data));
+    this.writes.push(path);
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return this.files.has(path);
+  }
+
+  text(path: string): string {
+    const data = this.files.get(path);
+    if (!data) {
+      throw new Error(`no file '${path}' was written`);
+    }
+    return new TextDecoder().decode(data);
+  }
+}
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === 'string' ? new TextEncoder().encode(data) : data.slice();
+}
