@@ -58,12 +58,19 @@ function asReport(data: unknown, kind: Report['kind']): Report {
   if (found !== kind) {
     throw new Error(
       found === undefined
-        ? `expected a ${kind} report, got ${data === null ? 'null' : typeof data}`
-        : `expected a ${kind} report, got a report of kind '${found}'`
+        ? `expected a report of kind '${kind}', got ${describeValue(data)}`
+        : `expected a report of kind '${kind}', got one of kind '${found}'`
     );
   }
   // The producers in src/engine/reports write the whole object; a notebook holds it as JSON.
   return data as Report;
+}
+
+function describeValue(data: unknown): string {
+  if (data === null || data === undefined) {
+    return String(data);
+  }
+  return typeof data === 'object' ? 'an object without a kind' : `a ${typeof data}`;
 }
 
 function asProgress(data: unknown): ProgressUpdate {

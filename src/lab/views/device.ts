@@ -22,7 +22,7 @@ export function deviceView(report: DeviceReport): IMarkup {
     h(
       'details',
       { class: 'jp-webtrt-features' },
-      h('summary', {}, `All ${report.features.length} adapter features`),
+      h('summary', {}, `All ${report.features.length} device features`),
       h('div', { class: 'jp-webtrt-code' }, report.features.join(', ') || 'none')
     )
   );

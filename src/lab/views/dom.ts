@@ -88,6 +88,20 @@ function addResetButton(picture: SVGSVGElement, reset: () => void): void {
   picture.before(button);
 }
 
+/**
+ * Calls `then` once `element` has a width: an output is rendered before it is on the page,
+ * and one in a hidden panel gets its width only when the panel is shown.
+ */
+function whenLaidOut(element: Element, then: () => void): void {
+  const observer = new ResizeObserver(entries => {
+    if (entries.some(entry => entry.contentRect.width > 0)) {
+      observer.disconnect();
+      then();
+    }
+  });
+  observer.observe(element);
+}
+
 const GRAPH_VIEW_HEIGHT = 560;
 
 /**
@@ -114,7 +128,7 @@ function enablePanAndZoom(picture: SVGSVGElement): void {
     });
   const selection = select(picture).call(behavior);
   const fit = () => {
-    const frameWidth = picture.clientWidth || width;
+    const frameWidth = picture.clientWidth;
     const scale = Math.min(1, frameWidth / width);
     selection.call(
       behavior.transform,
@@ -122,8 +136,7 @@ function enablePanAndZoom(picture: SVGSVGElement): void {
     );
   };
   addResetButton(picture, fit);
-  // The frame's width is known once the output is on the page.
-  requestAnimationFrame(fit);
+  whenLaidOut(picture, fit);
 }
 
 /**

@@ -11,7 +11,7 @@ import { counted, truncate } from './format';
 import { badge, section } from './html';
 import { h, IMarkup } from './markup';
 import { codeTextWidth, hoverTitle, label, px, svgPicture } from './svg';
-import { categorical, colors, css, fallbackSwatch, ISwatch, swatchStyle } from './theme';
+import { categorical, colors, css, fallbackSwatch, fonts, ISwatch, swatchStyle } from './theme';
 
 type GraphNode = PartitionGraph['nodes'][number];
 
@@ -254,11 +254,27 @@ export function partitionGraphPicture(graph: PartitionGraph): IMarkup {
       h(
         'g',
         { transform: `translate(0,${legend.height})` },
-        h('g', { class: 'jp-webtrt-edges' }, layout.edges.map(edgeMarkup)),
+        h(
+          'g',
+          {
+            class: 'jp-webtrt-edges',
+            style: css({
+              color: colors.inkFaint,
+              fill: 'none',
+              stroke: 'currentColor',
+              'stroke-width': 1.2
+            })
+          },
+          layout.edges.map(edgeMarkup)
+        ),
         h('g', { class: 'jp-webtrt-clusters' }, layout.clusters.map(clusterMarkup)),
         h(
           'g',
-          { class: 'jp-webtrt-nodes' },
+          {
+            class: 'jp-webtrt-nodes',
+            style: css({ 'font-family': fonts.code, 'font-size': `${NODE_FONT_SIZE}px` }),
+            'text-anchor': 'middle'
+          },
           layout.nodes.map(node => nodeMarkup(node, context))
         )
       )
@@ -303,17 +319,17 @@ function clusterMarkup(cluster: IGraphLayout['clusters'][number]): IMarkup {
   );
 }
 
+/** An edge drawn in the colour its group sets (currentColor), so that it carries no style. */
 function edgeMarkup(edge: IGraphLayout['edges'][number]): IMarkup {
   const points = edge.points;
-  const line = css({ fill: 'none', stroke: colors.inkFaint, 'stroke-width': 1.2 });
   return h(
     'g',
-    { class: 'jp-webtrt-edge', 'data-from': edge.from, 'data-to': edge.to },
+    { class: 'jp-webtrt-edge' },
     hoverTitle([`tensor ${edge.tensor}`, `${edge.from} → ${edge.to}`]),
-    h('path', { d: smoothPath(points), style: line }),
+    h('path', { d: smoothPath(points) }),
     h('polygon', {
       points: arrowHead(points[points.length - 2], points[points.length - 1]),
-      style: css({ fill: colors.inkFaint })
+      fill: 'currentColor'
     })
   );
 }
@@ -380,12 +396,8 @@ function nodeMarkup(node: IGraphLayout['nodes'][number], context: IGraphContext)
       rx: isTensor ? NODE_HEIGHT / 2 : 4,
       style: shapeStyle
     }),
-    label(0, 0, node.label, {
-      anchor: 'middle',
-      code: true,
-      size: NODE_FONT_SIZE,
-      color: folded ? colors.inkMuted : colors.ink
-    })
+    // Font and anchor come from the nodes' group.
+    label(0, 0, node.label, { color: folded ? colors.inkMuted : colors.ink })
   );
 }
 

@@ -4,6 +4,8 @@ import { scaleLinear } from 'd3-scale';
 import { ChildArgument, h, IMarkup } from './markup';
 import { colors, css, fonts } from './theme';
 
+const DEFAULT_FONT_SIZE = 11;
+
 /** Coordinates rounded to a tenth of a pixel: enough on screen, shorter in a saved notebook. */
 export function px(value: number): number {
   return Math.round(value * 10) / 10;
@@ -11,7 +13,8 @@ export function px(value: number): number {
 
 /**
  * A picture: `svg.jp-webtrt-picture.jp-webtrt-<part>` at its natural size, scaled down with its
- * viewBox where it is shown narrower.
+ * viewBox where it is shown narrower. Its text defaults (font, size, ink colour) are set once
+ * here and inherited, which keeps large pictures small in a saved notebook.
  */
 export function svgPicture(
   part: string,
@@ -27,7 +30,12 @@ export function svgPicture(
       width: px(width),
       height: px(height),
       viewBox: `0 0 ${px(width)} ${px(height)}`,
-      style: css({ 'font-family': fonts.ui, 'font-size': '11px', 'max-width': '100%' }),
+      style: css({
+        'font-family': fonts.ui,
+        'font-size': `${DEFAULT_FONT_SIZE}px`,
+        fill: colors.ink,
+        'max-width': '100%'
+      }),
       ...attrs
     },
     ...children
@@ -50,12 +58,19 @@ export interface ILabelOptions {
   halo?: boolean;
 }
 
+/**
+ * A line of text centred vertically on `y`. Only what differs from the picture's defaults
+ * (see svgPicture) is written out.
+ */
 export function label(x: number, y: number, text: string, options: ILabelOptions = {}): IMarkup {
-  const style: Record<string, string> = { fill: options.color ?? colors.ink };
+  const style: Record<string, string> = {};
+  if (options.color && options.color !== colors.ink) {
+    style.fill = options.color;
+  }
   if (options.code) {
     style['font-family'] = fonts.code;
   }
-  if (options.size) {
+  if (options.size && options.size !== DEFAULT_FONT_SIZE) {
     style['font-size'] = `${options.size}px`;
   }
   if (options.weight) {
@@ -68,11 +83,11 @@ export function label(x: number, y: number, text: string, options: ILabelOptions
     'text',
     {
       class: options.className,
-      x: px(x),
-      y: px(y),
-      'text-anchor': options.anchor,
-      'dominant-baseline': 'middle',
-      style: css(style)
+      x: x === 0 ? undefined : px(x),
+      y: y === 0 ? undefined : px(y),
+      dy: '0.35em',
+      'text-anchor': options.anchor === 'start' ? undefined : options.anchor,
+      style: Object.keys(style).length > 0 ? css(style) : undefined
     },
     text
   );

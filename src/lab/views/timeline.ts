@@ -98,19 +98,30 @@ export function timelinePicture(profile: ProfileReport): IMarkup {
   );
   const lanes = layout.lanes.map(({ layer, blocks }, i) => {
     const swatch = opColor.get(layer.opType) ?? categorical(0);
+    // The blocks take their colour from the lane: one style a lane, not one a block.
     return h(
       'g',
       {
         class: 'jp-webtrt-lane',
         'data-layer': layer.name,
-        transform: `translate(0,${i * (laneHeight + laneGap)})`
+        transform: `translate(0,${i * (laneHeight + laneGap)})`,
+        style: css({
+          fill: swatch.fill,
+          'fill-opacity': 0.7,
+          stroke: swatch.stroke,
+          'stroke-width': 0.5
+        })
       },
       hoverTitle(layerDetails(layer)),
       h('rect', {
         class: 'jp-webtrt-lane-background',
         width: plotWidth,
         height: laneHeight,
-        style: css({ fill: i % 2 ? colors.borderFaint : 'none', 'fill-opacity': 0.35 })
+        style: css({
+          fill: i % 2 ? colors.borderFaint : 'none',
+          'fill-opacity': 0.35,
+          stroke: 'none'
+        })
       }),
       blocks
         .filter(block => block.endMs > block.startMs)
@@ -120,22 +131,15 @@ export function timelinePicture(profile: ProfileReport): IMarkup {
             {
               class: 'jp-webtrt-block',
               'data-iteration': block.iteration,
-              'data-start-ms': block.startMs,
-              'data-end-ms': block.endMs,
+              'data-start-ms': exactToTenthOfMicrosecond(block.startMs),
+              'data-end-ms': exactToTenthOfMicrosecond(block.endMs),
               x: px(toX(block.startMs)),
               y: 1,
               width: px(Math.max(toX(block.endMs) - toX(block.startMs), 0.5)),
-              height: laneHeight - 2,
-              style: css({
-                fill: swatch.fill,
-                'fill-opacity': 0.7,
-                stroke: swatch.stroke,
-                'stroke-width': 0.5
-              })
+              height: laneHeight - 2
             },
             hoverTitle([
-              `${layer.name}: ${formatMs(block.endMs - block.startMs)}`,
-              `iteration ${block.iteration + 1} of ${profile.iterations}, from ${formatMs(block.startMs)}`
+              `iteration ${block.iteration + 1}: ${formatMs(block.endMs - block.startMs)}, from ${formatMs(block.startMs)}`
             ])
           )
         )
@@ -189,6 +193,11 @@ export function timelinePicture(profile: ProfileReport): IMarkup {
       h('g', { class: 'jp-webtrt-iteration-edges' }, iterationEdges)
     )
   );
+}
+
+/** A time for the live view to redraw a block at any zoom, without float noise in the file. */
+function exactToTenthOfMicrosecond(ms: number): number {
+  return Math.round(ms * 1e4) / 1e4;
 }
 
 /** One hue per op type, in the order op types first run. */
