@@ -24,6 +24,7 @@ import type { Report } from '../../src/engine';
 import type { MimeBundle } from '../../src/lab/magics/context';
 import { errorOutput, MagicError, runMagic } from '../../src/lab/magics/index';
 import { errorStats } from '../helpers/compare';
+import { encodeModel, tensorInfo } from '../onnx/build';
 import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
 import { SMALL_CNN, TestContext, testContext, TestSession } from '../helpers/magic-context';
 import { MemoryFiles } from '../helpers/memory-files';
@@ -189,7 +190,13 @@ describe('%trt convert', () => {
     const context = testContext({
       files: new MemoryFiles({
         'small_cnn.onnx': SMALL_CNN,
-        'broken.onnx': new Uint8Array([1, 2, 3, 4, 5])
+        'broken.onnx': new Uint8Array([1, 2, 3, 4, 5]),
+        'unsupported.onnx': encodeModel({
+          name: 'unsupported',
+          node: [{ name: 'odd', opType: 'NoSuchOp', input: ['x'], output: ['y'] }],
+          input: [tensorInfo('x', 'float32', [1, 3])],
+          output: [tensorInfo('y', 'float32', [1, 3])]
+        })
       })
     });
     assert.match(
@@ -203,6 +210,10 @@ describe('%trt convert', () => {
     assert.match(
       await magicError('%trt convert small_cnn.onnx --shapes image:1x3x32x32', context),
       /--shapes names 'image', which is not an input of small_cnn\.onnx \(its inputs: 'input'\)/
+    );
+    assert.match(
+      await magicError('%trt convert unsupported.onnx --optimization-level 0', context),
+      /^unsupported\.onnx does not build: .*'odd'.*NoSuchOp is not supported/
     );
     assert.match(
       await magicError('%trt convert missing.onnx', context),

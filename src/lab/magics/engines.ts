@@ -67,12 +67,12 @@ export async function sessionDevice(context: MagicContext): Promise<GPUDevice> {
 }
 
 /**
- * trtexec's --builderOptimizationLevel when the command names none. Tuning compiles and
- * times every candidate tactic of a layer. On a GPU that costs little for a notebook's
- * models (small_cnn on an H100: 0.7 s at level 3, 0.16 s at level 0), so the engine's
- * default (trtexec's, 3) is kept: undefined. On a software adapter (SwiftShader, where the browser falls
- * back without a GPU) the same build takes 69 s at level 3 and 5 s at level 0, so there
- * each kernel's default tactic is taken.
+ * trtexec's --builderOptimizationLevel when the command names none (undefined: the
+ * engine's default, trtexec's 3). Tuning compiles and times every candidate tactic of a
+ * layer. On a GPU that costs little for a notebook's models (small_cnn on an H100: 0.7 s at
+ * level 3, 0.16 s at level 0), so the default is kept. On a software adapter (SwiftShader,
+ * where the browser falls back without a GPU) the same build takes 69 s at level 3 and 5 s
+ * at level 0, so there each kernel's default tactic is taken.
  */
 export function defaultOptimizationLevel(device: GPUDevice): number | undefined {
   return device.adapterInfo.isFallbackAdapter ? 0 : undefined;
@@ -99,10 +99,12 @@ export function checkShapesGiven(model: ILoadedModel, shapes: ReadonlyMap<string
           `--shapes gives '${name}' ${given.length} dims, but in ${path} it has ${shape.length}: ${shapeToString(shape)}`
         );
       }
-      const clash = shape?.findIndex((dim, axis) => typeof dim === 'number' && dim !== given[axis]);
-      if (clash !== undefined && clash >= 0) {
+      const clash = (shape ?? []).findIndex(
+        (dim, axis) => typeof dim === 'number' && dim !== given[axis]
+      );
+      if (clash >= 0) {
         throw new MagicError(
-          `--shapes gives '${name}' ${given[clash]} in dim ${clash}, but ${path} fixes it to ${String(shape![clash])}`
+          `--shapes gives '${name}' ${given[clash]} in dim ${clash}, but ${path} fixes it to ${String(shape?.[clash])}`
         );
       }
     } else if (!shape || !shape.every(dim => typeof dim === 'number')) {
