@@ -36,18 +36,19 @@ class WebtrtRenderer extends Widget implements IRenderMime.IRenderer {
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
     const document = this.node.ownerDocument;
-    let view: Element;
     try {
-      view = markupToDom(this.draw(model.data[this.mimeType]), document);
+      const view = markupToDom(this.draw(model.data[this.mimeType]), document) as HTMLElement;
+      this.node.replaceChildren(view);
+      // On the view, not the widget: a new render drops its listeners with the old view.
+      enhanceView(view);
     } catch (error) {
-      view = document.createElement('div');
-      view.className = 'jp-webtrt-view jp-webtrt-render-error';
-      view.textContent = `webtrt cannot show this ${this.mimeType} output: ${
+      const message = document.createElement('div');
+      message.className = 'jp-webtrt-view jp-webtrt-render-error';
+      message.textContent = `webtrt cannot show this ${this.mimeType} output: ${
         error instanceof Error ? error.message : String(error)
       }`;
+      this.node.replaceChildren(message);
     }
-    this.node.replaceChildren(view);
-    enhanceView(this.node);
   }
 }
 

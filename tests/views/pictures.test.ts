@@ -3,7 +3,8 @@ import { before, describe, test } from 'node:test';
 
 import type { Report } from '../../src/engine';
 import { reportPicture } from '../../src/lab/views';
-import { layoutPartitionGraph } from '../../src/lab/views/graph';
+import { layoutPartitionGraph, partitionGraphPicture } from '../../src/lab/views/graph';
+import { markupToString } from '../../src/lab/views/markup';
 import { assertBoxesHoldTheirNodesOnly } from './boxes';
 import { HOSTILE_NAME, reportOf, smallCnnReports } from './fixtures';
 import { allElements, byClass, IXmlElement, parseXml, textOf } from './xml';
@@ -128,17 +129,43 @@ describe("small_cnn's reports as pictures", () => {
     }
   });
 
-  test('engine: nodes the builder folded are boxed with the layer they went into; no box holds a node of another', () => {
+  test("engine: the nodes of each fused layer are boxed together, and no box holds another's", () => {
     const engine = reportOf(reports, 'engine');
     const layout = layoutPartitionGraph(engine.partitions);
-    const batchNorms = layout.nodes.filter(n => n.opType === 'BatchNormalization');
-    assert.ok(batchNorms.length > 0 && batchNorms.every(n => n.layer === undefined), 'folded away');
-    for (const node of batchNorms) {
-      const producer = engine.partitions.edges.find(e => e.to === node.id)!.from;
-      const conv = layout.nodes.find(n => n.id === producer)!;
-      assert.equal(node.cluster, conv.layer, `${node.id} is drawn in the box of ${conv.layer}`);
+    const fused = engine.layers.filter(layer => layer.fusedNodes.length > 1);
+    assert.ok(fused.length > 0, 'small_cnn fuses activations into its convolutions');
+    for (const layer of fused) {
+      const box = layout.clusters.find(cluster => cluster.layer === layer.name);
+      assert.ok(box, `${layer.name} has a box`);
+      const boxed = layout.nodes.filter(node => node.cluster === layer.name).map(node => node.id);
+      for (const node of layer.fusedNodes) {
+        assert.ok(boxed.includes(node), `${node} in the box of ${layer.name}`);
+      }
     }
     assertBoxesHoldTheirNodesOnly(layout);
+  });
+
+  test('a node the builder folded away is drawn apart and boxed with the layer it went into', () => {
+    const engine = reportOf(reports, 'engine');
+    // As a builder that folds BatchNormalization without listing it among the fused nodes reports it.
+    const partitions = structuredClone(engine.partitions);
+    const batchNorms = partitions.nodes.filter(node => node.opType === 'BatchNormalization');
+    assert.ok(batchNorms.length > 0);
+    batchNorms.forEach(node => delete node.layer);
+    const layout = layoutPartitionGraph(partitions);
+    for (const node of batchNorms) {
+      const producer = partitions.edges.find(edge => edge.to === node.id)!.from;
+      const conv = partitions.nodes.find(n => n.id === producer)!;
+      const placed = layout.nodes.find(n => n.id === node.id)!;
+      assert.equal(placed.cluster, conv.layer, `${node.id} is drawn in the box of ${conv.layer}`);
+    }
+    assertBoxesHoldTheirNodesOnly(layout);
+    const svg = parseXml(markupToString(partitionGraphPicture(partitions)));
+    assert.deepEqual(
+      byClass(svg, 'jp-webtrt-node-folded').map(node => node.attrs['data-id']),
+      batchNorms.map(node => node.id)
+    );
+    assert.ok(textOf(svg).includes('folded away by the builder'), 'the legend explains them');
   });
 
   test('run: a card per output with statistics, first values, top-k and its file', () => {

@@ -9,7 +9,7 @@ import { categorical, colors, css } from './theme';
 type BenchRow = BenchReport['rows'][number];
 
 /** Native's median over this row's, at the same batch size; undefined without a native row. */
-export function speedUp(report: BenchReport, row: BenchRow): number | undefined {
+function speedUp(report: BenchReport, row: BenchRow): number | undefined {
   const native = report.rows.find(r => r.mode === 'native' && r.batch === row.batch);
   return native ? native.latency.median / row.latency.median : undefined;
 }
@@ -83,7 +83,7 @@ const CHART_WIDTH = 480;
 const VALUE_WIDTH = 110;
 
 /** One bar per row, grouped by batch size, each mode in its own colour across groups. */
-export function benchChart(report: BenchReport): IMarkup {
+function benchChart(report: BenchReport): IMarkup {
   const modes = [...new Set(report.rows.map(row => row.mode))];
   const batches = [...new Set(report.rows.map(row => row.batch))].sort((a, b) => a - b);
   const most = Math.max(...report.rows.map(row => row.throughput), 1);

@@ -32,7 +32,7 @@ export function markupToDom(markup: IMarkup, document: Document, inSvg = false):
   return element;
 }
 
-/** Makes the pictures under `root` (a rendered view) interactive. */
+/** Makes the pictures of a rendered view interactive; `root` is the view's outermost element. */
 export function enhanceView(root: HTMLElement): void {
   attachHoverCards(root);
   root.querySelectorAll<SVGSVGElement>('svg.jp-webtrt-graph').forEach(enablePanAndZoom);

@@ -70,6 +70,21 @@ function isFolded(node: GraphNode, graphHasLayers: boolean): boolean {
   return graphHasLayers && node.role === 'op' && node.layer === undefined;
 }
 
+/** Whether the graph is an engine's: its nodes are tagged with the layers computing them. */
+function hasLayers(graph: PartitionGraph): boolean {
+  return graph.nodes.some(node => node.layer !== undefined);
+}
+
+/** Appends `value` to the list under `key`. */
+function addTo<K, V>(lists: Map<K, V[]>, key: K, value: V): void {
+  const list = lists.get(key);
+  if (list) {
+    list.push(value);
+  } else {
+    lists.set(key, [value]);
+  }
+}
+
 /**
  * Places every node, fused-layer box and edge. Dagre's layered layout is near-linear in
  * practice: a 300-node model takes a few hundred milliseconds. Fused layers are not dagre
@@ -141,10 +156,10 @@ export function layoutPartitionGraph(graph: PartitionGraph): IGraphLayout {
  * into the Conv before it). Only layers of two nodes or more get a box.
  */
 function layerBoxes(graph: PartitionGraph): Map<string, string> {
-  const hasLayers = graph.nodes.some(node => node.layer !== undefined);
+  const layered = hasLayers(graph);
   const producers = new Map<string, string[]>();
   for (const edge of graph.edges) {
-    producers.set(edge.to, [...(producers.get(edge.to) ?? []), edge.from]);
+    addTo(producers, edge.to, edge.from);
   }
   const byId = new Map(graph.nodes.map(node => [node.id, node]));
   const hostOf = new Map<string, string | undefined>();
@@ -155,7 +170,7 @@ function layerBoxes(graph: PartitionGraph): Map<string, string> {
       hostOf.set(
         id,
         node?.layer ??
-          (node && isFolded(node, hasLayers)
+          (node && isFolded(node, layered)
             ? (producers.get(id) ?? []).map(host).find(layer => layer !== undefined)
             : undefined)
       );
@@ -166,7 +181,7 @@ function layerBoxes(graph: PartitionGraph): Map<string, string> {
   for (const node of graph.nodes) {
     const layer = host(node.id);
     if (layer !== undefined) {
-      members.set(layer, [...(members.get(layer) ?? []), node.id]);
+      addTo(members, layer, node.id);
     }
   }
   const boxes = new Map<string, string>();
@@ -213,7 +228,7 @@ function rankRows(boxes: readonly IBox[]): IRect[] {
 }
 
 /** Each segment's colour: engine segments in turn through the hues, fallbacks in one colour. */
-export function segmentSwatches(segments: readonly Segment[]): Map<string, ISwatch> {
+function segmentSwatches(segments: readonly Segment[]): Map<string, ISwatch> {
   const swatches = new Map<string, ISwatch>();
   let engines = 0;
   for (const segment of segments) {
@@ -233,7 +248,7 @@ export function partitionGraphPicture(graph: PartitionGraph): IMarkup {
   const context: IGraphContext = {
     graph,
     swatches: segmentSwatches(graph.segments),
-    hasLayers: graph.nodes.some(node => node.layer !== undefined)
+    hasLayers: hasLayers(graph)
   };
   const legendWidth = Math.max(layout.width, 360);
   const legend = graphLegend(context, legendWidth);

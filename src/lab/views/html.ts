@@ -79,7 +79,7 @@ export function table(
 }
 
 /** A short coloured tag: `.jp-webtrt-badge[data-tone]`. */
-export function badge(tone: 'ok' | 'warn' | 'error' | 'info', text: string): IMarkup {
+export function badge(tone: 'ok' | 'warn' | 'error', text: string): IMarkup {
   return h('span', { class: 'jp-webtrt-badge', 'data-tone': tone }, text);
 }
 

@@ -53,7 +53,6 @@ export interface ILabelOptions {
   code?: boolean;
   size?: number;
   weight?: 'bold';
-  className?: string;
   /** Outlined in the background colour, to stay legible over lines drawn beneath it. */
   halo?: boolean;
 }
@@ -82,7 +81,6 @@ export function label(x: number, y: number, text: string, options: ILabelOptions
   return h(
     'text',
     {
-      class: options.className,
       x: x === 0 ? undefined : px(x),
       y: y === 0 ? undefined : px(y),
       dy: '0.35em',

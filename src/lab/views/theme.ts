@@ -41,9 +41,15 @@ export interface ISwatch {
   stroke: string;
 }
 
+/** The warning colour's band of hues, which the categorical colours step over. */
+const ORANGE = { from: 15, to: 50 };
+
 /** The `index`-th categorical colour; past the list, hues keep turning by the golden angle. */
 export function categorical(index: number): ISwatch {
-  const hue = index < HUES.length ? HUES[index] : (HUES[index % HUES.length] + 137.5 * index) % 360;
+  const turned =
+    index < HUES.length ? HUES[index] : (HUES[index % HUES.length] + 137.5 * index) % 360;
+  const hue =
+    turned > ORANGE.from && turned < ORANGE.to ? turned + (ORANGE.to - ORANGE.from) : turned;
   return { fill: `hsl(${hue.toFixed(0)}, 65%, 50%)`, stroke: `hsl(${hue.toFixed(0)}, 60%, 42%)` };
 }
 
@@ -51,6 +57,6 @@ export function categorical(index: number): ISwatch {
 export const fallbackSwatch: ISwatch = { fill: colors.warn, stroke: colors.warn };
 
 /** A shape tinted with a swatch: a translucent fill inside a full-strength outline. */
-export function swatchStyle(swatch: ISwatch, fillOpacity = 0.25): string {
-  return css({ fill: swatch.fill, 'fill-opacity': fillOpacity, stroke: swatch.stroke });
+export function swatchStyle(swatch: ISwatch): string {
+  return css({ fill: swatch.fill, 'fill-opacity': 0.25, stroke: swatch.stroke });
 }
