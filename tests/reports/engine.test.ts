@@ -101,7 +101,10 @@ describe('engineReport', () => {
         'm'
       )
     );
-    assert.match(text, /^ {2}\/Conv_2 +FusedConv +fp32 +.*fused \/Conv_2 \+ \/Add_0 \+ \/Relu_2$/m);
+    assert.match(
+      text,
+      /^ {2}\/Conv_2 +FusedConv +fp32 +.*fused \/Conv_2 \+ \/BatchNormalization_2 \+ \/Add_0 \+ \/Relu_2$/m
+    );
     assert.match(text, /^ {2}foldBatchNormalization +\d+ changes?$/m);
     assert.match(text, /^memory +arenas .+, sum of tensors .+, peak live /m);
     assert.match(text, /^partitions +1 engine \(33 nodes\)$/m);

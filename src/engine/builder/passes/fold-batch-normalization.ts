@@ -243,7 +243,10 @@ function foldMatMulWeight(
 
 /** Records that `layer` now produces what `bn` did, and `bn` is gone. */
 function replaceBy(context: FoldContext, bn: PreparedNode, layer: Node, folded: Node): void {
-  context.rewrites.set(layer, folded);
+  // The layer now computes the normalization too: the layer info and the partition graph
+  // list both ONNX nodes under it.
+  const fusedFrom = [layer, bn.node].flatMap(node => node.fusedFrom ?? [node.name]);
+  context.rewrites.set(layer, { ...folded, fusedFrom });
   context.rewrites.set(bn.node, undefined);
 }
 
