@@ -1,10 +1,10 @@
 import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
-import { webtrtPlugin } from './lab/plugin';
+import { executorPlugin, inspectorPlugin, sessionPlugin } from './lab/plugin';
 
 /**
  * The plugins of the jupyterlab-webtrt extension.
  */
-const plugins: JupyterFrontEndPlugin<unknown>[] = [webtrtPlugin];
+const plugins: JupyterFrontEndPlugin<unknown>[] = [sessionPlugin, executorPlugin, inspectorPlugin];
 
 export default plugins;

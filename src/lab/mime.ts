@@ -10,7 +10,7 @@ import { Widget } from '@lumino/widgets';
 
 import { type Report, reportMimeType } from '../engine';
 import { PROGRESS_MIME_TYPE } from './bundle';
-import type { ProgressUpdate } from './magics/context';
+import type { IProgressUpdate } from './magics/context';
 import { progressView, reportView } from './views';
 import { enhanceView, markupToDom } from './views/dom';
 import type { IMarkup } from './views/markup';
@@ -74,8 +74,8 @@ function describeValue(data: unknown): string {
   return typeof data === 'object' ? 'an object without a kind' : `a ${typeof data}`;
 }
 
-function asProgress(data: unknown): ProgressUpdate {
-  const update = data as Partial<ProgressUpdate> | null;
+function asProgress(data: unknown): IProgressUpdate {
+  const update = data as Partial<IProgressUpdate> | null;
   if (
     typeof update?.title !== 'string' ||
     typeof update.done !== 'number' ||
@@ -83,7 +83,7 @@ function asProgress(data: unknown): ProgressUpdate {
   ) {
     throw new Error('expected a progress update with a title, done and total');
   }
-  return update as ProgressUpdate;
+  return update as IProgressUpdate;
 }
 
 function rendererExtension(

@@ -1,51 +1,123 @@
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { PathExt } from '@jupyterlab/coreutils';
+import { INotebookCellExecutor, NotebookPanel } from '@jupyterlab/notebook';
+import { IRenderMimeRegistry } from '@jupyterlab/rendermime';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
+import { TrtCellExecutor } from './executor';
+import { ContentsFiles } from './files';
+import { WebtrtSession } from './session';
 import { readSettings } from './settings';
+import { InspectorPanel } from './sidebar';
+import { IWebtrtSession } from './tokens';
 
-const PLUGIN_ID = 'jupyterlab-webtrt:plugin';
+const SETTINGS_ID = 'jupyterlab-webtrt:plugin';
 
-/**
- * Logs whether this browser offers a WebGPU adapter, the device every engine runs on.
- */
-async function logWebGpuAdapter(powerPreference?: GPUPowerPreference): Promise<void> {
-  if (!('gpu' in navigator)) {
-    console.warn(`${PLUGIN_ID}: WebGPU is not available in this browser`);
-    return;
-  }
-  const adapter = await navigator.gpu.requestAdapter({ powerPreference });
-  if (adapter === null) {
-    console.warn(`${PLUGIN_ID}: WebGPU is available but offers no adapter`);
-    return;
-  }
-  const { vendor, architecture } = adapter.info;
-  const halfPrecision = adapter.features.has('shader-f16') ? 'with' : 'without';
-  console.log(
-    `${PLUGIN_ID}: WebGPU adapter ${vendor} ${architecture}, ${halfPrecision} shader-f16`
-  );
-}
+/** JupyterLab's commands that interrupt a notebook's kernel: they stop its `%trt` cells too. */
+const INTERRUPT_COMMANDS = new Set(['notebook:interrupt-kernel', 'kernelmenu:interrupt']);
 
-async function describeEnvironment(settingRegistry: ISettingRegistry | null): Promise<void> {
-  const settings = settingRegistry ? readSettings(await settingRegistry.load(PLUGIN_ID)) : null;
-  if (settings) {
-    console.log(`${PLUGIN_ID}: settings`, settings);
-  }
-  await logWebGpuAdapter(settings?.powerPreference);
-}
+const CommandIDs = {
+  openInspector: 'webtrt:open-inspector',
+  connectGpu: 'webtrt:connect-gpu',
+  releaseEngines: 'webtrt:release-engines'
+} as const;
 
-/**
- * The main plugin of the extension.
- */
-export const webtrtPlugin: JupyterFrontEndPlugin<void> = {
-  id: PLUGIN_ID,
-  description: "TensorRT's convert, calibrate and run workflow in JupyterLab, on WebGPU.",
+/** The WebGPU device, engines and settings of this browser tab. */
+export const sessionPlugin: JupyterFrontEndPlugin<WebtrtSession> = {
+  id: SETTINGS_ID,
+  description: "The WebGPU device, the engines built in this tab and webtrt's settings.",
   autoStart: true,
-  optional: [ISettingRegistry],
-  activate: (app: JupyterFrontEnd, settingRegistry: ISettingRegistry | null): void => {
-    console.log(`${PLUGIN_ID} is activated`);
-    // Not awaited: JupyterLab's startup need not wait for the GPU adapter.
-    describeEnvironment(settingRegistry).catch(reason => {
-      console.error(`${PLUGIN_ID}: failed to read the settings or the WebGPU adapter`, reason);
+  requires: [ISettingRegistry],
+  provides: IWebtrtSession,
+  activate: async (_app: JupyterFrontEnd, registry: ISettingRegistry): Promise<WebtrtSession> => {
+    const settings = await registry.load(SETTINGS_ID);
+    const session = new WebtrtSession(readSettings(settings));
+    settings.changed.connect(() => {
+      session.settings = readSettings(settings);
     });
+    return session;
+  }
+};
+
+/**
+ * Runs `%trt` / `%%trt` cells in the browser and every other cell as JupyterLab does
+ * (JupyterLab's own executor, `@jupyterlab/notebook-extension:cell-executor`, is disabled in
+ * package.json so that this one provides the token).
+ */
+export const executorPlugin: JupyterFrontEndPlugin<INotebookCellExecutor> = {
+  id: 'jupyterlab-webtrt:cell-executor',
+  description: 'Runs %trt and %%trt cells on WebGPU in the browser; other cells go to the kernel.',
+  autoStart: true,
+  requires: [IWebtrtSession],
+  provides: INotebookCellExecutor,
+  activate: (app: JupyterFrontEnd, session: WebtrtSession): INotebookCellExecutor => {
+    const notebookPaths = new WeakMap<object, string>();
+    const executor = new TrtCellExecutor(notebook => ({
+      files: new ContentsFiles(
+        app.serviceManager.contents,
+        PathExt.dirname(notebookPaths.get(notebook) ?? '')
+      ),
+      session,
+      settings: session.settings
+    }));
+    // The executor is handed a notebook's model; its path comes with the cell's session.
+    const runCell: INotebookCellExecutor['runCell'] = options => {
+      if (options.sessionContext) {
+        notebookPaths.set(options.notebook, options.sessionContext.path);
+      }
+      return executor.runCell(options);
+    };
+    app.commands.commandExecuted.connect((_, { id }) => {
+      const current = app.shell.currentWidget;
+      if (INTERRUPT_COMMANDS.has(id) && current instanceof NotebookPanel && current.model) {
+        executor.interrupt(current.model);
+      }
+    });
+    return { runCell };
+  }
+};
+
+/** The sidebar inspector and the palette's webtrt commands. */
+export const inspectorPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyterlab-webtrt:inspector',
+  description: 'A sidebar with the adapter and the engines built in this tab.',
+  autoStart: true,
+  requires: [IWebtrtSession, IRenderMimeRegistry],
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    session: WebtrtSession,
+    rendermime: IRenderMimeRegistry,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const panel = new InspectorPanel(session, rendermime);
+    app.shell.add(panel, 'left', { rank: 700 });
+    restorer?.add(panel, panel.id);
+
+    app.commands.addCommand(CommandIDs.openInspector, {
+      label: 'Show webtrt Inspector',
+      caption: 'The adapter and the engines built in this browser tab',
+      execute: () => app.shell.activateById(panel.id)
+    });
+    app.commands.addCommand(CommandIDs.connectGpu, {
+      label: 'Connect webtrt to the GPU',
+      caption: 'Ask the browser for a WebGPU adapter and show what it offers',
+      execute: async () => {
+        app.shell.activateById(panel.id);
+        await session.device().catch(() => undefined);
+      }
+    });
+    app.commands.addCommand(CommandIDs.releaseEngines, {
+      label: 'Release webtrt Engines',
+      caption: 'Free the GPU memory of every engine built in this tab (plans on disk stay)',
+      isEnabled: () => session.engines.length > 0,
+      execute: () => session.releaseEngines()
+    });
+    session.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.releaseEngines));
+    for (const command of Object.values(CommandIDs)) {
+      palette?.addItem({ command, category: 'webtrt' });
+    }
   }
 };

@@ -1,10 +1,6 @@
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
-/**
- * Precisions the builder may choose from, in trtexec's words: `fp16` also allows half
- * precision, `best` allows every precision (FP32, FP16, INT8) and keeps the fastest.
- */
-export type Precision = 'fp32' | 'fp16' | 'best';
+import type { Precision } from '../engine';
 
 /**
  * The user settings of the extension, as declared in schema/plugin.json.

@@ -2,25 +2,25 @@ import { readFileSync } from 'node:fs';
 
 import type { ProfileReport } from '../../src/engine';
 import type {
-  EngineSession,
-  MagicContext,
-  MimeBundle,
-  ProgressUpdate,
-  SessionEngine
+  IEngineSession,
+  IMagicContext,
+  IMimeBundle,
+  IProgressUpdate,
+  ISessionEngine
 } from '../../src/lab/magics/context';
 import type { IWebtrtSettings } from '../../src/lab/settings';
 import { testDevice } from './gpu';
 import { MemoryFiles } from './memory-files';
 
 /** The engines of a test, on the test process's device, as the notebook's session keeps them. */
-export class TestSession implements EngineSession {
-  readonly engines = new Map<string, SessionEngine>();
+export class TestSession implements IEngineSession {
+  readonly engines = new Map<string, ISessionEngine>();
 
   device(): Promise<GPUDevice> {
     return testDevice();
   }
 
-  addEngine(entry: SessionEngine): void {
+  addEngine(entry: ISessionEngine): void {
     const replaced = this.engines.get(entry.name);
     if (replaced && replaced.engine !== entry.engine) {
       replaced.engine.destroy();
@@ -28,7 +28,7 @@ export class TestSession implements EngineSession {
     this.engines.set(entry.name, entry);
   }
 
-  findEngine(name: string): SessionEngine | undefined {
+  findEngine(name: string): ISessionEngine | undefined {
     return this.engines.get(name);
   }
 
@@ -55,12 +55,12 @@ export const DEFAULT_SETTINGS: IWebtrtSettings = {
   powerPreference: 'high-performance'
 };
 
-/** A MagicContext in memory that records what the command showed. */
-export interface TestContext extends MagicContext {
+/** A IMagicContext in memory that records what the command showed. */
+export interface TestContext extends IMagicContext {
   files: MemoryFiles;
   session: TestSession;
-  progressUpdates: ProgressUpdate[];
-  outputs: MimeBundle[];
+  progressUpdates: IProgressUpdate[];
+  outputs: IMimeBundle[];
 }
 
 export function testContext(
@@ -69,11 +69,11 @@ export function testContext(
     session?: TestSession;
     signal?: AbortSignal;
     settings?: Partial<IWebtrtSettings>;
-    onProgress?: (update: ProgressUpdate) => void;
+    onProgress?: (update: IProgressUpdate) => void;
   } = {}
 ): TestContext {
-  const progressUpdates: ProgressUpdate[] = [];
-  const outputs: MimeBundle[] = [];
+  const progressUpdates: IProgressUpdate[] = [];
+  const outputs: IMimeBundle[] = [];
   return {
     files: options.files ?? new MemoryFiles(),
     session: options.session ?? new TestSession(),

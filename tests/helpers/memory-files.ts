@@ -1,11 +1,11 @@
-import { MagicFiles } from '../../src/lab/magics/context';
+import { IMagicFiles } from '../../src/lab/magics/context';
 import { MagicError } from '../../src/lab/magics/errors';
 
 /**
  * A notebook's directory in memory, for the `%trt` commands: files by path, and a log of
  * every write, so tests can tell what a command wrote and that a failed one wrote nothing.
  */
-export class MemoryFiles implements MagicFiles {
+export class MemoryFiles implements IMagicFiles {
   readonly files = new Map<string, Uint8Array>();
   readonly writes: string[] = [];
 

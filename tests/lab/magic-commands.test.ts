@@ -21,7 +21,7 @@ import {
   Tensor
 } from '../../src/engine';
 import type { Report } from '../../src/engine';
-import type { MimeBundle } from '../../src/lab/magics/context';
+import type { IMimeBundle } from '../../src/lab/magics/context';
 import { errorOutput, MagicError, runMagic } from '../../src/lab/magics/index';
 import { errorStats } from '../helpers/compare';
 import { encodeModel, tensorInfo } from '../onnx/build';
@@ -36,7 +36,7 @@ const CONVERT = '%trt convert small_cnn.onnx --shapes input:1x3x32x32 --optimiza
 const REFERENCE_TOLERANCE = 1e-4;
 
 /** The one report a command displayed, checked to come with its text form. */
-function displayedReport<R extends Report>(outputs: readonly MimeBundle[], kind: R['kind']): R {
+function displayedReport<R extends Report>(outputs: readonly IMimeBundle[], kind: R['kind']): R {
   assert.equal(outputs.length, 1, 'one output');
   const [bundle] = outputs;
   const report = bundle[reportMimeType(kind)] as R;

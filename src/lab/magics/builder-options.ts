@@ -1,5 +1,5 @@
 import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision } from '../../engine';
-import type { MagicContext } from './context';
+import type { IMagicContext } from './context';
 import { checkShapesGiven, defaultOptimizationLevel, ILoadedModel, sessionDevice } from './engines';
 import { choice, integer, IOption, shapes } from './options';
 
@@ -43,7 +43,7 @@ export interface IBuilderChoices {
 
 /** The build's configuration from the options given, the user's settings for the rest. */
 export async function builderConfig(
-  context: MagicContext,
+  context: IMagicContext,
   model: ILoadedModel,
   choices: IBuilderChoices
 ): Promise<BuilderConfig> {

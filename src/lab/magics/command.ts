@@ -1,4 +1,4 @@
-import type { MagicContext } from './context';
+import type { IMagicContext } from './context';
 import type { OptionSpecs, OptionValues } from './options';
 
 /** A positional argument: the model a command works on. */
@@ -28,7 +28,7 @@ export interface IMagicCommand<S extends OptionSpecs = OptionSpecs> {
   /** A `%%trt` cell that calls it with YAML options, shown in its help. */
   cellExample?: string;
   /** Does the work; a mistake of the user is a MagicError, an interrupt rejects with the abort. */
-  run(call: ICommandCall<S>, context: MagicContext): Promise<void>;
+  run(call: ICommandCall<S>, context: IMagicContext): Promise<void>;
 }
 
 /**

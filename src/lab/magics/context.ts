@@ -9,7 +9,7 @@ import type { Engine, EngineReport, ProfileReport } from '../../engine';
 import type { IWebtrtSettings } from '../settings';
 
 /** Files as the notebook sees them: paths relative to the notebook's directory. */
-export interface MagicFiles {
+export interface IMagicFiles {
   /** Rejects with a FileError naming the path when there is no such file. */
   read(path: string): Promise<Uint8Array>;
   /** Writes the whole file at once (a partly written file is never left behind). */
@@ -18,12 +18,12 @@ export interface MagicFiles {
 }
 
 /** A Jupyter MIME bundle: each value is a string, or a JSON object for `+json` types. */
-export interface MimeBundle {
+export interface IMimeBundle {
   [mimeType: string]: string | object;
 }
 
 /** Transient progress of long work, shown in the cell while it runs and replaced by its outputs. */
-export interface ProgressUpdate {
+export interface IProgressUpdate {
   /** What is being done ("Building small_cnn.onnx"). */
   title: string;
   done: number;
@@ -33,7 +33,7 @@ export interface ProgressUpdate {
 }
 
 /** An engine built or loaded in this browser session, as the sidebar lists it. */
-export interface SessionEngine {
+export interface ISessionEngine {
   /** The plan path, or for an engine built from a model and not saved, the model path. */
   name: string;
   engine: Engine;
@@ -43,22 +43,22 @@ export interface SessionEngine {
 }
 
 /** The engines of this browser session (the sidebar shows them). */
-export interface EngineSession {
+export interface IEngineSession {
   /** The GPU device every engine of the session is built on; requested on first use. */
   device(): Promise<GPUDevice>;
   /** Adds or replaces (by name) an engine; the session destroys the one it replaces. */
-  addEngine(entry: SessionEngine): void;
-  findEngine(name: string): SessionEngine | undefined;
+  addEngine(entry: ISessionEngine): void;
+  findEngine(name: string): ISessionEngine | undefined;
   setProfile(name: string, profile: ProfileReport): void;
 }
 
-export interface MagicContext {
-  files: MagicFiles;
-  session: EngineSession;
+export interface IMagicContext {
+  files: IMagicFiles;
+  session: IEngineSession;
   settings: IWebtrtSettings;
   /** Aborted by the interrupt button: long work stops and rejects with the signal's reason. */
   signal: AbortSignal;
-  progress(update: ProgressUpdate): void;
+  progress(update: IProgressUpdate): void;
   /** Appends an output to the cell (and clears any progress). */
-  display(bundle: MimeBundle): void;
+  display(bundle: IMimeBundle): void;
 }

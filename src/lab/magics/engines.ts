@@ -13,7 +13,7 @@ import {
   importOnnx,
   shapeToString
 } from '../../engine';
-import type { MagicContext, SessionEngine } from './context';
+import type { IMagicContext, ISessionEngine } from './context';
 import { isAbort, MagicError } from './errors';
 
 export interface ILoadedModel {
@@ -43,7 +43,7 @@ export function expectOnnx(path: string, command: string): void {
 }
 
 /** Reads and imports an ONNX model. */
-export async function readModel(context: MagicContext, path: string): Promise<ILoadedModel> {
+export async function readModel(context: IMagicContext, path: string): Promise<ILoadedModel> {
   const bytes = await context.files.read(path);
   context.signal.throwIfAborted();
   const started = performance.now();
@@ -58,7 +58,7 @@ export async function readModel(context: MagicContext, path: string): Promise<IL
 }
 
 /** The session's GPU device; a browser without WebGPU is the user's to fix, not a fault. */
-export async function sessionDevice(context: MagicContext): Promise<GPUDevice> {
+export async function sessionDevice(context: IMagicContext): Promise<GPUDevice> {
   try {
     return await context.session.device();
   } catch (error) {
@@ -129,7 +129,7 @@ export function inputList(graph: Graph): string {
  * progress in the cell; stops between layers when the cell is interrupted.
  */
 export async function buildEngine(
-  context: MagicContext,
+  context: IMagicContext,
   model: ILoadedModel,
   config: BuilderConfig
 ): Promise<Engine> {
@@ -177,7 +177,7 @@ export function rememberPlan(engine: Engine, plan: Uint8Array): void {
  * plan it came from, else the plan deserialized on the session's device and added to the
  * session. A plan from another adapter, or a damaged one, is refused naming the file.
  */
-export async function loadPlan(context: MagicContext, path: string): Promise<SessionEngine> {
+export async function loadPlan(context: IMagicContext, path: string): Promise<ISessionEngine> {
   const bytes = await context.files.read(path);
   const held = context.session.findEngine(path);
   if (held && planDigests.get(held.engine) === planDigest(bytes)) {
@@ -192,7 +192,7 @@ export async function loadPlan(context: MagicContext, path: string): Promise<Ses
     throw new MagicError(`${path} does not load: ${messageOf(error)}`, { cause: error });
   }
   rememberPlan(engine, bytes);
-  const entry: SessionEngine = {
+  const entry: ISessionEngine = {
     name: path,
     engine,
     report: engineReport(engine, path, { plan: { path, bytes: bytes.byteLength } })

@@ -1,9 +1,9 @@
 /**
  * The `%trt` and `%%trt` cell magics: parsing a cell, the commands, and the errors a cell
- * shows. Independent of JupyterLab: the notebook's cell executor gives a MagicContext over
+ * shows. Independent of JupyterLab: the notebook's cell executor gives a IMagicContext over
  * its contents manager and output area, tests give one in memory.
  */
-import type { MagicContext } from './context';
+import type { IMagicContext } from './context';
 import { parseMagic } from './parse';
 import { commandHelp, overviewHelp } from './usage';
 import { MAGIC_COMMANDS } from './commands/index';
@@ -21,7 +21,7 @@ export { commandHelp, overviewHelp, usageLine } from './usage';
  * its outputs through `context.display`. Rejects with a MagicError for a mistake of the user
  * (shown by errorOutput without a stack) and with the signal's reason when interrupted.
  */
-export async function runMagic(source: string, context: MagicContext): Promise<void> {
+export async function runMagic(source: string, context: IMagicContext): Promise<void> {
   const invocation = parseMagic(source);
   if (invocation.kind === 'help') {
     const text = invocation.command

@@ -10,7 +10,7 @@ import {
   shapeToString,
   Tensor
 } from '../../engine';
-import type { MagicContext } from './context';
+import type { IMagicContext } from './context';
 import { builderConfig } from './builder-options';
 import { buildEngine, inputList, loadPlan, messageOf, modelKind, readModel } from './engines';
 import { MagicError } from './errors';
@@ -32,7 +32,7 @@ const RANDOM_SEED = 0;
  * files that bind them.
  */
 export async function prepareInputs(
-  context: MagicContext,
+  context: IMagicContext,
   graph: Graph,
   source: string,
   files: ReadonlyMap<string, string>,
@@ -163,7 +163,7 @@ export interface IPreparedRun {
  * before anything is built.
  */
 export async function prepareRun(
-  context: MagicContext,
+  context: IMagicContext,
   path: string,
   choices: IInputChoices,
   checkGraph: (graph: Graph) => void = () => undefined

@@ -1,9 +1,9 @@
 /** Progress of long work (a build, tuning, calibration) while the cell runs. */
-import type { ProgressUpdate } from '../magics/context';
+import type { IProgressUpdate } from '../magics/context';
 import { formatCount } from './format';
 import { h, IMarkup } from './markup';
 
-export function progressView(update: ProgressUpdate): IMarkup {
+export function progressView(update: IProgressUpdate): IMarkup {
   const fraction = update.total > 0 ? Math.min(Math.max(update.done / update.total, 0), 1) : 0;
   return h(
     'div',

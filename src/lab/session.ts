@@ -1,0 +1,138 @@
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { DeviceReport, deviceReport, ProfileReport, requestEngineDevice } from '../engine';
+import type { IEngineSession, ISessionEngine } from './magics/context';
+import type { IWebtrtSettings } from './settings';
+
+/**
+ * The GPU device and the engines of this browser tab: every notebook's `%trt` cells build on
+ * the one device, and the sidebar inspector lists what they built. A lost device (driver
+ * reset, another tab taking the GPU) drops the engines with it; the next command asks for a
+ * new device.
+ */
+export class WebtrtSession implements IEngineSession {
+  constructor(settings: IWebtrtSettings) {
+    this._settings = settings;
+  }
+
+  /** The user's settings, as they are now: commands read them when they start. */
+  get settings(): IWebtrtSettings {
+    return this._settings;
+  }
+
+  set settings(settings: IWebtrtSettings) {
+    this._settings = settings;
+  }
+
+  /** Emitted when an engine is added, replaced or profiled, and when the device changes. */
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get engines(): readonly ISessionEngine[] {
+    return [...this._engines.values()];
+  }
+
+  /** The adapter of the current device; undefined until a command (or the sidebar) asks for it. */
+  get deviceReport(): DeviceReport | undefined {
+    return this._deviceReport;
+  }
+
+  /** Why the last request for a device failed, when it did. */
+  get deviceError(): string | undefined {
+    return this._deviceError;
+  }
+
+  device(): Promise<GPUDevice> {
+    if (!this._device) {
+      this._device = this.requestDevice();
+      this._device.catch(() => {
+        this._device = undefined;
+      });
+    }
+    return this._device;
+  }
+
+  addEngine(entry: ISessionEngine): void {
+    const replaced = this._engines.get(entry.name);
+    if (replaced && replaced.engine !== entry.engine) {
+      replaced.engine.destroy();
+    }
+    // Re-inserting moves the engine to the end: the list reads oldest to newest.
+    this._engines.delete(entry.name);
+    this._engines.set(entry.name, entry);
+    this._changed.emit();
+  }
+
+  findEngine(name: string): ISessionEngine | undefined {
+    return this._engines.get(name);
+  }
+
+  setProfile(name: string, profile: ProfileReport): void {
+    const entry = this._engines.get(name);
+    if (entry) {
+      entry.profile = profile;
+      this._changed.emit();
+    }
+  }
+
+  /** Destroys every engine and the device. */
+  dispose(): void {
+    this.releaseEngines();
+    this._device?.then(device => device.destroy()).catch(() => undefined);
+    this._device = undefined;
+  }
+
+  private async requestDevice(): Promise<GPUDevice> {
+    this._deviceError = undefined;
+    try {
+      if (typeof navigator === 'undefined' || !('gpu' in navigator)) {
+        throw new Error(
+          'this browser has no WebGPU (navigator.gpu): use a recent Chrome, Edge or Firefox, ' +
+            'or Chromium with --enable-unsafe-webgpu'
+        );
+      }
+      const adapter = await navigator.gpu.requestAdapter({
+        powerPreference: this._settings.powerPreference
+      });
+      if (!adapter) {
+        throw new Error('WebGPU is available but offers no adapter (is the GPU blocklisted?)');
+      }
+      const device = await requestEngineDevice(adapter);
+      this._deviceReport = deviceReport(device);
+      device.lost.then(info => this.onDeviceLost(device, info)).catch(() => undefined);
+      this._changed.emit();
+      return device;
+    } catch (error) {
+      this._deviceError = (error as Error).message;
+      this._changed.emit();
+      throw error;
+    }
+  }
+
+  private async onDeviceLost(device: GPUDevice, info: GPUDeviceLostInfo): Promise<void> {
+    if (this._device && (await this._device.catch(() => undefined)) === device) {
+      this._device = undefined;
+    }
+    if (info.reason !== 'destroyed') {
+      this._deviceError = `the GPU device was lost (${info.message || info.reason}); its engines are gone, the next command asks for a new device`;
+    }
+    this.releaseEngines();
+  }
+
+  /** Destroys every engine of the tab, freeing its GPU memory; plans on disk are untouched. */
+  releaseEngines(): void {
+    for (const { engine } of this._engines.values()) {
+      engine.destroy();
+    }
+    this._engines.clear();
+    this._changed.emit();
+  }
+
+  private _settings: IWebtrtSettings;
+  private _device: Promise<GPUDevice> | undefined;
+  private _deviceReport: DeviceReport | undefined;
+  private _deviceError: string | undefined;
+  private readonly _engines = new Map<string, ISessionEngine>();
+  private readonly _changed = new Signal<this, void>(this);
+}
