@@ -2,6 +2,7 @@ import { copyFile, mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import { expect, IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { INotebookContent } from '@jupyterlab/nbformat';
 import type { Locator, TestInfo } from '@playwright/test';
 
 const repositoryRoot = path.resolve(__dirname, '..', '..');
@@ -19,6 +20,32 @@ export async function uploadExampleModel(
   expect(await page.contents.uploadFile(source, `${tmpPath}/${name}`)).toBe(true);
 }
 
+/** The names in a folder on the server. */
+export async function listFolder(page: IJupyterLabPageFixture, folder: string): Promise<string[]> {
+  const listing = await page.contents.getContentMetadata(folder, 'directory');
+  expect(listing, `the folder ${folder}`).not.toBeNull();
+  return (listing?.content as { name: string }[]).map(entry => entry.name);
+}
+
+/** A file on the server, through JupyterLab's contents API: text, or a notebook's JSON. */
+async function readContents(page: IJupyterLabPageFixture, path: string, type: 'file' | 'notebook') {
+  const query = type === 'file' ? 'type=file&format=text&content=1' : 'type=notebook&content=1';
+  const response = await page.request.get(`/api/contents/${encodeURI(path)}?${query}`);
+  expect(response.ok(), `reading ${path} through the contents API`).toBe(true);
+  return ((await response.json()) as { content: unknown }).content;
+}
+
+export async function readTextFile(page: IJupyterLabPageFixture, path: string): Promise<string> {
+  return (await readContents(page, path, 'file')) as string;
+}
+
+export async function readNotebook(
+  page: IJupyterLabPageFixture,
+  path: string
+): Promise<INotebookContent> {
+  return (await readContents(page, path, 'notebook')) as INotebookContent;
+}
+
 /**
  * Keeps a screenshot of one step of a test (of the whole page, or of `target`) among the test's
  * artifacts, and under docs/images/ when UPDATE_SCREENSHOTS=1.
@@ -30,11 +57,44 @@ export async function screenshotStep(
   target?: Locator
 ): Promise<void> {
   const file = testInfo.outputPath(`${name}.png`);
-  await (target ?? page).screenshot({ path: file });
+  if (target) {
+    await screenshotWhole(page, target, file);
+  } else {
+    await page.screenshot({ path: file });
+  }
   await testInfo.attach(name, { path: file, contentType: 'image/png' });
   if (process.env.UPDATE_SCREENSHOTS === '1') {
     await mkdir(tourImages, { recursive: true });
     await copyFile(file, path.join(tourImages, `${name}.png`));
+  }
+}
+
+/** Screenshots beyond this height are cut: a view that tall is no picture for a tour anyway. */
+const TALLEST_SCREENSHOT = 2400;
+
+/**
+ * Screenshots an element whole. The notebook scrolls inside the page, so an element taller than
+ * the viewport would be cut off: the viewport grows to fit it for the screenshot.
+ */
+async function screenshotWhole(
+  page: IJupyterLabPageFixture,
+  target: Locator,
+  file: string
+): Promise<void> {
+  const viewport = page.viewportSize();
+  const box = await target.boundingBox();
+  // Room for JupyterLab's menu, toolbar and status bar around the notebook.
+  const needed = Math.min(Math.ceil((box?.height ?? 0) + 200), TALLEST_SCREENSHOT);
+  const grow = viewport !== null && needed > viewport.height;
+  if (grow) {
+    await page.setViewportSize({ width: viewport.width, height: needed });
+  }
+  try {
+    await target.screenshot({ path: file });
+  } finally {
+    if (grow) {
+      await page.setViewportSize(viewport);
+    }
   }
 }
 
