@@ -5,6 +5,7 @@
 import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 
+import { encodeModel, tensorInfo } from '../../tests/onnx/build';
 import {
   listFolder,
   outputOf,
@@ -36,6 +37,19 @@ test('a bad path, a bad flag and models that do not build each leave a readable 
   expect(
     await page.contents.uploadContent('this is not an ONNX model', 'text', `${tmpPath}/broken.onnx`)
   ).toBe(true);
+  const unsupported = encodeModel({
+    name: 'unsupported',
+    node: [{ name: 'odd', opType: 'NoSuchOp', input: ['x'], output: ['y'] }],
+    input: [tensorInfo('x', 'float32', [1, 3])],
+    output: [tensorInfo('y', 'float32', [1, 3])]
+  });
+  expect(
+    await page.contents.uploadContent(
+      Buffer.from(unsupported).toString('base64'),
+      'base64',
+      `${tmpPath}/unsupported.onnx`
+    )
+  ).toBe(true);
   await page.notebook.createNew('errors.ipynb');
 
   const mistakes = [
@@ -47,7 +61,8 @@ test('a bad path, a bad flag and models that do not build each leave a readable 
     },
     { name: 'not-a-model', source: '%trt convert broken.onnx', names: 'broken.onnx' },
     // small_cnn's batch dimension is symbolic: the builder needs the shape it is built for.
-    { name: 'unbuildable-model', source: '%trt convert small_cnn.onnx', names: '--shapes' }
+    { name: 'no-shapes', source: '%trt convert small_cnn.onnx', names: '--shapes' },
+    { name: 'unsupported-op', source: '%trt convert unsupported.onnx', names: 'NoSuchOp' }
   ];
   for (const [index, mistake] of mistakes.entries()) {
     await test.step(mistake.name, async () => {
@@ -61,7 +76,9 @@ test('a bad path, a bad flag and models that do not build each leave a readable 
       await screenshotStep(page, testInfo, `error-${mistake.name}`, cell);
     });
   }
-  expect(await listFolder(page, tmpPath)).not.toContain('small_cnn.wtrt');
+  const written = await listFolder(page, tmpPath);
+  expect(written).not.toContain('small_cnn.wtrt');
+  expect(written).not.toContain('unsupported.wtrt');
   await expectWorkingNotebook(page, mistakes.length);
 });
 
