@@ -195,6 +195,8 @@ test('convert, run, profile and bench small_cnn, then reopen the saved notebook'
   await test.step('reloading the page and reopening the notebook shows the views again', async () => {
     expect(await page.notebook.close()).toBe(true);
     await page.reload();
+    // The restored layout may show another side panel: Galata finds files in the file browser.
+    await page.sidebar.openTab('filebrowser');
     expect(await page.notebook.openByPath(`${tmpPath}/${NOTEBOOK}`)).toBe(true);
     const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
     for (const kind of savedKinds) {
