@@ -4,6 +4,26 @@ import { DeviceReport, deviceReport, ProfileReport, requestEngineDevice } from '
 import type { IEngineSession, ISessionEngine } from './magics/context';
 import type { IWebtrtSettings } from './settings';
 
+/** Where a session's device comes from: the browser's WebGPU, or Dawn in Node. */
+export type DeviceSource = (powerPreference: GPUPowerPreference) => Promise<GPUDevice>;
+
+/** A device for engines from the browser's WebGPU, or an error that says what is missing. */
+export async function requestBrowserDevice(
+  powerPreference: GPUPowerPreference
+): Promise<GPUDevice> {
+  if (typeof navigator === 'undefined' || !('gpu' in navigator)) {
+    throw new Error(
+      'this browser has no WebGPU (navigator.gpu): use a recent Chrome, Edge or Firefox, ' +
+        'or Chromium with --enable-unsafe-webgpu'
+    );
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference });
+  if (!adapter) {
+    throw new Error('WebGPU is available but offers no adapter (is the GPU blocklisted?)');
+  }
+  return requestEngineDevice(adapter);
+}
+
 /**
  * The GPU device and the engines of this browser tab: every notebook's `%trt` cells build on
  * the one device, and the sidebar inspector lists what they built. A lost device (driver
@@ -11,7 +31,10 @@ import type { IWebtrtSettings } from './settings';
  * new device.
  */
 export class WebtrtSession implements IEngineSession {
-  constructor(settings: IWebtrtSettings) {
+  constructor(
+    settings: IWebtrtSettings,
+    private readonly deviceSource: DeviceSource = requestBrowserDevice
+  ) {
     this._settings = settings;
   }
 
@@ -76,29 +99,10 @@ export class WebtrtSession implements IEngineSession {
     }
   }
 
-  /** Destroys every engine and the device. */
-  dispose(): void {
-    this.releaseEngines();
-    this._device?.then(device => device.destroy()).catch(() => undefined);
-    this._device = undefined;
-  }
-
   private async requestDevice(): Promise<GPUDevice> {
     this._deviceError = undefined;
     try {
-      if (typeof navigator === 'undefined' || !('gpu' in navigator)) {
-        throw new Error(
-          'this browser has no WebGPU (navigator.gpu): use a recent Chrome, Edge or Firefox, ' +
-            'or Chromium with --enable-unsafe-webgpu'
-        );
-      }
-      const adapter = await navigator.gpu.requestAdapter({
-        powerPreference: this._settings.powerPreference
-      });
-      if (!adapter) {
-        throw new Error('WebGPU is available but offers no adapter (is the GPU blocklisted?)');
-      }
-      const device = await requestEngineDevice(adapter);
+      const device = await this.deviceSource(this._settings.powerPreference);
       this._deviceReport = deviceReport(device);
       device.lost.then(info => this.onDeviceLost(device, info)).catch(() => undefined);
       this._changed.emit();

@@ -2,7 +2,7 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { reportMimeType } from '../engine';
+import { formatBytes, reportMimeType } from '../engine';
 import { reportBundle } from './bundle';
 import type { ISessionEngine } from './magics/context';
 import type { WebtrtSession } from './session';
@@ -129,7 +129,7 @@ export class InspectorPanel extends Panel {
       facts.className = 'jp-webtrt-inspector-muted';
       facts.textContent =
         `${report.precision} · ${report.layers.length} layers · ` +
-        `${formatMiB(report.memory.arenaBytes)} activations` +
+        `${formatBytes(report.memory.arenaBytes)} activations` +
         (entry.profile ? ' · profiled' : '');
       item.append(name, facts);
       item.onclick = () => this.select(entry.name);
@@ -185,10 +185,4 @@ function paragraph(text: string, className: string): HTMLElement {
   element.className = className;
   element.textContent = text;
   return element;
-}
-
-function formatMiB(bytes: number): string {
-  return bytes >= 1 << 20
-    ? `${(bytes / (1 << 20)).toFixed(1)} MiB`
-    : `${(bytes / 1024).toFixed(1)} KiB`;
 }

@@ -1,49 +1,14 @@
 import { readFileSync } from 'node:fs';
 
-import type { ProfileReport } from '../../src/engine';
-import type {
-  IEngineSession,
-  IMagicContext,
-  IMimeBundle,
-  IProgressUpdate,
-  ISessionEngine
-} from '../../src/lab/magics/context';
+import type { IMagicContext, IMimeBundle, IProgressUpdate } from '../../src/lab/magics/context';
+import { WebtrtSession } from '../../src/lab/session';
 import type { IWebtrtSettings } from '../../src/lab/settings';
 import { testDevice } from './gpu';
 import { MemoryFiles } from './memory-files';
 
-/** The engines of a test, on the test process's device, as the notebook's session keeps them. */
-export class TestSession implements IEngineSession {
-  readonly engines = new Map<string, ISessionEngine>();
-
-  device(): Promise<GPUDevice> {
-    return testDevice();
-  }
-
-  addEngine(entry: ISessionEngine): void {
-    const replaced = this.engines.get(entry.name);
-    if (replaced && replaced.engine !== entry.engine) {
-      replaced.engine.destroy();
-    }
-    this.engines.set(entry.name, entry);
-  }
-
-  findEngine(name: string): ISessionEngine | undefined {
-    return this.engines.get(name);
-  }
-
-  setProfile(name: string, profile: ProfileReport): void {
-    const entry = this.engines.get(name);
-    if (entry) {
-      entry.profile = profile;
-    }
-  }
-
-  /** Destroys every engine; the device is the process's and stays. */
-  dispose(): void {
-    this.engines.forEach(({ engine }) => engine.destroy());
-    this.engines.clear();
-  }
+/** The notebook's session of engines, on the test process's device. */
+export function testSession(settings: IWebtrtSettings = DEFAULT_SETTINGS): WebtrtSession {
+  return new WebtrtSession(settings, () => testDevice());
 }
 
 /** The settings schema/plugin.json declares, with its defaults. */
@@ -58,7 +23,7 @@ export const DEFAULT_SETTINGS: IWebtrtSettings = {
 /** A IMagicContext in memory that records what the command showed. */
 export interface TestContext extends IMagicContext {
   files: MemoryFiles;
-  session: TestSession;
+  session: WebtrtSession;
   progressUpdates: IProgressUpdate[];
   outputs: IMimeBundle[];
 }
@@ -66,7 +31,7 @@ export interface TestContext extends IMagicContext {
 export function testContext(
   options: {
     files?: MemoryFiles;
-    session?: TestSession;
+    session?: WebtrtSession;
     signal?: AbortSignal;
     settings?: Partial<IWebtrtSettings>;
     onProgress?: (update: IProgressUpdate) => void;
@@ -76,7 +41,7 @@ export function testContext(
   const outputs: IMimeBundle[] = [];
   return {
     files: options.files ?? new MemoryFiles(),
-    session: options.session ?? new TestSession(),
+    session: options.session ?? testSession(),
     settings: { ...DEFAULT_SETTINGS, ...options.settings },
     signal: options.signal ?? new AbortController().signal,
     progressUpdates,

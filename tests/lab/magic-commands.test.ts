@@ -26,7 +26,7 @@ import { errorOutput, MagicError, runMagic } from '../../src/lab/magics/index';
 import { errorStats } from '../helpers/compare';
 import { encodeModel, tensorInfo } from '../onnx/build';
 import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
-import { SMALL_CNN, TestContext, testContext, TestSession } from '../helpers/magic-context';
+import { SMALL_CNN, TestContext, testContext, testSession } from '../helpers/magic-context';
 import { MemoryFiles } from '../helpers/memory-files';
 import { randomTensor } from '../helpers/random';
 
@@ -77,7 +77,7 @@ before(async () => {
   const context = testContext({ files: new MemoryFiles({ 'small_cnn.onnx': SMALL_CNN }) });
   await runMagic(CONVERT, context);
   plan = context.files.files.get('small_cnn.wtrt')!;
-  context.session.dispose();
+  context.session.releaseEngines();
 });
 
 describe('%trt info', () => {
@@ -145,7 +145,7 @@ describe('%trt convert', () => {
       assert.deepEqual(fromPlan.logits.toNumbers(), fromBuild.logits.toNumbers());
     } finally {
       loaded.destroy();
-      context.session.dispose();
+      context.session.releaseEngines();
     }
   });
 
@@ -167,7 +167,7 @@ describe('%trt convert', () => {
       report.partitions.segments.map(s => s.kind),
       ['fallback']
     );
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test('an interrupt mid-build rejects with the abort and writes nothing', async () => {
@@ -181,7 +181,7 @@ describe('%trt convert', () => {
     await assert.rejects(runMagic(CONVERT, context), error => error === reason);
     assert.equal(context.progressUpdates.at(-1)!.done, 3, 'the build stopped at the next layer');
     assert.deepEqual(context.files.writes, []);
-    assert.equal(context.session.engines.size, 0);
+    assert.equal(context.session.engines.length, 0);
     assert.deepEqual(context.outputs, []);
     assert.equal(errorOutput(reason).ename, 'KeyboardInterrupt');
   });
@@ -261,7 +261,7 @@ describe('%trt run', () => {
     assert.equal(logits.stats.max, Math.max(...values));
     assert.equal(logits.topK?.[0].index, values.indexOf(Math.max(...values)));
     assert.equal(report.latency.count, 1);
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test('without --input the inputs are random and the report says so; no -o writes nothing', async () => {
@@ -276,7 +276,7 @@ describe('%trt run', () => {
       context.progressUpdates.map(u => u.done),
       [0, 1, 2]
     );
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test("an ONNX model is built at the inputs' shapes, with progress; --output-dir writes <name>.npy", async () => {
@@ -293,11 +293,11 @@ describe('%trt run', () => {
     const held = context.session.findEngine('small_cnn.onnx');
     assert.deepEqual(held?.report.inputs[0].shape, [2, 3, 32, 32]);
     assert.equal(context.progressUpdates.at(-1)!.done, held!.engine.layers.length);
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test("reuses the session's engine of a plan until the file changes", async () => {
-    const session = new TestSession();
+    const session = testSession();
     const files = filesWithPlan();
     await runMagic('%trt run small_cnn.wtrt', testContext({ files, session }));
     const first = session.findEngine('small_cnn.wtrt')!.engine;
@@ -319,7 +319,7 @@ describe('%trt run', () => {
     const reloaded = session.findEngine('small_cnn.wtrt')!.engine;
     assert.notEqual(reloaded, first);
     assert.deepEqual(displayedReport<RunReport>(after.outputs, 'run').outputs[0].shape, [2, 10]);
-    session.dispose();
+    session.releaseEngines();
   });
 
   test('a bad path, flag, .npy or shape is a MagicError naming it, and nothing is written', async () => {
@@ -372,12 +372,12 @@ describe('%trt run', () => {
       assert.match(await magicError(source, context), message, source);
     }
     assert.deepEqual(context.files.writes, []);
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test('a plan built on another adapter is refused, naming the plan and why', async () => {
     const device = await deviceWithoutTimestamps();
-    const session = new TestSession();
+    const session = testSession();
     session.device = () => Promise.resolve(device);
     try {
       const context = testContext({ files: filesWithPlan(), session });
@@ -386,7 +386,7 @@ describe('%trt run', () => {
         /^small_cnn\.wtrt does not load: the plan was built for .* with the '[\w-]+' feature, which this device .* lacks: rebuild the engine on this device$/
       );
     } finally {
-      session.dispose();
+      session.releaseEngines();
       device.destroy();
     }
   });
@@ -463,7 +463,7 @@ describe('%trt profile', () => {
       context.progressUpdates.map(u => u.done),
       [0, 1]
     );
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 
   test('--export-profile names the trace; an interrupt writes none', async () => {
@@ -481,7 +481,7 @@ describe('%trt profile', () => {
       }
     );
     assert.deepEqual(context.files.writes, []);
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 });
 
@@ -526,6 +526,6 @@ describe('%trt inspect', () => {
       await magicError('%trt inspect small_cnn.wtrt --minimum-segment-size 2', context),
       /--minimum-segment-size splits an ONNX model; the plan small_cnn\.wtrt holds its engine already/
     );
-    context.session.dispose();
+    context.session.releaseEngines();
   });
 });
