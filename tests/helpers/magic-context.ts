@@ -11,14 +11,16 @@ export function testSession(settings: IWebtrtSettings = DEFAULT_SETTINGS): Webtr
   return new WebtrtSession(settings, () => testDevice());
 }
 
-/** The settings schema/plugin.json declares, with its defaults. */
-export const DEFAULT_SETTINGS: IWebtrtSettings = {
-  precision: 'fp32',
-  workspaceMiB: 256,
-  minimumSegmentSize: 3,
-  maximumCachedEngines: 1,
-  powerPreference: 'high-performance'
-};
+/** The settings as a user who changed none has them: the defaults of schema/plugin.json. */
+export const DEFAULT_SETTINGS = Object.fromEntries(
+  Object.entries(
+    (
+      JSON.parse(readFileSync('schema/plugin.json', 'utf8')) as {
+        properties: Record<string, { default: unknown }>;
+      }
+    ).properties
+  ).map(([name, property]) => [name, property.default])
+) as unknown as IWebtrtSettings;
 
 /** A IMagicContext in memory that records what the command showed. */
 export interface TestContext extends IMagicContext {
