@@ -32,6 +32,7 @@ export {
   requestEngineDevice,
   runGraph,
   seededRandom,
+  shapeTemplate,
   shapeToString,
   stridesOf,
   Tensor,

@@ -35,7 +35,7 @@ export { randomInput } from './io/random';
 export type { DataType, TypedArray } from './ir/dtype';
 export { isFloat, bytesPerElement } from './ir/dtype';
 export type { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from './ir/graph';
-export { opsetOf, shapeToString } from './ir/graph';
+export { opsetOf, shapeTemplate, shapeToString } from './ir/graph';
 export { sizeOf, stridesOf, Tensor } from './ir/tensor';
 export { inferShapes } from './ops/infer';
 export { findOp, supportedOps } from './ops/registry';

@@ -30,8 +30,10 @@ export type MagicEnvironment = Omit<IMagicContext, 'signal' | 'progress' | 'disp
  */
 export class TrtCellExecutor implements INotebookCellExecutor {
   constructor(
-    /** The files, session and settings for a cell of `notebook`. */
-    private readonly environment: (notebook: INotebookModel) => MagicEnvironment
+    /** The files, session and settings for the cell being run. */
+    private readonly environment: (
+      options: INotebookCellExecutor.IRunCellOptions
+    ) => MagicEnvironment
   ) {}
 
   runCell(options: INotebookCellExecutor.IRunCellOptions): Promise<boolean> {
@@ -58,14 +60,10 @@ export class TrtCellExecutor implements INotebookCellExecutor {
   }
 
   private async runTrtCell(
-    {
-      cell,
-      notebook,
-      onCellExecuted,
-      onCellExecutionScheduled
-    }: INotebookCellExecutor.IRunCellOptions,
+    options: INotebookCellExecutor.IRunCellOptions,
     signal: AbortSignal
   ): Promise<boolean> {
+    const { cell, notebook, onCellExecuted, onCellExecutionScheduled } = options;
     const model = cell.model as ICodeCellModel;
     const source = model.sharedModel.getSource();
     onCellExecutionScheduled({ cell });
@@ -78,7 +76,7 @@ export class TrtCellExecutor implements INotebookCellExecutor {
     try {
       signal.throwIfAborted();
       await runMagic(source, {
-        ...this.environment(notebook),
+        ...this.environment(options),
         signal,
         progress: update => outputs.progress(update),
         display: bundle => outputs.display(bundle)

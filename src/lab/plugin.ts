@@ -52,29 +52,22 @@ export const executorPlugin: JupyterFrontEndPlugin<INotebookCellExecutor> = {
   requires: [IWebtrtSession],
   provides: INotebookCellExecutor,
   activate: (app: JupyterFrontEnd, session: WebtrtSession): INotebookCellExecutor => {
-    const notebookPaths = new WeakMap<object, string>();
-    const executor = new TrtCellExecutor(notebook => ({
+    // A cell's notebook path comes with its session; files are relative to its folder.
+    const executor = new TrtCellExecutor(({ sessionContext }) => ({
       files: new ContentsFiles(
         app.serviceManager.contents,
-        PathExt.dirname(notebookPaths.get(notebook) ?? '')
+        PathExt.dirname(sessionContext?.path ?? '')
       ),
       session,
       settings: session.settings
     }));
-    // The executor is handed a notebook's model; its path comes with the cell's session.
-    const runCell: INotebookCellExecutor['runCell'] = options => {
-      if (options.sessionContext) {
-        notebookPaths.set(options.notebook, options.sessionContext.path);
-      }
-      return executor.runCell(options);
-    };
     app.commands.commandExecuted.connect((_, { id }) => {
       const current = app.shell.currentWidget;
       if (INTERRUPT_COMMANDS.has(id) && current instanceof NotebookPanel && current.model) {
         executor.interrupt(current.model);
       }
     });
-    return { runCell };
+    return executor;
   }
 };
 

@@ -7,7 +7,16 @@ import {
   ShapeProfile
 } from '../builder-flags';
 import { Command } from '../command';
-import { build, columns, Engine, engineReport, field, Graph, reportText } from '../engine';
+import {
+  build,
+  columns,
+  Engine,
+  engineReport,
+  field,
+  Graph,
+  reportText,
+  shapeTemplate
+} from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
 import { requestNodeDevice } from '../gpu';
@@ -94,12 +103,9 @@ export function checkShapesGiven(
 ): void {
   for (const { name, shape } of graph.inputs) {
     if (!shapes.has(name) && !shape?.every(dim => typeof dim === 'number')) {
-      const template = shape
-        ? shape.map(dim => (typeof dim === 'number' ? dim : '?')).join('x')
-        : 'DxDx...';
       const what = shape ? 'dims of no fixed size' : 'no declared shape';
       throw new UsageError(
-        `input '${name}' has ${what}: give its shape with --shapes ${name}:${template}`,
+        `input '${name}' has ${what}: give its shape with --shapes ${name}:${shapeTemplate(shape)}`,
         command
       );
     }

@@ -64,6 +64,14 @@ export function shapeToString(shape: readonly Dim[] | undefined): string {
   return `[${shape.map(d => (d === null ? '?' : String(d))).join(', ')}]`;
 }
 
+/**
+ * A shape as `--shapes` spells it, its fixed dims kept and every other one '?' ("?x3x32x32"),
+ * or 'DxDx...' for an unknown rank: what a message asks the user to fill in.
+ */
+export function shapeTemplate(shape: readonly Dim[] | undefined): string {
+  return shape ? shape.map(dim => (typeof dim === 'number' ? dim : '?')).join('x') : 'DxDx...';
+}
+
 export function opsetOf(graph: Graph, domain = ''): number {
   return graph.opsets[domain] ?? graph.opsets['ai.onnx'] ?? 0;
 }

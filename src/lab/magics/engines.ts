@@ -11,6 +11,7 @@ import {
   engineReport,
   Graph,
   importOnnx,
+  shapeTemplate,
   shapeToString
 } from '../../engine';
 import type { IMagicContext, ISessionEngine } from './context';
@@ -108,9 +109,7 @@ export function checkShapesGiven(model: ILoadedModel, shapes: ReadonlyMap<string
         );
       }
     } else if (!shape || !shape.every(dim => typeof dim === 'number')) {
-      const template = shape
-        ? shape.map(dim => (typeof dim === 'number' ? dim : '?')).join('x')
-        : 'DxDx...';
+      const template = shapeTemplate(shape);
       const what = shape ? `dims of no fixed size (${shapeToString(shape)})` : 'no declared shape';
       throw new MagicError(
         `input '${name}' of ${path} has ${what}: give its shape with --shapes ${name}:${template}` +
