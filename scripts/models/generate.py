@@ -1,5 +1,6 @@
 """Writes every generated test model into examples/models/: python3 scripts/models/generate.py"""
 
+import segmented
 import small_cnn
 import small_transformer
 import tiny_bert
@@ -8,3 +9,4 @@ if __name__ == "__main__":
     small_cnn.main()
     small_transformer.main()
     tiny_bert.main()
+    segmented.main()

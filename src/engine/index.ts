@@ -17,6 +17,14 @@ export type { PassReport } from './builder/pass';
 export { TimingCache } from './builder/tuner';
 export type { TacticTiming } from './builder/tuner';
 export { Engine, ExecutionContext } from './runtime/engine';
+export { convert, ConvertedModel, planKind } from './runtime/converted';
+export type {
+  ConversionParams,
+  ConvertedRunOptions,
+  OptimizationProfile,
+  ShapeRange
+} from './runtime/converted';
+export type { EngineCacheStats } from './runtime/engine-cache';
 export type {
   BuildReport,
   EngineMemory,
@@ -38,8 +46,9 @@ export type { AttributeValue, Dim, Graph, Node, ValueInfo, ValueType } from './i
 export { opsetOf, shapeTemplate, shapeToString } from './ir/graph';
 export { sizeOf, stridesOf, Tensor } from './ir/tensor';
 export { inferShapes } from './ops/infer';
-export { findOp, supportedOps } from './ops/registry';
+export { findOp, registerOp, supportedOps } from './ops/registry';
 export { OpError } from './ops/types';
+export type { InferInput, OpContext, OpDefinition } from './ops/types';
 export { checkFeeds } from './runtime/feeds';
 export { describeAdapter } from './runtime/fingerprint';
 export { requestEngineDevice } from './runtime/device';
@@ -53,9 +62,15 @@ export * from './reports/types';
 export { deviceReport } from './reports/device';
 export { modelReport, valueSummary } from './reports/model';
 export type { ModelSource } from './reports/model';
-export { partitionGraph, qualifiedOpType } from './reports/partitions';
-export type { PartitionOptions } from './reports/partitions';
+export { partitionGraph } from './reports/partitions';
+export { qualifiedOpType } from './builder/support';
+export type { SupportOptions } from './builder/support';
+export { DEFAULT_MINIMUM_SEGMENT_SIZE, segmentGraph } from './builder/segment';
+export type { GraphSegment, SegmentOptions, Segmentation } from './builder/segment';
+
 export { engineReport } from './reports/engine';
+export { conversionReport, segmentationSummary } from './reports/conversion';
+export type { ConversionReportOptions } from './reports/conversion';
 export type { EngineReportOptions } from './reports/engine';
 export { outputSummary, runReport } from './reports/run';
 export type { OutputSummaryOptions, RunRecord } from './reports/run';

@@ -47,6 +47,25 @@ export function findOp(opType: string, domain = ''): AnyOp | undefined {
   return REGISTRY.get(registryKey(opType, domain));
 }
 
+/**
+ * Adds an op webtrt does not define, as TensorRT's plugin registry does: a custom-domain op
+ * of a model, with its shape inference and CPU reference (and a WebGPU kernel if it has
+ * one). A model using it then converts, the op falling back to its CPU reference when it
+ * has no kernel. Returns a function that removes it again.
+ */
+export function registerOp(op: AnyOp): () => void {
+  const key = registryKey(op.opType, op.domain ?? '');
+  if (REGISTRY.has(key)) {
+    throw new Error(`op ${key} is already defined`);
+  }
+  REGISTRY.set(key, op);
+  return () => {
+    if (REGISTRY.get(key) === op) {
+      REGISTRY.delete(key);
+    }
+  };
+}
+
 /** Every op the engine defines, for `webtrt inspect` and the conformance report. */
 export function supportedOps(): { opType: string; domain: string; webgpu: boolean }[] {
   return ALL_OPS.map(op => ({

@@ -2,7 +2,8 @@ import { Graph } from '../ir/graph';
 import { Engine } from '../runtime/engine';
 import { describeAdapter } from '../runtime/fingerprint';
 import { valueSummary } from './model';
-import { partitionGraph, PartitionOptions } from './partitions';
+import { SegmentOptions } from '../builder/segment';
+import { partitionGraph } from './partitions';
 import type { EngineReport } from './types';
 
 export interface EngineReportOptions {
@@ -11,7 +12,7 @@ export interface EngineReportOptions {
   /** Where the engine's plan was written or read. */
   plan?: { path: string; bytes: number };
   /** How the partition graph segments the nodes (TF-TRT's minimum_segment_size). */
-  partitions?: PartitionOptions;
+  partitions?: SegmentOptions;
 }
 
 /**

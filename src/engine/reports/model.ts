@@ -1,6 +1,8 @@
 import { Dim, Graph } from '../ir/graph';
 import { findOp } from '../ops/registry';
-import { partitionGraph, PartitionOptions, qualifiedOpType } from './partitions';
+import { qualifiedOpType } from '../builder/support';
+import { SegmentOptions } from '../builder/segment';
+import { partitionGraph } from './partitions';
 import type { ModelReport, ValueSummary } from './types';
 
 /** Where an imported model came from: the file as the user named it, its size, the import time. */
@@ -18,7 +20,7 @@ export interface ModelSource {
 export function modelReport(
   graph: Graph,
   source: ModelSource,
-  options: PartitionOptions = {}
+  options: SegmentOptions = {}
 ): ModelReport {
   let elements = 0;
   let bytes = 0;

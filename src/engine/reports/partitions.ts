@@ -2,57 +2,30 @@
  * TF-TRT's segmentation of a model, as a report: which ONNX nodes an engine runs on WebGPU and
  * which fall back to the CPU reference ops, and the graph of nodes and tensors to draw it.
  */
-import { Graph, Node, opsetOf } from '../ir/graph';
-import { findOp } from '../ops/registry';
-import { InferInput } from '../ops/types';
+import { segmentGraph, SegmentOptions, Segmentation } from '../builder/segment';
+import { Graph } from '../ir/graph';
 import type { LayerInfo } from '../runtime/engine';
-import type { PartitionGraph, Segment } from './types';
-
-export interface PartitionOptions {
-  /**
-   * TF-TRT's minimum_segment_size: an engine segment of fewer nodes falls back instead.
-   * Default 1: every run of supported nodes becomes an engine.
-   */
-  minimumSegmentSize?: number;
-}
+import type { PartitionGraph } from './types';
 
 type PartitionNode = PartitionGraph['nodes'][number];
 
 /**
- * Splits `graph` into segments in its (topological) node order: each maximal run of nodes an
- * engine can compute is an engine segment, each run of the others a fallback segment that says
- * which ops it holds, and an engine segment under `minimumSegmentSize` nodes falls back too.
- * An engine computes a node that has a WebGPU kernel, and also one the builder evaluates
- * before any input is fed (see buildTimeNodes), such as the Shape of an input.
+ * The picture of a model's segmentation (segmentGraph): its nodes, each in its segment, and
+ * the tensors between them. `from` is the graph, segmented here with `options`, or a
+ * segmentation already made.
  *
- * With `layers` (an engine built from `graph`, or the engine's own graph, whose nodes are its
- * layers), each node is tagged with the layer that computes it; nodes the builder folded or
- * eliminated have none.
+ * With `layers` (the layers of the engines built from it, or an engine's own graph, whose
+ * nodes are its layers), each node is tagged with the layer that computes it; nodes the
+ * builder folded or eliminated have none.
  */
 export function partitionGraph(
-  graph: Graph,
+  from: Graph | Segmentation,
   layers?: readonly Pick<LayerInfo, 'name' | 'fusedNodes'>[],
-  options: PartitionOptions = {}
+  options: SegmentOptions = {}
 ): PartitionGraph {
-  const minimumSegmentSize = options.minimumSegmentSize ?? 1;
-  if (!Number.isInteger(minimumSegmentSize) || minimumSegmentSize < 1) {
-    throw new Error(
-      `minimumSegmentSize must be a positive integer, got ${String(options.minimumSegmentSize)}`
-    );
-  }
-  const segments: Segment[] = [];
-  const segmentOf = new Map<Node, string>();
-  for (const run of supportRuns(graph)) {
-    const tooSmall = run.reasons.length === 0 && run.nodes.length < minimumSegmentSize;
-    const kind = run.reasons.length === 0 && !tooSmall ? 'engine' : 'fallback';
-    const id = `${kind} ${segments.length}`;
-    const reason = tooSmall
-      ? `${run.nodes.length} node${run.nodes.length === 1 ? '' : 's'} < minimum_segment_size ${minimumSegmentSize}`
-      : run.reasons.join('; ');
-    segments.push({ id, kind, nodes: run.nodes.length, ...(reason && { reason }) });
-    run.nodes.forEach(node => segmentOf.set(node, id));
-  }
-
+  const { graph, segments } = 'segments' in from ? from : segmentGraph(from, options);
+  const segmentOf = new Map<string, string>();
+  segments.forEach(({ id, nodes }) => nodes.forEach(node => segmentOf.set(node.name, id)));
   const layerOf = layerNames(layers ?? []);
   const ids = new UniqueIds(graph.nodes.map(node => node.name));
   const inputIds = graph.inputs.map(input => ids.claim(input.name, 'input'));
@@ -65,7 +38,7 @@ export function partitionGraph(
         id: node.name,
         opType: node.opType,
         role: 'op' as const,
-        segment: segmentOf.get(node)!,
+        segment: segmentOf.get(node.name)!,
         ...(layer !== undefined && { layer })
       };
     }),
@@ -92,7 +65,16 @@ export function partitionGraph(
     node.inputs.forEach(name => name && connect(name, node.name));
   }
   graph.outputs.forEach((output, i) => connect(output.name, outputIds[i]));
-  return { segments, nodes, edges };
+  return {
+    segments: segments.map(({ id, kind, nodes, reason }) => ({
+      id,
+      kind,
+      nodes: nodes.length,
+      ...(reason && { reason })
+    })),
+    nodes,
+    edges
+  };
 }
 
 function boundaryNode(id: string, role: 'input' | 'output'): PartitionNode {
@@ -138,93 +120,4 @@ function layerNames(
     tag(layer.name, layer.name);
   }
   return layerOf;
-}
-
-/** Consecutive nodes of one support: `reasons` is empty for nodes an engine computes. */
-interface SupportRun {
-  nodes: Node[];
-  reasons: string[];
-}
-
-function supportRuns(graph: Graph): SupportRun[] {
-  const atBuildTime = buildTimeNodes(graph);
-  const runs: SupportRun[] = [];
-  for (const node of graph.nodes) {
-    const reason = atBuildTime.has(node) ? undefined : fallbackReason(node);
-    const last = runs[runs.length - 1];
-    if (last && (last.reasons.length === 0) === (reason === undefined)) {
-      last.nodes.push(node);
-      if (reason !== undefined && !last.reasons.includes(reason)) {
-        last.reasons.push(reason);
-      }
-    } else {
-      runs.push({ nodes: [node], reasons: reason === undefined ? [] : [reason] });
-    }
-  }
-  return runs;
-}
-
-/** The op type, with its domain when that is not ai.onnx: "Conv", "com.microsoft::Attention". */
-export function qualifiedOpType(node: Pick<Node, 'opType' | 'domain'>): string {
-  return node.domain ? `${node.domain}::${node.opType}` : node.opType;
-}
-
-/** Why no engine computes `node`, or undefined when it has a WebGPU kernel. */
-function fallbackReason(node: Node): string | undefined {
-  const op = findOp(node.opType, node.domain);
-  const name = qualifiedOpType(node);
-  if (!op) {
-    return `${name} is not supported`;
-  }
-  return op.webgpu ? undefined : `${name} has no WebGPU kernel`;
-}
-
-/**
- * The nodes whose outputs the builder knows before any input is fed: it fixes every input's
- * shape, then answers Shape and Size from shapes and folds what reads only constants into
- * initializers (foldConstants). Such nodes need no kernel. Folding has a size rule (a node
- * that would build a large tensor from a small one stays) that needs the concrete shapes,
- * which a model's symbolic dims do not give: it is not applied here.
- */
-function buildTimeNodes(graph: Graph): Set<Node> {
-  const known = new Set(graph.initializers.keys());
-  const nodes = new Set<Node>();
-  for (const node of graph.nodes) {
-    const inputs = node.inputs.filter(name => name);
-    const constant = inputs.length > 0 && inputs.every(name => known.has(name));
-    if (constant || answeredFromShapes(graph, node)) {
-      nodes.add(node);
-      node.outputs.forEach(name => name && known.add(name));
-    }
-  }
-  return nodes;
-}
-
-/**
- * Whether shape inference gives the node's outputs from its inputs' shapes alone once those
- * are fixed (Shape, Size). Symbolic and unknown dims stand in as 1: any fixed size would do.
- */
-function answeredFromShapes(graph: Graph, node: Node): boolean {
-  const op = findOp(node.opType, node.domain);
-  if (!op || node.outputs.length === 0) {
-    return false;
-  }
-  const inputTypes = node.inputs.map((name): InferInput | undefined => {
-    const constant = graph.initializers.get(name);
-    if (constant) {
-      return { dtype: constant.dtype, shape: [...constant.shape], value: constant };
-    }
-    const type = graph.valueTypes.get(name) ?? graph.inputs.find(input => input.name === name);
-    return (
-      type && { dtype: type.dtype, shape: type.shape?.map(d => (typeof d === 'number' ? d : 1)) }
-    );
-  });
-  try {
-    const ctx = { opset: opsetOf(graph, node.domain), node };
-    const outputs = op.inferTypes(inputTypes, op.parseAttributes(ctx), ctx);
-    return node.outputs.every((name, i) => !name || outputs[i]?.value !== undefined);
-  } catch {
-    // Inference may reject what it was not meant to see without values: the node then runs.
-    return false;
-  }
 }

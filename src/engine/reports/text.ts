@@ -8,6 +8,7 @@ import { columns, counted, field, formatBytes, formatCount, formatMs, formatValu
 import { PROFILE_CLOCKS } from './profile';
 import type {
   BenchReport,
+  ConversionReport,
   DeviceReport,
   EngineReport,
   ModelReport,
@@ -32,6 +33,8 @@ function textLines(report: Report): string[] {
       return modelLines(report);
     case 'engine':
       return engineLines(report);
+    case 'conversion':
+      return conversionLines(report);
     case 'run':
       return runLines(report);
     case 'profile':
@@ -180,6 +183,97 @@ function engineLines(report: EngineReport): string[] {
     field('weights', `${formatBytes(weights.bytes)} in ${counted(weights.tensors, 'tensor')}`),
     ...partitionLines(report.partitions),
     ...(plan ? [field('plan', `${plan.path}: ${formatBytes(plan.bytes)}`)] : [])
+  ];
+}
+
+/**
+ * TF-TRT's converter.summary(): a row per engine with its nodes, inputs and outputs (dtypes
+ * and shapes) and the op types inside, the number of engines, the share of nodes converted
+ * and the op types left out with why; then each engine's cache.
+ */
+function conversionLines(report: ConversionReport): string[] {
+  const { engines, converted, unconverted } = report;
+  const percent = converted.total ? (100 * converted.nodes) / converted.total : 100;
+  const types = (values: ConversionReport['engines'][number]['inputs']) =>
+    values.map(value => value.dtype ?? '?').join(', ');
+  const shapes = (values: ConversionReport['engines'][number]['inputs']) =>
+    values.map(value => shapeText(value.shape)).join(', ');
+  const engineRows = columns(
+    [
+      [
+        'engine',
+        '# nodes',
+        '# inputs',
+        '# outputs',
+        'input dtypes',
+        'output dtypes',
+        'input shapes',
+        'output shapes'
+      ],
+      ...engines.map(engine => [
+        engine.segment,
+        String(engine.nodes),
+        String(engine.inputs.length),
+        String(engine.outputs.length),
+        types(engine.inputs),
+        types(engine.outputs),
+        shapes(engine.inputs),
+        shapes(engine.outputs)
+      ])
+    ],
+    ''
+  );
+  const [header, ...rows] = engineRows;
+  const rule = '='.repeat(header.length);
+  const cacheLines = engines.flatMap(({ segment, cache }) =>
+    cache
+      ? [
+          `  ${segment}: ${counted(cache.entries.length, 'engine')} of ${cache.capacity}, ` +
+            `${counted(cache.hits, 'hit')}, ${counted(cache.misses, 'miss', 'misses')}, ` +
+            `${counted(cache.evictions, 'eviction')}, built in ${formatMs(cache.buildTimeMs)}`,
+          ...columns(
+            cache.entries.map(entry => [
+              Object.entries(entry.shapes)
+                .map(([name, shape]) => `${name} ${shapeText(shape)}`)
+                .join(', '),
+              counted(entry.hits, 'hit'),
+              `built in ${formatMs(entry.buildTimeMs)}`
+            ]),
+            '    '
+          )
+        ]
+      : []
+  );
+  return [
+    field('source', report.source),
+    ...(report.device ? [field('device', report.device)] : []),
+    field(
+      'params',
+      `precision ${report.precision}, minimum_segment_size ${report.minimumSegmentSize}, ` +
+        `maximum_cached_engines ${report.maximumCachedEngines}` +
+        (report.denyOps.length ? `, denyOps ${report.denyOps.join(',')}` : '')
+    ),
+    header,
+    rule,
+    ...engines.flatMap((engine, i) => [
+      rows[i],
+      ...engine.ops.map(({ op, count }) => `    - ${op}: ${count}x`)
+    ]),
+    rule,
+    `[*] Total number of engines: ${engines.length}`,
+    `[*] % of ops converted: ${percent.toFixed(2)}% [${converted.nodes}/${converted.total}]`,
+    ...(unconverted.length
+      ? [
+          '[*] Ops not converted, with why:',
+          ...unconverted.map(
+            ({ op, count, reasons }) => `    - ${op}: ${count}x (${reasons.join('; ')})`
+          )
+        ]
+      : []),
+    ...(cacheLines.length ? ['engine caches', ...cacheLines] : []),
+    ...(report.plan
+      ? [field('plan', `${report.plan.path}: ${formatBytes(report.plan.bytes)}`)]
+      : [])
   ];
 }
 

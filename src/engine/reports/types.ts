@@ -8,6 +8,7 @@ import type { Precision } from '../builder/config';
 import type { PassReport } from '../builder/pass';
 import type { DataType } from '../ir/dtype';
 import type { EngineMemory, LayerInfo } from '../runtime/engine';
+import type { EngineCacheStats } from '../runtime/engine-cache';
 import type { LatencySummary } from '../runtime/stats';
 
 /** The adapter and what kernels can use on it: the tutorials' "Tensor Core present?" check. */
@@ -119,6 +120,45 @@ export interface EngineReport {
   partitions: PartitionGraph;
 }
 
+export type SegmentValue = Omit<ValueSummary, 'dtype'> & { dtype?: DataType };
+
+/**
+ * A converted model (TF-TRT's converter.summary()): one row per engine segment, the share of
+ * ONNX nodes converted, the op types that fell back and why, and each segment's engine cache.
+ */
+export interface ConversionReport {
+  kind: 'conversion';
+  source: string;
+  /** Where its plan was written or read, when it was. */
+  plan?: { path: string; bytes: number };
+  /** Absent when no device was involved (`webtrt summary`). */
+  device?: string;
+  precision: Precision;
+  minimumSegmentSize: number;
+  denyOps: string[];
+  maximumCachedEngines: number;
+  engines: {
+    /** The engine segment's id ('engine 0'). */
+    segment: string;
+    nodes: number;
+    /**
+     * Its inputs and outputs as inference types them (symbolic dims kept); a value after an
+     * op webtrt does not know has no type.
+     */
+    inputs: SegmentValue[];
+    outputs: SegmentValue[];
+    /** The op types inside, most frequent first. */
+    ops: { op: string; count: number }[];
+    /** The engines built for it; absent in a summary made without building. */
+    cache?: EngineCacheStats;
+  }[];
+  /** ONNX nodes in engine segments, of all. */
+  converted: { nodes: number; total: number };
+  /** The op types of nodes that fall back, most frequent first, each with its reasons. */
+  unconverted: { op: string; count: number; reasons: string[] }[];
+  partitions: PartitionGraph;
+}
+
 /** Statistics of one output tensor of a run. */
 export interface OutputSummary {
   name: string;
@@ -194,7 +234,13 @@ export interface BenchReport {
 }
 
 export type Report =
-  DeviceReport | ModelReport | EngineReport | RunReport | ProfileReport | BenchReport;
+  | DeviceReport
+  | ModelReport
+  | EngineReport
+  | ConversionReport
+  | RunReport
+  | ProfileReport
+  | BenchReport;
 
 /** The MIME type a notebook output of this report kind carries. */
 export function reportMimeType(kind: Report['kind']): string {
