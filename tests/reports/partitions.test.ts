@@ -44,7 +44,9 @@ function graphWithFallbackInTheMiddle(): Graph {
 
 describe('partitionGraph', () => {
   test('runs of supported nodes are engines, the nodes between them fall back, naming their ops', () => {
-    const partitions = partitionGraph(graphWithFallbackInTheMiddle());
+    const partitions = partitionGraph(graphWithFallbackInTheMiddle(), undefined, {
+      minimumSegmentSize: 1
+    });
     assert.deepEqual(partitions.segments, [
       { id: 'engine 0', kind: 'engine', nodes: 2 },
       {
@@ -94,10 +96,8 @@ describe('partitionGraph', () => {
     );
   });
 
-  test('engine segments under minimumSegmentSize fall back, saying so', () => {
-    const { segments } = partitionGraph(graphWithFallbackInTheMiddle(), undefined, {
-      minimumSegmentSize: 3
-    });
+  test('engine segments under minimumSegmentSize (3 unless given) fall back, saying so', () => {
+    const { segments } = partitionGraph(graphWithFallbackInTheMiddle());
     assert.deepEqual(
       segments.map(s => [s.id, s.reason]),
       [
@@ -113,7 +113,7 @@ describe('partitionGraph', () => {
     assert.ok(single.segments.every(s => s.kind === 'fallback'));
     assert.throws(
       () => partitionGraph(graphWithFallbackInTheMiddle(), undefined, { minimumSegmentSize: 0 }),
-      /minimumSegmentSize must be a positive integer, got 0/
+      /minimumSegmentSize must be an integer of at least 1, got 0/
     );
   });
 

@@ -96,10 +96,9 @@ function kernelRefusal(graph: Graph, node: Node, known: ReadonlySet<string>): st
   const inputsKnown = node.inputs.every(
     (name, i) => !name || inputTypes[i]?.shape?.every(dim => dim !== null)
   );
-  const dataDependent = node.outputs.find(name => {
-    const shape = name ? typeOf(name)?.shape : [];
-    return !shape || shape.some(dim => dim === null);
-  });
+  const dataDependent = node.outputs.find(
+    name => name && typeOf(name)?.shape?.some(dim => dim === null)
+  );
   if (inputsKnown && dataDependent !== undefined) {
     return `${opType}: the shape of output '${dataDependent}' depends on the data`;
   }

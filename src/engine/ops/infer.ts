@@ -1,6 +1,6 @@
 import { Graph, ValueType } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { prepareNodes } from '../runtime/prepare';
+import { prepareNode } from '../runtime/prepare';
 import { InferInput, OpError } from './types';
 
 /** Constant values up to this many elements are computed during inference (shape math). */
@@ -20,40 +20,47 @@ export function inferShapes(graph: Graph): void {
   for (const input of graph.inputs) {
     known.set(input.name, { dtype: input.dtype, shape: input.shape });
   }
-  for (const step of prepareNodes(graph)) {
-    const { node } = step;
-    const inputs = node.inputs.map(name => {
-      if (!name) {
-        return undefined;
+  try {
+    for (const node of graph.nodes) {
+      const step = prepareNode(graph, node);
+      const inputs = node.inputs.map(name => {
+        if (!name) {
+          return undefined;
+        }
+        const value = known.get(name);
+        if (!value) {
+          throw new OpError(node, `input '${name}' is not produced by any earlier node`);
+        }
+        return value;
+      });
+      let types: InferInput[];
+      try {
+        types = step.op.inferTypes(inputs, step.attrs, step.ctx);
+      } catch (error) {
+        throw error instanceof OpError ? error : new OpError(node, (error as Error).message);
       }
-      const value = known.get(name);
-      if (!value) {
-        throw new OpError(node, `input '${name}' is not produced by any earlier node`);
-      }
-      return value;
-    });
-    let types: InferInput[];
-    try {
-      types = step.op.inferTypes(inputs, step.attrs, step.ctx);
-    } catch (error) {
-      throw error instanceof OpError ? error : new OpError(node, (error as Error).message);
+      const values = propagateConstants(
+        step.op.cpu.bind(step.op),
+        inputs,
+        step.attrs,
+        step.ctx,
+        types
+      );
+      node.outputs.forEach((name, i) => {
+        if (name && types[i]) {
+          const value = types[i].value ?? values?.[i];
+          known.set(
+            name,
+            value ? { dtype: value.dtype, shape: [...value.shape], value } : types[i]
+          );
+        }
+      });
     }
-    const values = propagateConstants(
-      step.op.cpu.bind(step.op),
-      inputs,
-      step.attrs,
-      step.ctx,
-      types
-    );
-    node.outputs.forEach((name, i) => {
-      if (name && types[i]) {
-        const value = types[i].value ?? values?.[i];
-        known.set(name, value ? { dtype: value.dtype, shape: [...value.shape], value } : types[i]);
-      }
-    });
-  }
-  for (const [name, info] of known) {
-    graph.valueTypes.set(name, { dtype: info.dtype, shape: info.shape });
+  } finally {
+    // What was inferred before a node that fails stays: the import keeps it for reports.
+    for (const [name, info] of known) {
+      graph.valueTypes.set(name, { dtype: info.dtype, shape: info.shape });
+    }
   }
   graph.outputs = graph.outputs.map(output => {
     const inferred = known.get(output.name);

@@ -20,22 +20,25 @@ export { UnsupportedOpError };
  * engine does not know fails before anything runs, naming the node.
  */
 export function prepareNodes(graph: Graph): PreparedNode[] {
-  return graph.nodes.map(node => {
-    const op = findOp(node.opType, node.domain);
-    if (!op) {
-      const domain = node.domain ? ` in domain '${node.domain}'` : '';
-      throw new UnsupportedOpError(node, `op ${node.opType}${domain} is not supported`);
-    }
-    const ctx: OpContext = { opset: opsetOf(graph, node.domain), node };
-    if (op.sinceVersion !== undefined && ctx.opset < op.sinceVersion) {
-      throw new UnsupportedOpError(
-        node,
-        `opset ${ctx.opset} is older than opset ${op.sinceVersion}, the oldest this op supports`
-      );
-    }
-    const attrs = op.parseAttributes(ctx);
-    return { node, op, attrs, ctx, hostInputs: op.hostInputs?.(attrs) ?? [] };
-  });
+  return graph.nodes.map(node => prepareNode(graph, node));
+}
+
+/** Binds one node of `graph` to its op and parses its attributes (see prepareNodes). */
+export function prepareNode(graph: Graph, node: Node): PreparedNode {
+  const op = findOp(node.opType, node.domain);
+  if (!op) {
+    const domain = node.domain ? ` in domain '${node.domain}'` : '';
+    throw new UnsupportedOpError(node, `op ${node.opType}${domain} is not supported`);
+  }
+  const ctx: OpContext = { opset: opsetOf(graph, node.domain), node };
+  if (op.sinceVersion !== undefined && ctx.opset < op.sinceVersion) {
+    throw new UnsupportedOpError(
+      node,
+      `opset ${ctx.opset} is older than opset ${op.sinceVersion}, the oldest this op supports`
+    );
+  }
+  const attrs = op.parseAttributes(ctx);
+  return { node, op, attrs, ctx, hostInputs: op.hostInputs?.(attrs) ?? [] };
 }
 
 /** For each value name, the index of the last node that reads it (graph outputs: Infinity). */
