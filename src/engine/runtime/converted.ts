@@ -7,10 +7,13 @@
 import { build, BuildOptions, BuildProgress } from '../builder/build';
 import { BuilderConfig, checkConfig } from '../builder/config';
 import { GraphSegment, segmentGraph, SegmentOptions, Segmentation } from '../builder/segment';
+import { qualifiedOpType } from '../builder/support';
 import { TimingCache } from '../builder/tuner';
 import { Graph, shapeToString } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { randomInput, seededRandom } from '../io/random';
+import { findOp } from '../ops/registry';
+import { OpError } from '../ops/types';
 import { Engine } from './engine';
 import { CachedEngine, EngineCache, EngineKey, padBatch, sliceBatch } from './engine-cache';
 import { checkFeeds } from './feeds';
@@ -49,13 +52,29 @@ export interface ConvertedRunOptions {
   onBuildProgress?: (segment: GraphSegment, progress: BuildProgress) => void;
 }
 
-/** Splits `graph` into segments with `params` (see segmentGraph); engines are built when needed. */
+/**
+ * Splits `graph` into segments with `params` (see segmentGraph); engines are built when
+ * needed. Fails, naming the node, when an op falls back that the CPU cannot run either (an
+ * op webtrt does not define: registerOp adds one).
+ */
 export function convert(graph: Graph, params: ConversionParams, device: GPUDevice): ConvertedModel {
   checkConfig(params);
   if (params.profile) {
     checkProfile(graph, params.profile);
   }
-  return new ConvertedModel(segmentGraph(graph, params), params, device);
+  const segmentation = segmentGraph(graph, params);
+  for (const segment of segmentation.segments) {
+    if (segment.kind === 'fallback') {
+      const unknown = segment.nodes.find(node => !findOp(node.opType, node.domain));
+      if (unknown) {
+        throw new OpError(
+          unknown,
+          `${qualifiedOpType(unknown)} is defined neither for an engine nor for the CPU fallback: register it with registerOp`
+        );
+      }
+    }
+  }
+  return new ConvertedModel(segmentation, params, device);
 }
 
 export class ConvertedModel {
