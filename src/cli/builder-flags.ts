@@ -1,15 +1,50 @@
 /**
  * The builder's flags, which `webtrt build` and `webtrt exec --onnx` share as trtexec's
  * build and exec share them: precision, shapes and an optimization profile, memory pools,
- * per-layer precisions. Parsed into a BuilderConfig; every mistake is a UsageError that
- * names the flag.
+ * per-layer precisions, and TF-TRT's conversion parameters (how a model with ops an engine
+ * cannot run splits into engines and fallback). Parsed into a BuilderConfig and the
+ * conversion's options; every mistake is a UsageError that names the flag.
  */
 import { integerFlag, OptionSpecs, ParsedArgs, stringListFlag } from './args';
-import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision } from './engine';
+import {
+  BuilderConfig,
+  MAX_OPTIMIZATION_LEVEL,
+  OptimizationProfile,
+  Precision,
+  SegmentOptions
+} from './engine';
 import { UsageError } from './errors';
 import { parseShapeFlags } from './inputs';
 
 type LayerPrecision = NonNullable<BuilderConfig['layerPrecisions']>[string];
+
+export const PRECISION_OPTIONS: OptionSpecs = {
+  fp16: { type: 'boolean' },
+  best: { type: 'boolean' }
+};
+
+export const PRECISION_HELP = `  --fp16                      allow FP16 layers beside FP32 (trtexec's --fp16)
+  --best                      allow every precision webtrt has (trtexec's --best)`;
+
+/** TF-TRT's conversion parameters, which `webtrt summary` takes as well. */
+export const CONVERSION_OPTIONS: OptionSpecs = {
+  minimumSegmentSize: { type: 'string' },
+  denyOps: { type: 'string', multiple: true },
+  maxAllowedEngines: { type: 'string' },
+  maximumCachedEngines: { type: 'string' }
+};
+
+export const CONVERSION_HELP = `  --denyOps Cast,dom::Op      op types that fall back to the CPU whatever their
+                              support (TF-TRT's TF_TRT_OP_DENYLIST), comma separated
+                              or repeated; an op of another domain than ai.onnx as
+                              domain::Op. A model with such ops, or ops no engine
+                              runs, converts: its engines run on WebGPU, the rest
+                              on the CPU reference ops
+  --minimumSegmentSize N      engine segments of fewer nodes fall back (default 3)
+  --maxAllowedEngines N       keep the N largest engine segments, the rest fall back
+  --maximumCachedEngines N    engines a converted model keeps per segment, one per
+                              input shapes seen, least recently used evicted
+                              (default 1)`;
 
 /** The flags that configure a build (--shapes also sets the shapes a run feeds). */
 export const BUILDER_OPTIONS: OptionSpecs = {
@@ -17,11 +52,11 @@ export const BUILDER_OPTIONS: OptionSpecs = {
   minShapes: { type: 'string', multiple: true },
   optShapes: { type: 'string', multiple: true },
   maxShapes: { type: 'string', multiple: true },
-  fp16: { type: 'boolean' },
-  best: { type: 'boolean' },
+  ...PRECISION_OPTIONS,
   memPoolSize: { type: 'string', multiple: true },
   layerPrecisions: { type: 'string', multiple: true },
-  builderOptimizationLevel: { type: 'string' }
+  builderOptimizationLevel: { type: 'string' },
+  ...CONVERSION_OPTIONS
 };
 
 /** The builder flags' lines of a command's --help. */
@@ -32,17 +67,18 @@ export const BUILDER_HELP = `  --shapes name:1x3x224x224   the shape the engine 
   --maxShapes name:32x3x224x224
                               an optimization profile: the smallest, usual and largest
                               shape of each input (all three, or --optShapes alone).
-                              The engine is built and runs at the opt shapes; running
-                              at other shapes comes with the engine cache later
-  --fp16                      allow FP16 layers beside FP32 (trtexec's --fp16)
-  --best                      allow every precision webtrt has (trtexec's --best)
+                              An engine is built and runs at the opt shapes; a
+                              converted model (see --denyOps) runs any shapes within
+                              the profile, building engines as they are needed
+${PRECISION_HELP}
   --memPoolSize workspace:N   the most workspace the kernels may use beyond their
                               outputs, in MiB (or with a unit: 512K, 64M, 1G)
   --layerPrecisions name:fp16,other:fp32
                               hold the layers of these ONNX nodes to fp32 or fp16
   --builderOptimizationLevel N
                               0 to 5 (default 3): how hard the builder times the
-                              tactics of each layer; 0 takes each kernel's default`;
+                              tactics of each layer; 0 takes each kernel's default
+${CONVERSION_HELP}`;
 
 /** Flags that only a build reads, for the messages of exec --loadEngine and --native. */
 const BUILD_ONLY_FLAGS = Object.keys(BUILDER_OPTIONS).filter(name => name !== 'shapes');
@@ -60,12 +96,18 @@ export interface ShapeProfile {
   max: Map<string, number[]>;
 }
 
+/** How a model splits into engines and fallback, and how many engines each segment keeps. */
+export interface ConversionFlags extends SegmentOptions {
+  maximumCachedEngines?: number;
+}
+
 export interface BuilderFlags {
   /** The build's configuration; its `shapes` are the opt shapes when there is a profile. */
   config: BuilderConfig;
   /** The input shapes given, by --shapes or as the profile's opt shapes. */
   shapes: Map<string, number[]>;
   profile?: ShapeProfile;
+  conversion: ConversionFlags;
 }
 
 export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
@@ -73,8 +115,10 @@ export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
   const given = parseShapeFlags(stringListFlag(args, 'shapes'), 'shapes', command);
   const profile = parseProfile(args);
   const shapes = profile ? shapesAtOpt(given, profile, command) : given;
-  const precision: Precision = args.values.best ? 'best' : args.values.fp16 ? 'fp16' : 'fp32';
-  const config: BuilderConfig = { precision, shapes: Object.fromEntries(shapes) };
+  const config: BuilderConfig = {
+    precision: parsePrecision(args),
+    shapes: Object.fromEntries(shapes)
+  };
   const workspace = parseMemoryPools(stringListFlag(args, 'memPoolSize'), command);
   if (workspace !== undefined) {
     config.maxWorkspaceBytes = workspace;
@@ -93,7 +137,58 @@ export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
   if (layerPrecisions.size > 0) {
     config.layerPrecisions = Object.fromEntries(layerPrecisions);
   }
-  return { config, shapes, ...(profile && { profile }) };
+  const conversion = parseConversionFlags(args);
+  return { config, shapes, ...(profile && { profile }), conversion };
+}
+
+export function parsePrecision(args: ParsedArgs): Precision {
+  return args.values.best ? 'best' : args.values.fp16 ? 'fp16' : 'fp32';
+}
+
+/** --denyOps, --minimumSegmentSize, --maxAllowedEngines and --maximumCachedEngines. */
+export function parseConversionFlags(args: ParsedArgs): ConversionFlags {
+  const flags: ConversionFlags = {};
+  const denyOps = parseDenyOps(stringListFlag(args, 'denyOps'), args.command);
+  if (denyOps.length > 0) {
+    flags.denyOps = denyOps;
+  }
+  const integers = [
+    ['minimumSegmentSize', 1],
+    ['maxAllowedEngines', 0],
+    ['maximumCachedEngines', 1]
+  ] as const;
+  for (const [name, min] of integers) {
+    const value = integerFlag(args, name, min);
+    if (value !== undefined) {
+      flags[name] = value;
+    }
+  }
+  return flags;
+}
+
+/** An op type as ONNX names it: "Cast", or "com.example::Swish" for another domain. */
+const OP_TYPE = /^(?:[A-Za-z_][\w.]*::)?[A-Za-z_]\w*$/;
+
+function parseDenyOps(values: readonly string[], command: string): string[] {
+  const ops = values.flatMap(value => value.split(',')).filter(op => op);
+  const malformed = ops.find(op => !OP_TYPE.test(op));
+  if (malformed !== undefined) {
+    throw new UsageError(
+      `--denyOps '${malformed}' is not an op type: give Cast, or domain::Op for an op of another domain (com.example::Swish)`,
+      command
+    );
+  }
+  return [...new Set(ops)];
+}
+
+/** The profile as a converted model bounds its inputs with it. */
+export function optimizationProfile(profile: ShapeProfile): OptimizationProfile {
+  return Object.fromEntries(
+    [...profile.opt].map(([name, opt]) => [
+      name,
+      { min: profile.min.get(name)!, opt, max: profile.max.get(name)! }
+    ])
+  );
 }
 
 /**
@@ -181,7 +276,7 @@ function shapesAtOpt(
     if (opt && opt.join('x') !== shape.join('x')) {
       throw new UsageError(
         `--shapes ${name}:${shape.join('x')} differs from --optShapes ${name}:${opt.join('x')}: ` +
-          'the engine runs at its opt shapes only (other shapes come with the engine cache later)',
+          'an engine runs at its opt shapes only',
         command
       );
     }

@@ -7,12 +7,14 @@ import { execCommand } from './commands/exec';
 import { infoCommand } from './commands/info';
 import { inspectCommand } from './commands/inspect';
 import { runCommand } from './commands/run';
+import { summaryCommand } from './commands/summary';
 import { UsageError } from './errors';
 import { columns } from './engine';
 
 const COMMANDS: readonly Command[] = [
   infoCommand,
   inspectCommand,
+  summaryCommand,
   runCommand,
   buildCommand,
   execCommand,
