@@ -91,10 +91,10 @@ function kernelRefusal(graph: Graph, node: Node, known: ReadonlySet<string>): st
   if (declined) {
     return `${opType}: ${declined}`;
   }
-  // Inference stops at an op webtrt does not know, and a model may leave dims unknown: only
-  // an unknown dim that this node makes from known ones is the data's doing.
+  // An unknown output dim is the data's doing only when every input size is known: from
+  // symbolic dims (a dynamic image size through a strided Conv) inference may not follow.
   const inputsKnown = node.inputs.every(
-    (name, i) => !name || inputTypes[i]?.shape?.every(dim => dim !== null)
+    (name, i) => !name || inputTypes[i]?.shape?.every(dim => typeof dim === 'number')
   );
   const dataDependent = node.outputs.find(
     name => name && typeOf(name)?.shape?.some(dim => dim === null)
