@@ -1,7 +1,19 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
+import { importOnnx } from '../../src/engine/onnx/index';
+import { convert } from '../../src/engine/runtime/converted';
+import { errorStats } from '../helpers/compare';
+import { testDevice, UNTUNED } from '../helpers/gpu';
+import { runOnnxRuntime } from '../helpers/ort';
 import { seededRandom } from '../helpers/random';
-import { checkAgainstOnnxRuntime, checkEngineAgainstOnnxRuntime, PPOCR_MODELS } from './oracle';
+import {
+  checkAgainstOnnxRuntime,
+  checkEngineAgainstOnnxRuntime,
+  MODEL_TOLERANCE,
+  PPOCR_MODELS
+} from './oracle';
 
 // PaddleOCR's exports (paddle2onnx): opset 9 for the text-direction classifier, opset 11 for
 // the detector. Input sizes are small for SwiftShader; the detector needs multiples of 32.
@@ -34,6 +46,34 @@ test('PP-OCRv4 text detector (opset 11) agrees with ONNX Runtime', async () => {
     inputs: { x: textLikeImage(64, 64, 102) },
     seed: 102
   });
+});
+
+test('PP-OCRv4 text detector with Resize denied: engines around the fallback Resizes agree with ONNX Runtime', async () => {
+  const model = `${PPOCR_MODELS}/ch_PP-OCRv4_det_infer.onnx`;
+  const bytes = new Uint8Array(readFileSync(model));
+  const converted = convert(
+    importOnnx(bytes, { source: model }),
+    { ...UNTUNED, precision: 'fp32', denyOps: ['Resize'] },
+    await testDevice()
+  );
+  try {
+    const fallback = converted.segments.filter(s => s.kind === 'fallback');
+    const resizes = fallback.flatMap(s => s.nodes).filter(node => node.opType === 'Resize');
+    assert.equal(resizes.length, 6);
+    assert.ok(converted.engineSegments.length >= 2);
+    const x = textLikeImage(64, 64, 103);
+    const expected = await runOnnxRuntime(bytes, { x });
+    const actual = await converted.run({ x });
+    const name = Object.keys(expected)[0];
+    const { maxRel } = errorStats(actual[name], expected[name]);
+    console.log(
+      `${model} with Resize denied: ${converted.engineSegments.length} engines, ` +
+        `${fallback.length} fallback segments; relative error ${maxRel.toExponential(2)}`
+    );
+    assert.ok(maxRel <= MODEL_TOLERANCE, `relative error ${maxRel} exceeds ${MODEL_TOLERANCE}`);
+  } finally {
+    converted.destroy();
+  }
 });
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
