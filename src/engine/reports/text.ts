@@ -15,6 +15,7 @@ import type {
   OutputSummary,
   PartitionGraph,
   ProfileReport,
+  SegmentValue,
   Report,
   RunReport,
   ValueSummary
@@ -194,37 +195,30 @@ function engineLines(report: EngineReport): string[] {
 function conversionLines(report: ConversionReport): string[] {
   const { engines, converted, unconverted } = report;
   const percent = converted.total ? (100 * converted.nodes) / converted.total : 100;
-  const types = (values: ConversionReport['engines'][number]['inputs']) =>
-    values.map(value => value.dtype ?? '?').join(', ');
-  const shapes = (values: ConversionReport['engines'][number]['inputs']) =>
-    values.map(value => shapeText(value.shape)).join(', ');
-  const engineRows = columns(
+  const dtypes = (values: readonly SegmentValue[]) =>
+    [...new Set(values.map(value => value.dtype ?? '?'))].join(', ');
+  const [header, ...rows] = columns(
     [
-      [
-        'engine',
-        '# nodes',
-        '# inputs',
-        '# outputs',
-        'input dtypes',
-        'output dtypes',
-        'input shapes',
-        'output shapes'
-      ],
+      ['engine', '# nodes', '# inputs', '# outputs', 'input dtypes', 'output dtypes'],
       ...engines.map(engine => [
         engine.segment,
         String(engine.nodes),
         String(engine.inputs.length),
         String(engine.outputs.length),
-        types(engine.inputs),
-        types(engine.outputs),
-        shapes(engine.inputs),
-        shapes(engine.outputs)
+        dtypes(engine.inputs),
+        dtypes(engine.outputs)
       ])
     ],
     ''
   );
-  const [header, ...rows] = engineRows;
   const rule = '='.repeat(header.length);
+  const borderRows = (values: readonly SegmentValue[], title: string) =>
+    values.map((value, i) => [
+      i === 0 ? title : '',
+      value.name,
+      value.dtype ?? '?',
+      shapeText(value.shape)
+    ]);
   const cacheLines = engines.flatMap(({ segment, cache }) =>
     cache
       ? [
@@ -257,6 +251,10 @@ function conversionLines(report: ConversionReport): string[] {
     rule,
     ...engines.flatMap((engine, i) => [
       rows[i],
+      ...columns(
+        [...borderRows(engine.inputs, 'inputs'), ...borderRows(engine.outputs, 'outputs')],
+        '    '
+      ),
       ...engine.ops.map(({ op, count }) => `    - ${op}: ${count}x`)
     ]),
     rule,
