@@ -48,6 +48,7 @@ export type {
   Backend,
   BuilderConfig,
   ConversionParams,
+  ConversionReportOptions,
   DataType,
   EngineCacheStats,
   Dim,

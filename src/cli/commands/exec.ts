@@ -17,8 +17,12 @@ import {
 } from '../builder-flags';
 import { Command } from '../command';
 import {
+  conversionReport,
+  ConversionReportOptions,
+  ConvertedModel,
   describeAdapter,
   Engine,
+  EngineCacheStats,
   engineReport,
   EngineReportOptions,
   field,
@@ -28,11 +32,13 @@ import {
   latencySummary,
   NativeExecutor,
   PhaseTimes,
+  planKind,
   prepareNodes,
   profileReport,
   ProfileReport,
   profileTrace,
   reportText,
+  segmentGraph,
   Tensor,
   TimedExecution
 } from '../engine';
@@ -41,7 +47,13 @@ import { readBytes, writeBytes } from '../files';
 import { requestNodeDevice } from '../gpu';
 import { parseLoadInputsFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
-import { buildEngine, checkShapesGiven } from './build';
+import {
+  buildConverted,
+  buildEngine,
+  checkShapesGiven,
+  destroyConverted,
+  isOneEngine
+} from './build';
 
 const MS_PER_SECOND = 1000;
 
@@ -57,6 +69,12 @@ throughput and latency min / max / mean / median / percentiles. Then it times as
 executions again phase by phase, each phase awaited before the next starts (which would
 slow the end-to-end executions), for trtexec's H2D Latency, GPU Compute Time (GPU
 timestamps around the compute pass where the device has them) and D2H Latency.
+
+A model that one engine cannot compute whole (see --denyOps) is converted as webtrt
+build converts it, and a plan of a converted model loads as one: its runs go through
+the engine caches of its segments, whose hits, misses, evictions and build times are
+printed after the summary. Its tensors cross between the GPU and the host at segment
+borders, so its phases are not timed apart, and it has no per-layer profile.
 
 Options:
   --onnx model.onnx           build the engine from this model, as the flags below say
@@ -130,27 +148,31 @@ ${BUILDER_HELP}
       );
     }
 
+    const profiling = dumpProfile || profilePath !== undefined;
     const target = native
       ? await nativeTarget(source.path, inputs)
-      : await engineTarget(source, flags, inputs);
+      : await compiledTarget(source, flags, inputs, profiling);
     try {
       const print = (...lines: string[]) => process.stdout.write(`${lines.join('\n')}\n`);
       print(...target.lines);
       const run = await timeExecutions(target.execute, timing);
       const phases =
-        target.executeTimed && (await timePhases(target.executeTimed, run.samples.length));
+        'executeTimed' in target.phases
+          ? await timePhases(target.phases.executeTimed, run.samples.length)
+          : target.phases;
       print(
         field(
           'warm-up',
           `${run.warmUpRuns} run${run.warmUpRuns === 1 ? '' : 's'} in ${formatMs(run.warmUpMs)}`
         ),
-        ...performanceSummary(run, phases, target.setup)
+        ...performanceSummary(run, phases, target.setup),
+        ...(target.afterRuns?.() ?? [])
       );
       if (timesPath) {
         const times = exportedTimes(run, phases, target.setup);
         writeBytes(timesPath, `${JSON.stringify(times, null, 2)}\n`);
       }
-      if ((dumpProfile || profilePath !== undefined) && target.profile) {
+      if (profiling && target.profile) {
         const profile = await target.profile(timing.iterations);
         if (profilePath !== undefined) {
           const trace = profileTrace(profile, basename(source.path));
@@ -162,7 +184,7 @@ ${BUILDER_HELP}
         }
       }
     } finally {
-      target.device.destroy();
+      target.release();
     }
   }
 };
@@ -187,58 +209,178 @@ function executionSource(onnx: unknown, plan: unknown, command: string): Executi
 
 /** What is timed: one end-to-end execution on fixed random inputs, on its own device. */
 interface Target {
-  device: GPUDevice;
   /** What was set up, printed before timing starts. */
   lines: string[];
   /** Building or loading the engine ("build time", ms); none for the native executor. */
-  setup?: { label: string; ms: number };
+  setup?: Setup;
   execute(): Promise<unknown>;
-  /** One execution timed phase by phase; engines only. */
-  executeTimed?(): Promise<TimedExecution>;
+  /** One execution timed phase by phase (engines only), or why phases are not timed apart. */
+  phases: { executeTimed(): Promise<TimedExecution> } | NotTimed;
   /** Per-layer times over `iterations` runs; engines only. */
   profile?(iterations: number): Promise<ProfileReport>;
+  /** Lines printed after the performance summary. */
+  afterRuns?(): string[];
+  /** Releases its device. */
+  release(): void;
 }
 
-async function engineTarget(
+interface NotTimed {
+  notTimed: string;
+}
+
+interface Setup {
+  label: 'Build time' | 'Load time';
+  ms: number;
+}
+
+/**
+ * An engine, or a converted model when one engine cannot compute the model whole, built
+ * from the ONNX model or loaded from a plan. Profiling a converted model is refused before
+ * anything is built.
+ */
+async function compiledTarget(
   source: ExecutionSource,
   flags: BuilderFlags,
-  inputs: InputSources
+  inputs: InputSources,
+  profiling: boolean
 ): Promise<Target> {
   const started = performance.now();
-  let engine: Engine;
-  let origin: EngineReportOptions;
+  const setup = (label: Setup['label']): Setup => ({ label, ms: performance.now() - started });
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
-    engine = await buildEngine(model, flags, 'exec');
-    origin = { graph: model.graph };
-  } else {
-    const plan = readBytes(source.path);
-    const device = await requestNodeDevice();
-    try {
-      engine = await Engine.deserialize(plan, device);
-    } catch (error) {
-      device.destroy();
-      throw new Error(`${source.path}: ${(error as Error).message}`);
+    if (isOneEngine(segmentGraph(model.graph, flags.conversion))) {
+      const engine = await buildEngine(model, flags, 'exec');
+      return engineTarget(engine, source.path, { graph: model.graph }, inputs, setup('Build time'));
     }
-    origin = { plan: { path: source.path, bytes: plan.byteLength } };
+    refuseProfile(profiling, `${source.path} converts into engines and CPU fallback`);
+    const converted = await buildConverted(model, flags, 'exec');
+    return convertedTarget(converted, source.path, {}, inputs, setup('Build time'));
   }
-  const setupMs = performance.now() - started;
+  const plan = readBytes(source.path);
+  const origin = { plan: { path: source.path, bytes: plan.byteLength } };
+  const kind = await fromPlan(source.path, () => planKind(plan));
+  if (kind === 'converted') {
+    refuseProfile(profiling, `${source.path} is the plan of a converted model`);
+  }
+  const device = await requestNodeDevice();
+  try {
+    if (kind === 'converted') {
+      const converted = await fromPlan(source.path, () => ConvertedModel.deserialize(plan, device));
+      const loaded = { ...inputs, shapes: new Map([...builtShapes(converted), ...inputs.shapes]) };
+      return convertedTarget(converted, source.path, origin, loaded, setup('Load time'));
+    }
+    const engine = await fromPlan(source.path, () => Engine.deserialize(plan, device));
+    return engineTarget(engine, source.path, origin, inputs, setup('Load time'));
+  } catch (error) {
+    device.destroy();
+    throw error;
+  }
+}
+
+/** Reads a plan, naming its file in the error. */
+async function fromPlan<T>(path: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
+}
+
+function refuseProfile(profiling: boolean, what: string): void {
+  if (profiling) {
+    throw new UsageError(
+      `--dumpProfile and --exportProfile time the layers of one engine, which is not available for converted models: ${what}`,
+      'exec'
+    );
+  }
+}
+
+function engineTarget(
+  engine: Engine,
+  source: string,
+  origin: EngineReportOptions,
+  inputs: InputSources,
+  setup: Setup
+): Target {
   try {
     const { feeds, sources } = prepareFeeds(engine.graph, inputs);
     const context = engine.createContext();
     return {
-      device: engine.device,
-      lines: [reportText(engineReport(engine, source.path, origin)), sources],
-      setup: { label: source.kind === 'onnx' ? 'Build time' : 'Load time', ms: setupMs },
+      lines: [reportText(engineReport(engine, source, origin)), sources],
+      setup,
       execute: () => context.execute(feeds),
-      executeTimed: () => context.executeTimed(feeds),
+      phases: { executeTimed: () => context.executeTimed(feeds) },
       profile: async iterations =>
-        profileReport(engine, await context.profile(feeds, iterations), source.path)
+        profileReport(engine, await context.profile(feeds, iterations), source),
+      release: () => engine.device.destroy()
     };
   } catch (error) {
     engine.device.destroy();
     throw error;
   }
+}
+
+function convertedTarget(
+  converted: ConvertedModel,
+  source: string,
+  origin: ConversionReportOptions,
+  inputs: InputSources,
+  setup: Setup
+): Target {
+  try {
+    const { feeds, sources } = prepareFeeds(converted.graph, inputs);
+    return {
+      lines: [reportText(conversionReport(converted, source, origin)), sources],
+      setup,
+      execute: () => converted.run(feeds),
+      phases: {
+        notTimed:
+          'H2D, GPU compute and D2H are not timed apart for a converted model: its tensors ' +
+          'cross between the GPU and the host at segment borders.'
+      },
+      afterRuns: () => [
+        '=== Engine caches ===',
+        ...converted.engineSegments.map(segment =>
+          cacheLine(segment.id, converted.cache(segment.id).stats())
+        )
+      ],
+      release: () => destroyConverted(converted)
+    };
+  } catch (error) {
+    destroyConverted(converted);
+    throw error;
+  }
+}
+
+/**
+ * The shapes a converted model's plan was built for, by graph input: its profile's opt
+ * shapes, else the shapes its cached engines were built for where they read graph inputs.
+ */
+function builtShapes(converted: ConvertedModel): Map<string, number[]> {
+  const inputs = new Set(converted.graph.inputs.map(input => input.name));
+  const shapes = new Map<string, number[]>();
+  for (const segment of converted.engineSegments) {
+    for (const { key } of converted.cache(segment.id).cached) {
+      Object.entries(key.shapes)
+        .filter(([name]) => inputs.has(name) && !shapes.has(name))
+        .forEach(([name, shape]) => shapes.set(name, shape));
+    }
+  }
+  Object.entries(converted.params.profile ?? {}).forEach(([name, { opt }]) =>
+    shapes.set(name, opt)
+  );
+  return shapes;
+}
+
+/** One segment's engine cache after the runs: "engine 0: 1 engine of 1, 57 hits, ...". */
+function cacheLine(segment: string, stats: EngineCacheStats): string {
+  const counted = (count: number, one: string, many = `${one}s`) =>
+    `${count} ${count === 1 ? one : many}`;
+  return (
+    `${segment}: ${counted(stats.entries.length, 'engine')} of ${stats.capacity}, ` +
+    `${counted(stats.hits, 'hit')}, ${counted(stats.misses, 'miss', 'misses')}, ` +
+    `${counted(stats.evictions, 'eviction')}, ${counted(stats.builds, 'build')} in ${formatValue(stats.buildTimeMs)} ms`
+  );
 }
 
 async function nativeTarget(path: string, inputs: InputSources): Promise<Target> {
@@ -250,7 +392,6 @@ async function nativeTarget(path: string, inputs: InputSources): Promise<Target>
   const device = await requestNodeDevice();
   const executor = new NativeExecutor(device);
   return {
-    device,
     lines: [
       field(
         'model',
@@ -260,7 +401,13 @@ async function nativeTarget(path: string, inputs: InputSources): Promise<Target>
       field('executor', 'native: one kernel per ONNX node, ops without a kernel on the CPU'),
       sources
     ],
-    execute: () => executor.run(model.graph, feeds)
+    execute: () => executor.run(model.graph, feeds),
+    phases: {
+      notTimed:
+        'H2D, GPU compute and D2H are not timed apart for the native executor: it writes and ' +
+        'reads tensors between its layers.'
+    },
+    release: () => device.destroy()
   };
 }
 
@@ -388,7 +535,7 @@ const PHASES: readonly [string, keyof PhaseTimes][] = [
  */
 function performanceSummary(
   run: TimedRun,
-  phases: PhaseRun | undefined,
+  phases: PhaseRun | NotTimed,
   setup: Target['setup']
 ): string[] {
   const throughput = (run.samples.length / run.walltimeMs) * MS_PER_SECOND;
@@ -399,7 +546,7 @@ function performanceSummary(
       'Latency',
       run.samples.map(sample => sample.latencyMs)
     ),
-    ...(phases
+    ...('executions' in phases
       ? PHASES.map(([label, key]) =>
           statistics(
             label,
@@ -411,11 +558,10 @@ function performanceSummary(
     `First run: ${formatValue(run.firstRunMs)} ms`,
     `Total Host Walltime: ${formatValue(run.walltimeMs / MS_PER_SECOND)} s (${run.samples.length} executions)`,
     'Latency is end to end: host inputs written, every layer run, outputs read back.',
-    phases
+    'executions' in phases
       ? `H2D, GPU compute and D2H: ${phases.executions.length} more executions, each phase awaited ` +
         `before the next; GPU compute ${COMPUTE_CLOCKS[phases.computeClock]}.`
-      : 'H2D, GPU compute and D2H are not timed apart for the native executor: it writes and ' +
-        'reads tensors between its layers.'
+      : phases.notTimed
   ];
 }
 
@@ -449,13 +595,13 @@ export interface ExportedTimes {
 
 function exportedTimes(
   run: TimedRun,
-  phases: PhaseRun | undefined,
+  phases: PhaseRun | NotTimed,
   setup: Target['setup']
 ): ExportedTimes {
   return {
     ...(setup && { setup }),
     firstRunMs: run.firstRunMs,
     executions: run.samples,
-    ...(phases && { phases })
+    ...('executions' in phases && { phases })
   };
 }
