@@ -19,6 +19,7 @@ const REPORT_KINDS: readonly Report['kind'][] = [
   'device',
   'model',
   'engine',
+  'conversion',
   'run',
   'profile',
   'bench'

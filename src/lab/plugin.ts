@@ -104,8 +104,9 @@ export const inspectorPlugin: JupyterFrontEndPlugin<void> = {
     });
     app.commands.addCommand(CommandIDs.releaseEngines, {
       label: 'Release webtrt Engines',
-      caption: 'Free the GPU memory of every engine built in this tab (plans on disk stay)',
-      isEnabled: () => session.engines.length > 0,
+      caption:
+        'Free the GPU memory of every engine and converted model built in this tab (plans on disk stay)',
+      isEnabled: () => session.models.length > 0,
       execute: () => session.releaseEngines()
     });
     session.changed.connect(() => app.commands.notifyCommandChanged(CommandIDs.releaseEngines));

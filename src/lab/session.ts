@@ -1,7 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { DeviceReport, deviceReport, ProfileReport, requestEngineDevice } from '../engine';
-import type { IEngineSession, ISessionEngine } from './magics/context';
+import { IEngineSession, isConverted, ISessionEngine, ISessionModel } from './magics/context';
 import type { IWebtrtSettings } from './settings';
 
 /** Where a session's device comes from: the browser's WebGPU, or Dawn in Node. */
@@ -25,10 +25,10 @@ export async function requestBrowserDevice(
 }
 
 /**
- * The GPU device and the engines of this browser tab: every notebook's `%trt` cells build on
- * the one device, and the sidebar inspector lists what they built. A lost device (driver
- * reset, another tab taking the GPU) drops the engines with it; the next command asks for a
- * new device.
+ * The GPU device, the engines and the converted models of this browser tab: every
+ * notebook's `%trt` cells build on the one device, and the sidebar inspector lists what they
+ * built. A lost device (driver reset, another tab taking the GPU) drops the engines with it;
+ * the next command asks for a new device.
  */
 export class WebtrtSession implements IEngineSession {
   constructor(
@@ -47,13 +47,21 @@ export class WebtrtSession implements IEngineSession {
     this._settings = settings;
   }
 
-  /** Emitted when an engine is added, replaced or profiled, and when the device changes. */
+  /**
+   * Emitted when an engine or converted model is added, replaced, profiled or run, and when
+   * the device changes.
+   */
   get changed(): ISignal<this, void> {
     return this._changed;
   }
 
+  /** Engines and converted models, oldest first. */
+  get models(): readonly ISessionModel[] {
+    return [...this._models.values()];
+  }
+
   get engines(): readonly ISessionEngine[] {
-    return [...this._engines.values()];
+    return this.models.filter((entry): entry is ISessionEngine => !isConverted(entry));
   }
 
   /** The adapter of the current device; undefined until a command (or the sidebar) asks for it. */
@@ -76,23 +84,28 @@ export class WebtrtSession implements IEngineSession {
     return this._device;
   }
 
-  addEngine(entry: ISessionEngine): void {
-    const replaced = this._engines.get(entry.name);
-    if (replaced && replaced.engine !== entry.engine) {
-      replaced.engine.destroy();
+  add(entry: ISessionModel): void {
+    const replaced = this._models.get(entry.name);
+    if (replaced && heldObject(replaced) !== heldObject(entry)) {
+      heldObject(replaced).destroy();
     }
-    // Re-inserting moves the engine to the end: the list reads oldest to newest.
-    this._engines.delete(entry.name);
-    this._engines.set(entry.name, entry);
+    // Re-inserting moves the entry to the end: the list reads oldest to newest.
+    this._models.delete(entry.name);
+    this._models.set(entry.name, entry);
     this._changed.emit();
   }
 
+  find(name: string): ISessionModel | undefined {
+    return this._models.get(name);
+  }
+
   findEngine(name: string): ISessionEngine | undefined {
-    return this._engines.get(name);
+    const entry = this._models.get(name);
+    return entry && !isConverted(entry) ? entry : undefined;
   }
 
   setProfile(name: string, profile: ProfileReport): void {
-    const entry = this._engines.get(name);
+    const entry = this.findEngine(name);
     if (entry) {
       entry.profile = profile;
       this._changed.emit();
@@ -124,12 +137,15 @@ export class WebtrtSession implements IEngineSession {
     this.releaseEngines();
   }
 
-  /** Destroys every engine of the tab, freeing its GPU memory; plans on disk are untouched. */
+  /**
+   * Destroys every engine and converted model of the tab, freeing their GPU memory; plans on
+   * disk are untouched.
+   */
   releaseEngines(): void {
-    for (const { engine } of this._engines.values()) {
-      engine.destroy();
+    for (const entry of this._models.values()) {
+      heldObject(entry).destroy();
     }
-    this._engines.clear();
+    this._models.clear();
     this._changed.emit();
   }
 
@@ -137,6 +153,11 @@ export class WebtrtSession implements IEngineSession {
   private _device: Promise<GPUDevice> | undefined;
   private _deviceReport: DeviceReport | undefined;
   private _deviceError: string | undefined;
-  private readonly _engines = new Map<string, ISessionEngine>();
+  private readonly _models = new Map<string, ISessionModel>();
   private readonly _changed = new Signal<this, void>(this);
+}
+
+/** What an entry holds on the GPU. */
+function heldObject(entry: ISessionModel): { destroy(): void } {
+  return isConverted(entry) ? entry.converted : entry.engine;
 }

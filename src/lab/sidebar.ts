@@ -2,9 +2,10 @@ import { IRenderMimeRegistry, MimeModel } from '@jupyterlab/rendermime';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { formatBytes, reportMimeType } from '../engine';
+import { ConversionReport, counted, formatBytes, Report, reportMimeType } from '../engine';
 import { reportBundle } from './bundle';
-import type { ISessionEngine } from './magics/context';
+import { isConverted, ISessionModel } from './magics/context';
+import { cachedShapes } from './views/conversion';
 import type { WebtrtSession } from './session';
 
 export const INSPECTOR_ID = 'jp-webtrt-inspector';
@@ -21,9 +22,11 @@ export const webtrtIcon = new LabIcon({
 });
 
 /**
- * The sidebar inspector: the adapter, the engines built in this browser tab, and for the
- * selected engine its build summary (layers, partitions, memory) and its last profile. The
- * views are the notebook's own renderers, so the sidebar and the cells show the same thing.
+ * The sidebar inspector: the adapter, the engines and converted models built in this browser
+ * tab, and for the selected engine its build summary (layers, partitions, memory) and its
+ * last profile; for a converted model its segments and engine caches, then its conversion
+ * summary. The views are the notebook's own renderers, so the sidebar and the cells show the
+ * same thing.
  */
 export class InspectorPanel extends Panel {
   constructor(
@@ -45,7 +48,7 @@ export class InspectorPanel extends Panel {
     this.refresh();
   }
 
-  /** Selects an engine by name (the newest when absent) and shows its details. */
+  /** Selects an engine or converted model by name (the newest when absent) and shows its details. */
   select(name?: string): void {
     this.selected = name;
     this.refresh();
@@ -58,7 +61,7 @@ export class InspectorPanel extends Panel {
 
   private refresh(): void {
     this.renderAdapter();
-    const engines = this.session.engines;
+    const engines = this.session.models;
     const selected =
       engines.find(entry => entry.name === this.selected) ?? engines[engines.length - 1];
     this.renderEngineList(engines, selected);
@@ -102,7 +105,7 @@ export class InspectorPanel extends Panel {
     node.append(connect);
   }
 
-  private renderEngineList(engines: readonly ISessionEngine[], selected?: ISessionEngine): void {
+  private renderEngineList(engines: readonly ISessionModel[], selected?: ISessionModel): void {
     const node = this.engineList.node;
     node.replaceChildren(heading(`Engines (${engines.length})`));
     if (engines.length === 0) {
@@ -116,7 +119,6 @@ export class InspectorPanel extends Panel {
     }
     const list = document.createElement('ul');
     for (const entry of [...engines].reverse()) {
-      const { report } = entry;
       const item = document.createElement('li');
       item.className = 'jp-webtrt-inspector-engine';
       item.classList.toggle('jp-mod-selected', entry === selected);
@@ -127,10 +129,11 @@ export class InspectorPanel extends Panel {
       name.textContent = entry.name;
       const facts = document.createElement('span');
       facts.className = 'jp-webtrt-inspector-muted';
-      facts.textContent =
-        `${report.precision} · ${report.layers.length} layers · ` +
-        `${formatBytes(report.memory.arenaBytes)} activations` +
-        (entry.profile ? ' · profiled' : '');
+      facts.textContent = isConverted(entry)
+        ? conversionFacts(entry.report)
+        : `${entry.report.precision} · ${counted(entry.report.layers.length, 'layer')} · ` +
+          `${formatBytes(entry.report.memory.arenaBytes)} activations` +
+          (entry.profile ? ' · profiled' : '');
       item.append(name, facts);
       item.onclick = () => this.select(entry.name);
       item.onkeydown = event => {
@@ -143,7 +146,7 @@ export class InspectorPanel extends Panel {
     node.append(list);
   }
 
-  private async renderDetails(selected?: ISessionEngine): Promise<void> {
+  private async renderDetails(selected?: ISessionModel): Promise<void> {
     const rendering = ++this.renderings;
     for (const widget of [...this.details.widgets]) {
       widget.dispose();
@@ -151,7 +154,12 @@ export class InspectorPanel extends Panel {
     if (!selected) {
       return;
     }
-    const reports = selected.profile ? [selected.report, selected.profile] : [selected.report];
+    const reports: Report[] = [selected.report];
+    if (isConverted(selected)) {
+      this.details.addWidget(conversionDetails(selected.report));
+    } else if (selected.profile) {
+      reports.push(selected.profile);
+    }
     for (const report of reports) {
       const mimeType = reportMimeType(report.kind);
       const renderer = this.rendermime.createRenderer(mimeType);
@@ -171,6 +179,75 @@ export class InspectorPanel extends Panel {
   private readonly adapter = new Widget();
   private readonly engineList = new Widget();
   private readonly details = new Panel();
+}
+
+/** "fp32 · 2 engines, 1 fallback · cache 3 hits, 2 misses". */
+function conversionFacts(report: ConversionReport): string {
+  const { segments } = report.partitions;
+  const engines = segments.filter(segment => segment.kind === 'engine').length;
+  const caches = report.engines.flatMap(row => (row.cache ? [row.cache] : []));
+  const hits = caches.reduce((sum, cache) => sum + cache.hits, 0);
+  const misses = caches.reduce((sum, cache) => sum + cache.misses, 0);
+  return (
+    `${report.precision} · ${counted(engines, 'engine')}, ` +
+    `${counted(segments.length - engines, 'fallback')} · ` +
+    `cache ${counted(hits, 'hit')}, ${counted(misses, 'miss', 'misses')}`
+  );
+}
+
+/**
+ * A converted model's segments (id, kind, nodes, why a fallback falls back) and each engine
+ * segment's cache: its engines by input shapes with their hits, and the cache's counters.
+ */
+function conversionDetails(report: ConversionReport): Widget {
+  const widget = new Widget();
+  widget.addClass('jp-webtrt-inspector-conversion');
+  const segments = document.createElement('ul');
+  segments.className = 'jp-webtrt-inspector-segments';
+  for (const segment of report.partitions.segments) {
+    const item = document.createElement('li');
+    item.dataset.segment = segment.id;
+    item.dataset.kind = segment.kind;
+    item.append(
+      paragraph(segment.id, 'jp-webtrt-inspector-name'),
+      paragraph(
+        `${segment.kind === 'engine' ? 'WebGPU engine' : 'CPU fallback'} · ${counted(segment.nodes, 'node')}` +
+          (segment.reason ? ` · ${segment.reason}` : ''),
+        'jp-webtrt-inspector-muted'
+      )
+    );
+    segments.append(item);
+  }
+  const caches = document.createElement('ul');
+  caches.className = 'jp-webtrt-inspector-caches';
+  for (const { segment, cache } of report.engines) {
+    if (!cache) {
+      continue;
+    }
+    const item = document.createElement('li');
+    item.dataset.segment = segment;
+    item.dataset.hits = String(cache.hits);
+    item.dataset.misses = String(cache.misses);
+    item.append(
+      paragraph(segment, 'jp-webtrt-inspector-name'),
+      paragraph(
+        `${cache.entries.length}/${cache.capacity} cached · ${counted(cache.hits, 'hit')} · ` +
+          `${counted(cache.misses, 'miss', 'misses')} · ${counted(cache.evictions, 'eviction')}`,
+        'jp-webtrt-inspector-muted'
+      )
+    );
+    const entries = document.createElement('ul');
+    entries.className = 'jp-webtrt-inspector-cache-entries';
+    for (const entry of cache.entries) {
+      const line = document.createElement('li');
+      line.textContent = `${cachedShapes(entry.shapes)}: ${counted(entry.hits, 'hit')}`;
+      entries.append(line);
+    }
+    item.append(entries);
+    caches.append(item);
+  }
+  widget.node.append(heading('Segments'), segments, heading('Engine caches'), caches);
+  return widget;
 }
 
 function heading(text: string): HTMLElement {

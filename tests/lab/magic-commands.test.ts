@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 
 import {
   BenchReport,
+  ConversionReport,
   DeviceReport,
   encodeNpy,
   Engine,
@@ -159,10 +160,12 @@ describe('%trt convert', () => {
       context
     );
     assert.deepEqual(context.files.writes, ['plans/cnn.wtrt']);
-    const report = displayedReport<EngineReport>(context.outputs, 'engine');
+    // 33 nodes are under a minimum segment size of 40: the whole model falls back, no engine.
+    const report = displayedReport<ConversionReport>(context.outputs, 'conversion');
     assert.equal(report.precision, 'fp32');
-    assert.deepEqual(report.outputs[0].shape, [2, 10]);
-    // 33 nodes are under a minimum segment size of 40: the whole model falls back.
+    assert.equal(report.minimumSegmentSize, 40);
+    assert.deepEqual(report.engines, []);
+    assert.deepEqual(report.converted, { nodes: 0, total: 33 });
     assert.deepEqual(
       report.partitions.segments.map(s => s.kind),
       ['fallback']
@@ -213,7 +216,7 @@ describe('%trt convert', () => {
     );
     assert.match(
       await magicError('%trt convert unsupported.onnx --optimization-level 0', context),
-      /^unsupported\.onnx does not build: .*'odd'.*NoSuchOp is not supported/
+      /^unsupported\.onnx uses an op that webtrt does not define, so neither an engine nor the CPU fallback can run it: 'odd' \(NoSuchOp\)$/
     );
     assert.match(
       await magicError('%trt convert missing.onnx', context),

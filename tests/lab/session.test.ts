@@ -69,9 +69,9 @@ describe("the notebook's session of engines", () => {
     const old = await sessionEngine(device, 'model.wtrt');
     const other = await sessionEngine(device, 'other.wtrt');
     const replacement = await sessionEngine(device, 'model.wtrt');
-    session.addEngine(old);
-    session.addEngine(other);
-    session.addEngine(replacement);
+    session.add(old);
+    session.add(other);
+    session.add(replacement);
     assert.deepEqual(
       session.engines.map(entry => entry.engine),
       [other.engine, replacement.engine],
@@ -102,7 +102,7 @@ describe("the notebook's session of engines", () => {
       return device;
     });
     const device = await session.device();
-    session.addEngine(await sessionEngine(device, 'model.wtrt'));
+    session.add(await sessionEngine(device, 'model.wtrt'));
     const released = new Promise<void>(resolve => {
       session.changed.connect(() => {
         if (session.engines.length === 0) {

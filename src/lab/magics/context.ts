@@ -5,7 +5,13 @@
  * JupyterLab's contents manager and output area; tests implement it in memory. Nothing here
  * depends on JupyterLab, so the commands run in Node as well as in the browser.
  */
-import type { Engine, EngineReport, ProfileReport } from '../../engine';
+import type {
+  ConversionReport,
+  ConvertedModel,
+  Engine,
+  EngineReport,
+  ProfileReport
+} from '../../engine';
 import type { IWebtrtSettings } from '../settings';
 
 /** Files as the notebook sees them: paths relative to the notebook's directory. */
@@ -42,12 +48,36 @@ export interface ISessionEngine {
   profile?: ProfileReport;
 }
 
-/** The engines of this browser session (the sidebar shows them). */
+/**
+ * A converted model (TF-TRT's converted graph: engine segments and CPU fallback) built or
+ * loaded in this browser session, as the sidebar lists it.
+ */
+export interface ISessionConverted {
+  /** The plan path. */
+  name: string;
+  converted: ConvertedModel;
+  /** Its summary, with its engine caches as they were after its latest build or run. */
+  report: ConversionReport;
+}
+
+/** What a plan holds once loaded: one engine, or a converted model. */
+export type ISessionModel = ISessionEngine | ISessionConverted;
+
+export function isConverted(entry: ISessionModel): entry is ISessionConverted {
+  return 'converted' in entry;
+}
+
+/** The engines and converted models of this browser session (the sidebar shows them). */
 export interface IEngineSession {
   /** The GPU device every engine of the session is built on; requested on first use. */
   device(): Promise<GPUDevice>;
-  /** Adds or replaces (by name) an engine; the session destroys the one it replaces. */
-  addEngine(entry: ISessionEngine): void;
+  /**
+   * Adds or replaces (by name) an engine or a converted model; the session destroys the one
+   * it replaces. Adding the same one again with a new report updates it.
+   */
+  add(entry: ISessionModel): void;
+  /** The engine or converted model of that name. */
+  find(name: string): ISessionModel | undefined;
   findEngine(name: string): ISessionEngine | undefined;
   setProfile(name: string, profile: ProfileReport): void;
 }

@@ -7,14 +7,21 @@
 import {
   build,
   BuilderConfig,
+  BuildProgress,
+  conversionReport,
+  ConvertedModel,
   Engine,
   engineReport,
+  findOp,
   Graph,
+  GraphSegment,
   importOnnx,
+  planKind,
+  qualifiedOpType,
   shapeTemplate,
   shapeToString
 } from '../../engine';
-import type { IMagicContext, ISessionEngine } from './context';
+import { IMagicContext, isConverted, ISessionModel } from './context';
 import { isAbort, MagicError } from './errors';
 
 export interface ILoadedModel {
@@ -55,6 +62,22 @@ export async function readModel(context: IMagicContext, path: string): Promise<I
     throw new MagicError(`${path} is not an ONNX model webtrt can read: ${messageOf(error)}`, {
       cause: error
     });
+  }
+}
+
+/**
+ * Fails, naming the nodes, when `model` has ops webtrt does not define: neither an engine nor
+ * the CPU fallback can compute them.
+ */
+export function checkOpsDefined(model: ILoadedModel): void {
+  const undefinedOps = model.graph.nodes.filter(node => !findOp(node.opType, node.domain));
+  if (undefinedOps.length > 0) {
+    const listed = undefinedOps.map(node => `'${node.name}' (${qualifiedOpType(node)})`);
+    throw new MagicError(
+      `${model.path} uses ${undefinedOps.length === 1 ? 'an op' : 'ops'} that webtrt does not define, ` +
+        `so neither an engine nor the CPU fallback can run ${undefinedOps.length === 1 ? 'it' : 'them'}: ` +
+        listed.join(', ')
+    );
   }
 }
 
@@ -133,24 +156,55 @@ export async function buildEngine(
   config: BuilderConfig
 ): Promise<Engine> {
   const device = await sessionDevice(context);
-  const title = `Building ${model.path}`;
   try {
     return await build(model.graph, config, device, {
       signal: context.signal,
-      onProgress: ({ layersDone, totalLayers, layer }) =>
-        context.progress({
-          title,
-          done: layersDone,
-          total: totalLayers,
-          ...(layer !== undefined && { detail: `layer ${layersDone} of ${totalLayers}: ${layer}` })
-        })
+      onProgress: buildProgress(context, `Building ${model.path}`)
     });
   } catch (error) {
-    if (isAbort(error)) {
-      throw error;
-    }
-    throw new MagicError(`${model.path} does not build: ${messageOf(error)}`, { cause: error });
+    throw workError(`${model.path} does not build`, error);
   }
+}
+
+/** Shows a build's progress in the cell under `title`, one step per recorded layer. */
+export function buildProgress(
+  context: IMagicContext,
+  title: string
+): (progress: BuildProgress) => void {
+  return ({ layersDone, totalLayers, layer }) =>
+    context.progress({
+      title,
+      done: layersDone,
+      total: totalLayers,
+      ...(layer !== undefined && { detail: `layer ${layersDone} of ${totalLayers}: ${layer}` })
+    });
+}
+
+/**
+ * Shows the builds of a converted model's engines in the cell, each under its segment:
+ * "Building model.onnx: engine 2 (2 of 3)".
+ */
+export function segmentBuildProgress(
+  context: IMagicContext,
+  source: string,
+  converted: ConvertedModel
+): (segment: GraphSegment, progress: BuildProgress) => void {
+  const engines = converted.engineSegments;
+  const progressOf = new Map(
+    engines.map(({ id }, index) => [
+      id,
+      buildProgress(context, `Building ${source}: ${id} (${index + 1} of ${engines.length})`)
+    ])
+  );
+  return (segment, progress) => progressOf.get(segment.id)?.(progress);
+}
+
+/**
+ * What failed long work throws: an interrupt as it is, anything else as a MagicError that
+ * starts with `what` ("model.onnx does not build").
+ */
+export function workError(what: string, error: unknown): unknown {
+  return isAbort(error) ? error : new MagicError(`${what}: ${messageOf(error)}`, { cause: error });
 }
 
 /** What identifies a plan's bytes, to tell whether a file still holds the plan an engine came from. */
@@ -163,40 +217,45 @@ function planDigest(bytes: Uint8Array): string {
   return `${bytes.length}:${(hash >>> 0).toString(16)}`;
 }
 
-/** The plan each engine of this page was loaded from or serialized to. */
-const planDigests = new WeakMap<Engine, string>();
+/** The plan each engine or converted model of this page was loaded from or serialized to. */
+const planDigests = new WeakMap<Engine | ConvertedModel, string>();
 
-/** Remembers that `engine` is what `plan` holds, so that loading that plan again reuses it. */
-export function rememberPlan(engine: Engine, plan: Uint8Array): void {
-  planDigests.set(engine, planDigest(plan));
+/** Remembers that `held` is what `plan` holds, so that loading that plan again reuses it. */
+export function rememberPlan(held: Engine | ConvertedModel, plan: Uint8Array): void {
+  planDigests.set(held, planDigest(plan));
 }
 
 /**
- * The engine of a plan file: the session's engine of that name while the file holds the
- * plan it came from, else the plan deserialized on the session's device and added to the
- * session. A plan from another adapter, or a damaged one, is refused naming the file.
+ * The engine or converted model of a plan file: the session's one of that name while the
+ * file holds the plan it came from, else the plan deserialized on the session's device and
+ * added to the session. A plan from another adapter, or a damaged one, is refused naming the
+ * file.
  */
-export async function loadPlan(context: IMagicContext, path: string): Promise<ISessionEngine> {
+export async function loadPlan(context: IMagicContext, path: string): Promise<ISessionModel> {
   const bytes = await context.files.read(path);
-  const held = context.session.findEngine(path);
-  if (held && planDigests.get(held.engine) === planDigest(bytes)) {
+  const held = context.session.find(path);
+  const digest = planDigest(bytes);
+  if (held && planDigests.get(isConverted(held) ? held.converted : held.engine) === digest) {
     return held;
   }
   const device = await sessionDevice(context);
   context.signal.throwIfAborted();
-  let engine: Engine;
+  const plan = { path, bytes: bytes.byteLength };
+  let entry: ISessionModel;
   try {
-    engine = await Engine.deserialize(bytes, device);
+    if (planKind(bytes) === 'converted') {
+      const converted = await ConvertedModel.deserialize(bytes, device);
+      planDigests.set(converted, digest);
+      entry = { name: path, converted, report: conversionReport(converted, path, { plan }) };
+    } else {
+      const engine = await Engine.deserialize(bytes, device);
+      planDigests.set(engine, digest);
+      entry = { name: path, engine, report: engineReport(engine, path, { plan }) };
+    }
   } catch (error) {
     throw new MagicError(`${path} does not load: ${messageOf(error)}`, { cause: error });
   }
-  rememberPlan(engine, bytes);
-  const entry: ISessionEngine = {
-    name: path,
-    engine,
-    report: engineReport(engine, path, { plan: { path, bytes: bytes.byteLength } })
-  };
-  context.session.addEngine(entry);
+  context.session.add(entry);
   return entry;
 }
 

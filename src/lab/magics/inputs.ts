@@ -10,7 +10,7 @@ import {
   shapeToString,
   Tensor
 } from '../../engine';
-import type { IMagicContext } from './context';
+import { IMagicContext, isConverted, ISessionConverted } from './context';
 import { builderConfig } from './builder-options';
 import { buildEngine, inputList, loadPlan, messageOf, modelKind, readModel } from './engines';
 import { MagicError } from './errors';
@@ -150,17 +150,18 @@ export interface IInputChoices {
   shapes?: Map<string, number[]>;
 }
 
-/** An engine ready to run on prepared inputs; the session holds it under the path run. */
-export interface IPreparedRun {
-  engine: Engine;
-  inputs: IRunInputs;
-}
+/**
+ * What runs prepared inputs: an engine, or a converted model held by the session under the
+ * plan's name.
+ */
+export type IPreparedRun =
+  { engine: Engine; inputs: IRunInputs } | { converted: ISessionConverted; inputs: IRunInputs };
 
 /**
  * The engine of a plan (loaded, or the session's while the file is unchanged) or of an ONNX
  * model (built at the inputs' shapes, with progress, and added to the session under the
- * model's path), with its inputs read or made up. `checkGraph` sees the model or plan's graph
- * before anything is built.
+ * model's path), or the converted model of a converted plan, with its inputs read or made
+ * up. `checkGraph` sees the model or plan's graph before anything is built.
  */
 export async function prepareRun(
   context: IMagicContext,
@@ -170,14 +171,24 @@ export async function prepareRun(
 ): Promise<IPreparedRun> {
   const files = choices.input ?? new Map<string, string>();
   if (modelKind(path) === 'plan') {
+    const held = await loadPlan(context, path);
+    if (isConverted(held)) {
+      // A converted model builds engines for new input shapes as it runs: --shapes picks them.
+      const { graph } = held.converted;
+      checkGraph(graph);
+      const inputs = await prepareInputs(context, graph, path, files, choices.shapes);
+      return { converted: held, inputs };
+    }
     if (choices.shapes) {
       throw new MagicError(
         `--shapes sets the shapes an ONNX model is built at; the plan ${path} runs at the shapes it was built for`
       );
     }
-    const { engine } = await loadPlan(context, path);
-    checkGraph(engine.graph);
-    return { engine, inputs: await prepareInputs(context, engine.graph, path, files) };
+    checkGraph(held.engine.graph);
+    return {
+      engine: held.engine,
+      inputs: await prepareInputs(context, held.engine.graph, path, files)
+    };
   }
   const model = await readModel(context, path);
   checkGraph(model.graph);
@@ -187,7 +198,7 @@ export async function prepareRun(
   );
   const config = await builderConfig(context, model, { shapes: inputShapes });
   const engine = await buildEngine(context, model, config);
-  context.session.addEngine({
+  context.session.add({
     name: path,
     engine,
     report: engineReport(engine, path, {

@@ -5,6 +5,7 @@
  */
 import type { Report } from '../../engine';
 import { benchView } from './bench';
+import { conversionView } from './conversion';
 import { deviceView } from './device';
 import { engineView } from './engine';
 import { findElement, IMarkup, markupToString } from './markup';
@@ -20,6 +21,8 @@ export function reportView(report: Report): IMarkup {
       return modelView(report);
     case 'engine':
       return engineView(report);
+    case 'conversion':
+      return conversionView(report);
     case 'run':
       return runView(report);
     case 'profile':
@@ -33,6 +36,7 @@ export function reportView(report: Report): IMarkup {
 const MAIN_PICTURE: Partial<Record<Report['kind'], string>> = {
   model: 'jp-webtrt-graph',
   engine: 'jp-webtrt-graph',
+  conversion: 'jp-webtrt-graph',
   profile: 'jp-webtrt-timeline',
   bench: 'jp-webtrt-bench-chart'
 };

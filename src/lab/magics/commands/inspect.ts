@@ -1,9 +1,9 @@
 import { modelReport } from '../../../engine';
 import { reportBundle } from '../../bundle';
+import { SEGMENT_OPTIONS, segmentOptions } from '../builder-options';
 import { defineCommand } from '../command';
 import { loadPlan, modelKind, readModel } from '../engines';
 import { MagicError } from '../errors';
-import { integer, IOption } from '../options';
 
 export const inspectCommand = defineCommand({
   name: 'inspect',
@@ -12,35 +12,26 @@ export const inspectCommand = defineCommand({
     'For an ONNX model: its inputs and outputs, opsets, the ops it uses and where webtrt runs ' +
     "each, and how it splits into engine and fallback segments (TF-TRT's segmentation). For " +
     'a plan: the engine inspector: its layers with the ONNX nodes fused into each, their ' +
-    'precisions and tactics, the passes that made them, the memory plan and the weights.',
+    'precisions and tactics, the passes that made them, the memory plan and the weights; for ' +
+    'a converted plan, its conversion summary and engine caches.',
   operands: [{ name: 'model', placeholder: 'model.onnx|model.wtrt' }],
-  options: {
-    'minimum-segment-size': {
-      kind: integer(1),
-      placeholder: 'N',
-      help:
-        "for an ONNX model: the fewest nodes a segment needs to become an engine (TF-TRT's " +
-        'minimum_segment_size). Default: the minimum segment size setting'
-    } satisfies IOption<number>
-  },
+  options: SEGMENT_OPTIONS,
   async run({ operands: [path], options }, context) {
-    const minimumSegmentSize = options['minimum-segment-size'];
     if (modelKind(path) === 'plan') {
-      if (minimumSegmentSize !== undefined) {
+      const given = Object.keys(options).map(name => `--${name}`);
+      if (given.length > 0) {
         throw new MagicError(
-          `--minimum-segment-size splits an ONNX model; the plan ${path} holds its engine already`
+          `${given.join(' and ')} ${given.length === 1 ? 'splits' : 'split'} an ONNX model; the plan ${path} holds its segments already`
         );
       }
-      const held = context.session.findEngine(path);
+      const held = context.session.find(path);
       const { report } =
         held && !(await context.files.exists(path)) ? held : await loadPlan(context, path);
       context.display(reportBundle(report));
       return;
     }
     const model = await readModel(context, path);
-    const report = modelReport(model.graph, model, {
-      minimumSegmentSize: minimumSegmentSize ?? context.settings.minimumSegmentSize
-    });
+    const report = modelReport(model.graph, model, segmentOptions(context, options));
     context.display(reportBundle(report));
   }
 });

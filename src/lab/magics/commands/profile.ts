@@ -1,6 +1,7 @@
-import { EngineProfile, profileReport, profileTrace } from '../../../engine';
+import { counted, EngineProfile, profileReport, profileTrace } from '../../../engine';
 import { reportBundle } from '../../bundle';
 import { defineCommand } from '../command';
+import { MagicError } from '../errors';
 import { INPUT_OPTIONS, prepareRun } from '../inputs';
 import { integer, IOption, text } from '../options';
 
@@ -32,7 +33,17 @@ export const profileCommand = defineCommand({
   async run({ operands: [path], options }, context) {
     const iterations = options.iterations ?? DEFAULT_ITERATIONS;
     const tracePath = options['export-profile'] ?? path.replace(/\.(onnx|wtrt)$/i, '.trace.json');
-    const { engine, inputs } = await prepareRun(context, path, options);
+    const prepared = await prepareRun(context, path, options);
+    if (!('engine' in prepared)) {
+      const { engineSegments, segments } = prepared.converted.converted;
+      throw new MagicError(
+        `${path} is a converted model (${counted(engineSegments.length, 'engine segment')} ` +
+          `and ${counted(segments.length - engineSegments.length, 'fallback segment')}): ` +
+          'per-layer profiles time the layers of one engine; profile a plan converted into a ' +
+          'single engine, or time the whole model with %trt run --iterations N'
+      );
+    }
+    const { engine, inputs } = prepared;
     const execution = engine.createContext();
     const title = `Profiling ${path}`;
     const profiles: EngineProfile[] = [];

@@ -1,8 +1,10 @@
-import { describeAdapter, encodeNpy, runReport, Tensor } from '../../../engine';
+import { conversionReport, describeAdapter, encodeNpy, runReport, Tensor } from '../../../engine';
 import { reportBundle } from '../../bundle';
 import { defineCommand } from '../command';
+import type { IMagicContext } from '../context';
+import { segmentBuildProgress, workError } from '../engines';
 import { MagicError } from '../errors';
-import { INPUT_OPTIONS, prepareRun } from '../inputs';
+import { INPUT_OPTIONS, IPreparedRun, prepareRun } from '../inputs';
 import { integer, IOption, text } from '../options';
 
 export const runCommand = defineCommand({
@@ -42,11 +44,12 @@ export const runCommand = defineCommand({
       throw new MagicError(`-o '${output}': outputs are written as .npy files`);
     }
     let files: Map<string, string> | undefined;
-    const { engine, inputs } = await prepareRun(context, path, options, graph => {
+    const prepared = await prepareRun(context, path, options, graph => {
       const names = graph.outputs.map(o => o.name);
       files = outputFiles(names, output, outputDir, path);
     });
-    const execution = engine.createContext();
+    const { inputs } = prepared;
+    const runner = runnerOf(prepared, path, context);
     let outputs: Record<string, Tensor> = {};
     const timesMs: number[] = [];
     try {
@@ -56,11 +59,11 @@ export const runCommand = defineCommand({
           context.progress({ title: `Running ${path}`, done: i, total: iterations });
         }
         const started = performance.now();
-        outputs = await execution.execute(inputs.feeds);
+        outputs = await runner.execute(inputs.feeds);
         timesMs.push(performance.now() - started);
       }
     } finally {
-      execution.destroy();
+      runner.finish();
     }
     // Written last: an interrupted or failed command leaves no file behind.
     context.signal.throwIfAborted();
@@ -69,7 +72,7 @@ export const runCommand = defineCommand({
     }
     const report = runReport({
       source: path,
-      device: describeAdapter(engine.device.adapterInfo),
+      device: describeAdapter(runner.device.adapterInfo),
       inputs: inputs.described,
       outputs,
       timesMs,
@@ -78,6 +81,47 @@ export const runCommand = defineCommand({
     context.display(reportBundle(report));
   }
 });
+
+interface IRunner {
+  device: GPUDevice;
+  execute(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** Called once the runs are over, done or failed. */
+  finish(): void;
+}
+
+/**
+ * Runs an engine in an execution context of its own; runs a converted model with its
+ * engine caches (a new input shape builds an engine, with progress), and once done gives
+ * the session its report with the caches' new counts.
+ */
+function runnerOf(prepared: IPreparedRun, path: string, context: IMagicContext): IRunner {
+  if ('engine' in prepared) {
+    const execution = prepared.engine.createContext();
+    return {
+      device: prepared.engine.device,
+      execute: feeds => execution.execute(feeds),
+      finish: () => execution.destroy()
+    };
+  }
+  const entry = prepared.converted;
+  const { converted, report } = entry;
+  const options = {
+    signal: context.signal,
+    onBuildProgress: segmentBuildProgress(context, path, converted)
+  };
+  return {
+    device: converted.device,
+    execute: feeds =>
+      converted.run(feeds, options).catch((error: unknown) => {
+        throw workError(`${path} does not run`, error);
+      }),
+    finish: () =>
+      context.session.add({
+        ...entry,
+        report: conversionReport(converted, report.source, report.plan && { plan: report.plan })
+      })
+  };
+}
 
 /**
  * Where each output goes: `output` for a model of one output, `<outputDir>/<name>.npy` for
