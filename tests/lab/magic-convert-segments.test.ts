@@ -90,7 +90,10 @@ describe('%trt convert into segments', () => {
     assert.deepEqual(report.unconverted, [
       { op: 'Cast', count: 2, reasons: ['Cast is in denyOps'] }
     ]);
-    assert.deepEqual(report.converted, { nodes: graph.nodes.length - 2, total: graph.nodes.length });
+    assert.deepEqual(report.converted, {
+      nodes: graph.nodes.length - 2,
+      total: graph.nodes.length
+    });
     assert.deepEqual(report.denyOps, ['Cast']);
     assert.deepEqual(report.plan, { path: PLAN, bytes: plan.byteLength });
     const fallbackNodes = report.partitions.nodes.filter(node =>
@@ -216,7 +219,10 @@ describe('a converted plan', () => {
     ]);
     for (const { cache } of report.engines) {
       assert.equal(cache?.evictions, 1);
-      assert.deepEqual(cache?.entries.map(entry => entry.hits), [1]);
+      assert.deepEqual(
+        cache?.entries.map(entry => entry.hits),
+        [1]
+      );
     }
     context.session.releaseEngines();
   });

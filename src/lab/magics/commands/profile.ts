@@ -2,6 +2,8 @@ import { counted, EngineProfile, profileReport, profileTrace } from '../../../en
 import { reportBundle } from '../../bundle';
 import { defineCommand } from '../command';
 import { MagicError } from '../errors';
+import { isConverted, ISessionConverted } from '../context';
+import { loadPlan, modelKind } from '../engines';
 import { INPUT_OPTIONS, prepareRun } from '../inputs';
 import { integer, IOption, text } from '../options';
 
@@ -33,15 +35,16 @@ export const profileCommand = defineCommand({
   async run({ operands: [path], options }, context) {
     const iterations = options.iterations ?? DEFAULT_ITERATIONS;
     const tracePath = options['export-profile'] ?? path.replace(/\.(onnx|wtrt)$/i, '.trace.json');
+    // Refused before any input is made up: a converted plan may leave its shapes open.
+    if (modelKind(path) === 'plan') {
+      const held = await loadPlan(context, path);
+      if (isConverted(held)) {
+        throw profileRefusal(held);
+      }
+    }
     const prepared = await prepareRun(context, path, options);
-    if (!('engine' in prepared)) {
-      const { engineSegments, segments } = prepared.converted.converted;
-      throw new MagicError(
-        `${path} is a converted model (${counted(engineSegments.length, 'engine segment')} ` +
-          `and ${counted(segments.length - engineSegments.length, 'fallback segment')}): ` +
-          'per-layer profiles time the layers of one engine; profile a plan converted into a ' +
-          'single engine, or time the whole model with %trt run --iterations N'
-      );
+    if ('converted' in prepared) {
+      throw profileRefusal(prepared.converted);
     }
     const { engine, inputs } = prepared;
     const execution = engine.createContext();
@@ -73,3 +76,15 @@ export const profileCommand = defineCommand({
     context.display(reportBundle(report));
   }
 });
+
+/** Why a converted model has no per-layer profile. */
+function profileRefusal({ name, converted }: ISessionConverted): MagicError {
+  const engines = converted.engineSegments.length;
+  const fallbacks = converted.segments.length - engines;
+  return new MagicError(
+    `${name} is a converted model (${counted(engines, 'engine segment')} and ` +
+      `${counted(fallbacks, 'fallback segment')}): per-layer profiles time the layers of one ` +
+      'engine; profile a plan converted into a single engine, or time the whole model with ' +
+      '%trt run --iterations N'
+  );
+}
