@@ -37,7 +37,7 @@ describe("small_cnn's reports as pictures", () => {
         withSvg.push(report.kind);
       }
     }
-    assert.deepEqual(withSvg.sort(), ['bench', 'engine', 'model', 'profile']);
+    assert.deepEqual(withSvg.sort(), ['bench', 'conversion', 'engine', 'model', 'profile']);
   });
 
   test('device: a checklist entry per capability, ✓ where present', () => {
@@ -239,6 +239,8 @@ test('names a model chose are escaped in every picture and read back as they wer
     }
   }
   assert.deepEqual(showingTheName.sort(), [
+    'conversion image/svg+xml',
+    'conversion text/html',
     'engine image/svg+xml',
     'engine text/html',
     'model image/svg+xml',
