@@ -139,6 +139,72 @@ describe('converted models', () => {
     }
   });
 
+  test('an engine segment whose engine fails to build runs on the CPU, and its cache says why', async () => {
+    const unregister = registerOp({
+      opType: 'Twice',
+      domain: 'com.example',
+      parseAttributes: () => ({}),
+      inferTypes: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }],
+      cpu: ([x]) => [
+        Tensor.fromNumbers(
+          x!.dtype,
+          x!.shape,
+          x!.toNumbers().map(v => 2 * v)
+        )
+      ],
+      webgpu: {
+        run: (ctx, [x]) => {
+          throw new Error(`this kernel does not take ${x!.size} elements`);
+        }
+      }
+    });
+    const node = (name: string, opType: string, input: string, output: string, domain = '') => ({
+      name,
+      opType,
+      domain,
+      inputs: [input],
+      outputs: [output],
+      attributes: {}
+    });
+    const graph: Graph = {
+      name: 'twice',
+      opsets: { '': 17, 'com.example': 1 },
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32' }],
+      nodes: [
+        node('relu', 'Relu', 'x', 'a'),
+        node('twice', 'Twice', 'a', 'b', 'com.example'),
+        node('neg', 'Neg', 'b', 'y')
+      ],
+      initializers: new Map(),
+      valueTypes: new Map()
+    };
+    try {
+      const model = convert(graph, FP32, await testDevice());
+      try {
+        assert.deepEqual(
+          model.segments.map(s => s.id),
+          ['engine 0']
+        );
+        const x = randomTensor([2, 4], { seed: 9 });
+        for (let run = 0; run < 2; run++) {
+          assertClose((await model.run({ x })).y, runReference(graph, { x }).y, 0);
+        }
+        const { builds, misses, failures } = model.cache('engine 0').stats();
+        assert.deepEqual({ builds, misses }, { builds: 0, misses: 1 });
+        assert.deepEqual(
+          failures.map(f => f.shapes),
+          [{ x: [2, 4] }]
+        );
+        assert.match(failures[0].reason, /this kernel does not take 8 elements/);
+      } finally {
+        model.destroy();
+      }
+    } finally {
+      unregister();
+    }
+  });
+
   test('a converted plan holds its engines: loaded, it runs without building', async () => {
     const device = await testDevice();
     const graph = load('cast_in_middle.onnx');

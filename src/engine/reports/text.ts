@@ -219,6 +219,10 @@ function conversionLines(report: ConversionReport): string[] {
       value.dtype ?? '?',
       shapeText(value.shape)
     ]);
+  const shapesText = (shapes: Record<string, number[]>) =>
+    Object.entries(shapes)
+      .map(([name, shape]) => `${name} ${shapeText(shape)}`)
+      .join(', ');
   const cacheLines = engines.flatMap(({ segment, cache }) =>
     cache
       ? [
@@ -227,13 +231,15 @@ function conversionLines(report: ConversionReport): string[] {
             `${counted(cache.evictions, 'eviction')}, built in ${formatMs(cache.buildTimeMs)}`,
           ...columns(
             cache.entries.map(entry => [
-              Object.entries(entry.shapes)
-                .map(([name, shape]) => `${name} ${shapeText(shape)}`)
-                .join(', '),
+              shapesText(entry.shapes),
               counted(entry.hits, 'hit'),
               `built in ${formatMs(entry.buildTimeMs)}`
             ]),
             '    '
+          ),
+          ...cache.failures.map(
+            ({ shapes, reason }) =>
+              `    ${shapesText(shapes)}: runs on the CPU, no engine builds: ${reason}`
           )
         ]
       : []

@@ -141,7 +141,9 @@ export class ConvertedModel {
 
   /**
    * Runs the model: each engine segment with a cached engine that fits its inputs, built
-   * when none does; each fallback segment on the CPU. The feeds must fit the profile.
+   * when none does; each fallback segment on the CPU. An engine segment whose engine fails
+   * to build for its inputs runs on the CPU too (its cache records why), as TF-TRT runs the
+   * native segment. The feeds must fit the profile.
    */
   async run(
     feeds: Record<string, Tensor>,
@@ -164,7 +166,7 @@ export class ConvertedModel {
         const outputs =
           segment.kind === 'engine'
             ? await this.runEngine(segment, inputs, options)
-            : runReference(segmentSubgraph(this.graph, segment, inputs, new Set()), inputs);
+            : runOnCpu(this.graph, segment, inputs);
         Object.entries(outputs).forEach(([name, tensor]) => values.set(name, tensor));
       }
       return Object.fromEntries(this.graph.outputs.map(({ name }) => [name, values.get(name)!]));
@@ -184,9 +186,22 @@ export class ConvertedModel {
     const fed = Object.fromEntries(Object.entries(inputs).filter(([name]) => !baked.has(name)));
     const key = engineKey(fed, inputs, baked);
     const cache = this.cache(segment.id);
-    const fit = cache.lookup(key) ?? {
-      entry: await this.buildEngine(segment, inputs, baked, key, options)
-    };
+    const onCpu = () => runOnCpu(this.graph, segment, inputs);
+    if (cache.failureOf(key) !== undefined) {
+      return onCpu();
+    }
+    let fit = cache.lookup(key);
+    if (!fit) {
+      try {
+        fit = { entry: await this.buildEngine(segment, inputs, baked, key, options) };
+      } catch (error) {
+        if (options.signal?.aborted) {
+          throw error;
+        }
+        cache.recordFailure(key, (error as Error).message);
+        return onCpu();
+      }
+    }
     const { entry, batch } = fit;
     if (batch === undefined) {
       return entry.context.execute(fed);
@@ -326,6 +341,15 @@ interface StoredConvertedModel {
   params: ConversionParams;
   graph: StoredGraph;
   engines: StoredCachedEngine[];
+}
+
+/** Runs a segment on the CPU reference ops. */
+function runOnCpu(
+  graph: Graph,
+  segment: GraphSegment,
+  inputs: Record<string, Tensor>
+): Record<string, Tensor> {
+  return runReference(segmentSubgraph(graph, segment, inputs, new Set()), inputs);
 }
 
 /**

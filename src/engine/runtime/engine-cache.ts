@@ -34,6 +34,11 @@ export interface EngineCacheStats {
   buildTimeMs: number;
   /** Cached engines, least recently used first. */
   entries: { shapes: Record<string, number[]>; hits: number; buildTimeMs: number }[];
+  /**
+   * Shapes whose engine failed to build, with why: inputs of those shapes run the segment on
+   * the CPU instead (TF-TRT's fallback to the native segment), without trying again.
+   */
+  failures: { shapes: Record<string, number[]>; reason: string }[];
 }
 
 /** A cached engine that fits some inputs: `batch` is set when it runs them padded to its batch. */
@@ -45,6 +50,7 @@ export interface CacheFit {
 
 export class EngineCache {
   private readonly entries: CachedEngine[] = [];
+  private readonly failures: { key: EngineKey; reason: string }[] = [];
   private counters = { hits: 0, misses: 0, evictions: 0, builds: 0, buildTimeMs: 0 };
 
   constructor(readonly capacity: number) {
@@ -82,6 +88,16 @@ export class EngineCache {
     }
   }
 
+  /** Records that no engine builds for `key`, so that its inputs run on the CPU from now on. */
+  recordFailure(key: EngineKey, reason: string): void {
+    this.failures.push({ key, reason });
+  }
+
+  /** Why no engine builds for `key`, when a build for it failed before. */
+  failureOf(key: EngineKey): string | undefined {
+    return this.failures.find(failure => sameKey(failure.key, key))?.reason;
+  }
+
   /** Every cached engine, least recently used first. */
   get cached(): readonly CachedEngine[] {
     return this.entries;
@@ -95,7 +111,8 @@ export class EngineCache {
         shapes: key.shapes,
         hits,
         buildTimeMs
-      }))
+      })),
+      failures: this.failures.map(({ key, reason }) => ({ shapes: key.shapes, reason }))
     };
   }
 
