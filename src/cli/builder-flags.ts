@@ -67,7 +67,7 @@ export const BUILDER_HELP = `  --shapes name:1x3x224x224   the shape the engine 
   --maxShapes name:32x3x224x224
                               an optimization profile: the smallest, usual and largest
                               shape of each input (all three, or --optShapes alone).
-                              An engine is built and runs at the opt shapes; a
+                              The engine is built and runs at the opt shapes; a
                               converted model (see --denyOps) runs any shapes within
                               the profile, building engines as they are needed
 ${PRECISION_HELP}
@@ -276,7 +276,7 @@ function shapesAtOpt(
     if (opt && opt.join('x') !== shape.join('x')) {
       throw new UsageError(
         `--shapes ${name}:${shape.join('x')} differs from --optShapes ${name}:${opt.join('x')}: ` +
-          'an engine runs at its opt shapes only',
+          'the engine runs at its opt shapes only',
         command
       );
     }

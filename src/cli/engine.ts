@@ -63,7 +63,6 @@ export type {
   Precision,
   ProfileReport,
   SegmentOptions,
-  Segmentation,
   TimedExecution,
   ValueInfo
 } from '../engine/index';

@@ -3,6 +3,7 @@ import {
   BUILDER_HELP,
   BUILDER_OPTIONS,
   BuilderFlags,
+  ConversionFlags,
   optimizationProfile,
   parseBuilderFlags,
   ShapeProfile
@@ -21,7 +22,6 @@ import {
   LayerInfo,
   prepareNodes,
   reportText,
-  Segmentation,
   segmentGraph,
   shapeTemplate,
   UnsupportedOpError
@@ -71,7 +71,7 @@ ${BUILDER_HELP}
 
     const model = loadModel(path);
     const files: BuildFiles = { source: path, plan: output, layerInfo: layerInfoPath };
-    const lines = isOneEngine(segmentGraph(model.graph, flags.conversion))
+    const lines = isOneEngine(model.graph, flags.conversion)
       ? await saveEngine(model, flags, files, args.command)
       : await saveConverted(model, flags, files, args.command);
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -169,9 +169,14 @@ export async function buildEngine(
   }
 }
 
-/** Whether one engine computes the whole model: else it is converted into segments. */
-export function isOneEngine({ graph, segments }: Segmentation): boolean {
-  return segments.length === 1 && segments[0].kind === 'engine' && graph.nodes.length > 0;
+/**
+ * Whether one engine computes the whole model; else it is converted into segments. A model
+ * that one engine computes whole is never too small for an engine: the minimum segment size
+ * keeps the small pieces of a split model from becoming engines of their own.
+ */
+export function isOneEngine(graph: Graph, conversion: ConversionFlags): boolean {
+  const { segments } = segmentGraph(graph, { ...conversion, minimumSegmentSize: 1 });
+  return segments.length === 1 && segments[0].kind === 'engine';
 }
 
 /**

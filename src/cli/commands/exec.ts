@@ -38,7 +38,6 @@ import {
   ProfileReport,
   profileTrace,
   reportText,
-  segmentGraph,
   Tensor,
   TimedExecution
 } from '../engine';
@@ -248,7 +247,7 @@ async function compiledTarget(
   const setup = (label: Setup['label']): Setup => ({ label, ms: performance.now() - started });
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
-    if (isOneEngine(segmentGraph(model.graph, flags.conversion))) {
+    if (isOneEngine(model.graph, flags.conversion)) {
       const engine = await buildEngine(model, flags, 'exec');
       return engineTarget(engine, source.path, { graph: model.graph }, inputs, setup('Build time'));
     }
