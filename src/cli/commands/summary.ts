@@ -13,8 +13,7 @@ import { loadModel } from '../model';
 
 export const summaryCommand: Command = {
   name: 'summary',
-  summary:
-    "show how a model converts into engines and CPU fallback (TF-TRT's summary), no GPU needed",
+  summary: "show how a model converts into engines and CPU fallback, as TF-TRT's summary() does",
   help: `Usage: webtrt summary <model.onnx> [options]
 
 Splits the model as webtrt build would convert it, without building anything, and
