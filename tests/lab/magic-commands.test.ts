@@ -527,7 +527,7 @@ describe('%trt inspect', () => {
     assert.equal(displayedReport<EngineReport>(context.outputs, 'engine'), report);
     assert.match(
       await magicError('%trt inspect small_cnn.wtrt --minimum-segment-size 2', context),
-      /--minimum-segment-size splits an ONNX model; the plan small_cnn\.wtrt holds its engine already/
+      /--minimum-segment-size splits an ONNX model; the plan small_cnn\.wtrt holds its segments already/
     );
     context.session.releaseEngines();
   });
