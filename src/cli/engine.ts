@@ -5,7 +5,9 @@
 export {
   build,
   checkFeeds,
+  checkOpsDefined,
   columns,
+  computedByOneEngine,
   conversionReport,
   convert,
   ConvertedModel,

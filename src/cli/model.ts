@@ -3,6 +3,8 @@ import { Graph, importOnnx } from './engine';
 import { readBytes } from './files';
 
 export interface LoadedModel {
+  /** As the user named it. */
+  path: string;
   graph: Graph;
   bytes: number;
   importMs: number;
@@ -13,5 +15,5 @@ export function loadModel(path: string): LoadedModel {
   const bytes = readBytes(path);
   const start = performance.now();
   const graph = importOnnx(bytes, { source: path });
-  return { graph, bytes: bytes.length, importMs: performance.now() - start };
+  return { path, graph, bytes: bytes.length, importMs: performance.now() - start };
 }

@@ -17,7 +17,7 @@ export type { PassReport } from './builder/pass';
 export { TimingCache } from './builder/tuner';
 export type { TacticTiming } from './builder/tuner';
 export { Engine, ExecutionContext } from './runtime/engine';
-export { convert, ConvertedModel, planKind } from './runtime/converted';
+export { checkOpsDefined, convert, ConvertedModel, planKind } from './runtime/converted';
 export type {
   ConversionParams,
   ConvertedRunOptions,
@@ -65,7 +65,7 @@ export type { ModelSource } from './reports/model';
 export { partitionGraph } from './reports/partitions';
 export { qualifiedOpType } from './builder/support';
 export type { SupportOptions } from './builder/support';
-export { DEFAULT_MINIMUM_SEGMENT_SIZE, segmentGraph } from './builder/segment';
+export { computedByOneEngine, DEFAULT_MINIMUM_SEGMENT_SIZE, segmentGraph } from './builder/segment';
 export type { GraphSegment, SegmentOptions, Segmentation } from './builder/segment';
 
 export { engineReport } from './reports/engine';

@@ -156,20 +156,17 @@ describe('%trt convert', () => {
       settings: { minimumSegmentSize: 40 }
     });
     await runMagic(
-      '%%trt convert models/small_cnn.onnx -o plans/cnn.wtrt\nshapes: {input: [2, 3, 32, 32]}\noptimization-level: 0',
+      '%%trt convert models/small_cnn.onnx -o plans/cnn.wtrt\nshapes: {input: [2, 3, 32, 32]}\noptimization-level: 0\ndeny-ops: [GlobalAveragePool]',
       context
     );
     assert.deepEqual(context.files.writes, ['plans/cnn.wtrt']);
-    // 33 nodes are under a minimum segment size of 40: the whole model falls back, no engine.
+    // Split at its two pools, the pieces are all under a minimum segment size of 40: no engine.
     const report = displayedReport<ConversionReport>(context.outputs, 'conversion');
     assert.equal(report.precision, 'fp32');
     assert.equal(report.minimumSegmentSize, 40);
     assert.deepEqual(report.engines, []);
     assert.deepEqual(report.converted, { nodes: 0, total: 33 });
-    assert.deepEqual(
-      report.partitions.segments.map(s => s.kind),
-      ['fallback']
-    );
+    assert.ok(report.partitions.segments.every(s => s.kind === 'fallback'));
     context.session.releaseEngines();
   });
 
@@ -489,7 +486,7 @@ describe('%trt profile', () => {
 });
 
 describe('%trt inspect', () => {
-  test('an ONNX model: its ops and partitions, split at the minimum segment size', async () => {
+  test('an ONNX model: its ops and partitions, split at the denied ops and the minimum segment size', async () => {
     const context = testContext({ files: filesWithPlan() });
     await runMagic('%trt inspect small_cnn.onnx', context);
     const report = displayedReport<ModelReport>(context.outputs, 'model');
@@ -501,12 +498,13 @@ describe('%trt inspect', () => {
       ['engine 33']
     );
     context.outputs.length = 0;
-    await runMagic('%trt inspect small_cnn.onnx --minimum-segment-size 34', context);
-    const small = displayedReport<ModelReport>(context.outputs, 'model');
-    assert.deepEqual(
-      small.partitions.segments.map(s => s.kind),
-      ['fallback']
+    await runMagic(
+      '%trt inspect small_cnn.onnx --deny-ops GlobalAveragePool --minimum-segment-size 30',
+      context
     );
+    const split = displayedReport<ModelReport>(context.outputs, 'model');
+    assert.ok(split.partitions.segments.length > 2);
+    assert.ok(split.partitions.segments.every(s => s.kind === 'fallback'));
     assert.equal(context.progressUpdates.length, 0);
   });
 

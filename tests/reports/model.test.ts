@@ -66,20 +66,25 @@ describe('modelReport', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(report)), report);
   });
 
-  test('minimumSegmentSize reaches the partitions', () => {
+  test('the segment options reach the partitions', () => {
     const graph = importOnnx(new Uint8Array(readFileSync(SMALL_CNN)));
-    const report = modelReport(
-      graph,
-      { path: 'small_cnn.onnx', bytes: 0, importMs: 0 },
-      { minimumSegmentSize: graph.nodes.length + 1 }
+    const source = { path: 'small_cnn.onnx', bytes: 0, importMs: 0 };
+    // A model one engine computes whole is one engine, however large the minimum.
+    assert.deepEqual(
+      modelReport(graph, source, { minimumSegmentSize: graph.nodes.length + 1 }).partitions
+        .segments,
+      [{ id: 'engine 0', kind: 'engine', nodes: graph.nodes.length }]
     );
-    assert.deepEqual(report.partitions.segments, [
-      {
-        id: 'fallback 0',
-        kind: 'fallback',
-        nodes: graph.nodes.length,
-        reason: `${graph.nodes.length} nodes < minimum_segment_size ${graph.nodes.length + 1}`
-      }
-    ]);
+    const split = modelReport(graph, source, {
+      denyOps: ['GlobalAveragePool'],
+      minimumSegmentSize: graph.nodes.length
+    }).partitions.segments;
+    assert.ok(split.length > 2);
+    assert.ok(split.every(segment => segment.kind === 'fallback'));
+    assert.ok(
+      split.some(segment =>
+        segment.reason?.endsWith(`< minimum_segment_size ${graph.nodes.length}`)
+      )
+    );
   });
 });

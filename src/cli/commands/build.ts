@@ -3,7 +3,6 @@ import {
   BUILDER_HELP,
   BUILDER_OPTIONS,
   BuilderFlags,
-  ConversionFlags,
   optimizationProfile,
   parseBuilderFlags,
   ShapeProfile
@@ -12,6 +11,7 @@ import { Command } from '../command';
 import {
   build,
   columns,
+  computedByOneEngine,
   conversionReport,
   convert,
   ConvertedModel,
@@ -20,11 +20,9 @@ import {
   field,
   Graph,
   LayerInfo,
-  prepareNodes,
   reportText,
-  segmentGraph,
   shapeTemplate,
-  UnsupportedOpError
+  checkOpsDefined
 } from '../engine';
 import { UsageError } from '../errors';
 import { writeBytes } from '../files';
@@ -71,7 +69,7 @@ ${BUILDER_HELP}
 
     const model = loadModel(path);
     const files: BuildFiles = { source: path, plan: output, layerInfo: layerInfoPath };
-    const lines = isOneEngine(model.graph, flags.conversion)
+    const lines = computedByOneEngine(model.graph, flags.conversion)
       ? await saveEngine(model, flags, files, args.command)
       : await saveConverted(model, flags, files, args.command);
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -170,16 +168,6 @@ export async function buildEngine(
 }
 
 /**
- * Whether one engine computes the whole model; else it is converted into segments. A model
- * that one engine computes whole is never too small for an engine: the minimum segment size
- * keeps the small pieces of a split model from becoming engines of their own.
- */
-export function isOneEngine(graph: Graph, conversion: ConversionFlags): boolean {
-  const { segments } = segmentGraph(graph, { ...conversion, minimumSegmentSize: 1 });
-  return segments.length === 1 && segments[0].kind === 'engine';
-}
-
-/**
  * Converts an imported model on a new device and builds its engines at the given shapes
  * (or the profile's opt shapes). Destroy it with destroyConverted, which releases both.
  */
@@ -188,7 +176,7 @@ export async function buildConverted(
   flags: BuilderFlags,
   command: string
 ): Promise<ConvertedModel> {
-  checkRunnable(model.graph);
+  checkOpsDefined(model.graph, model.path);
   checkShapesGiven(model.graph, flags.shapes, command);
   const { shapes, ...config } = flags.config;
   const device = await requestNodeDevice();
@@ -215,21 +203,6 @@ export async function buildConverted(
 export function destroyConverted(converted: ConvertedModel): void {
   converted.destroy();
   converted.device.destroy();
-}
-
-/**
- * Fails on a node that neither an engine nor the CPU fallback can run (an op webtrt does not
- * define at all), before a GPU device is set up.
- */
-function checkRunnable(graph: Graph): void {
-  try {
-    prepareNodes(graph);
-  } catch (error) {
-    if (error instanceof UnsupportedOpError) {
-      throw new Error(`${error.message}: it can run neither in an engine nor on the CPU`);
-    }
-    throw error;
-  }
 }
 
 /** The layers of each engine segment's cached engines, by segment id. */

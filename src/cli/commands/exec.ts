@@ -17,6 +17,7 @@ import {
 } from '../builder-flags';
 import { Command } from '../command';
 import {
+  computedByOneEngine,
   conversionReport,
   ConversionReportOptions,
   ConvertedModel,
@@ -46,13 +47,7 @@ import { readBytes, writeBytes } from '../files';
 import { requestNodeDevice } from '../gpu';
 import { parseLoadInputsFlags, prepareInputs } from '../inputs';
 import { loadModel } from '../model';
-import {
-  buildConverted,
-  buildEngine,
-  checkShapesGiven,
-  destroyConverted,
-  isOneEngine
-} from './build';
+import { buildConverted, buildEngine, checkShapesGiven, destroyConverted } from './build';
 
 const MS_PER_SECOND = 1000;
 
@@ -247,7 +242,7 @@ async function compiledTarget(
   const setup = (label: Setup['label']): Setup => ({ label, ms: performance.now() - started });
   if (source.kind === 'onnx') {
     const model = loadModel(source.path);
-    if (isOneEngine(model.graph, flags.conversion)) {
+    if (computedByOneEngine(model.graph, flags.conversion)) {
       const engine = await buildEngine(model, flags, 'exec');
       return engineTarget(engine, source.path, { graph: model.graph }, inputs, setup('Build time'));
     }

@@ -55,7 +55,8 @@ export interface Segmentation {
  * Splits `graph` into engine and fallback segments: nodes an engine can compute
  * (unsupportedNodes) are merged along the edges between them unless the merge would close a
  * cycle through another segment; so are the nodes that fall back. An engine segment under
- * `minimumSegmentSize` nodes, or beyond `maxAllowedEngines`, falls back.
+ * `minimumSegmentSize` nodes, or beyond `maxAllowedEngines`, falls back; a graph that one
+ * engine computes whole stays one engine whatever its size (computedByOneEngine).
  */
 export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmentation {
   const minimumSegmentSize = options.minimumSegmentSize ?? DEFAULT_MINIMUM_SEGMENT_SIZE;
@@ -64,7 +65,11 @@ export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmen
     checkPositive('maxAllowedEngines', options.maxAllowedEngines, 0);
   }
   const unsupported = unsupportedNodes(graph, options);
-  const clusters = clusterNodes(graph, node => (unsupported.has(node) ? 'fallback' : 'engine'));
+  // A graph that one engine computes whole is one segment, however small or disconnected.
+  const whole = options.maxAllowedEngines !== 0 && unsupported.size === 0;
+  const clusters = whole
+    ? [graph.nodes]
+    : clusterNodes(graph, node => (unsupported.has(node) ? 'fallback' : 'engine'));
 
   const fallbackReasons = new Map<string, string>();
   unsupported.forEach(({ reason }, node) => fallbackReasons.set(node.name, reason));
@@ -72,7 +77,7 @@ export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmen
     cluster.forEach(node => fallbackReasons.set(node.name, reason));
   const engines = clusters.filter(cluster => !unsupported.has(cluster[0]));
   for (const cluster of engines) {
-    if (cluster.length < minimumSegmentSize) {
+    if (cluster.length < minimumSegmentSize && !whole) {
       demote(
         cluster,
         `${cluster.length} node${cluster.length === 1 ? '' : 's'} < minimum_segment_size ${minimumSegmentSize}`
@@ -137,6 +142,15 @@ export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmen
     buildTimeValues,
     options: { ...options, minimumSegmentSize }
   };
+}
+
+/**
+ * Whether one engine computes the whole graph: no node falls back for what it is. The
+ * minimum segment size keeps the small pieces of a split graph from becoming engines of
+ * their own; a whole model is never too small for one.
+ */
+export function computedByOneEngine(graph: Graph, options: SegmentOptions = {}): boolean {
+  return options.maxAllowedEngines !== 0 && unsupportedNodes(graph, options).size === 0;
 }
 
 function checkPositive(name: string, value: number, least = 1): void {

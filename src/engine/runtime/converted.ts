@@ -13,7 +13,6 @@ import { Graph, shapeToString } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { randomInput, seededRandom } from '../io/random';
 import { findOp } from '../ops/registry';
-import { OpError } from '../ops/types';
 import { Engine } from './engine';
 import { CachedEngine, EngineCache, EngineKey, padBatch, sliceBatch } from './engine-cache';
 import { checkFeeds } from './feeds';
@@ -54,26 +53,16 @@ export interface ConvertedRunOptions {
 
 /**
  * Splits `graph` into segments with `params` (see segmentGraph); engines are built when
- * needed. Fails, naming the node, when an op falls back that the CPU cannot run either (an
- * op webtrt does not define: registerOp adds one).
+ * needed. Fails, naming the nodes, when the model uses an op that neither an engine nor the
+ * CPU can run (see checkOpsDefined).
  */
 export function convert(graph: Graph, params: ConversionParams, device: GPUDevice): ConvertedModel {
   checkConfig(params);
   if (params.profile) {
     checkProfile(graph, params.profile);
   }
+  checkOpsDefined(graph);
   const segmentation = segmentGraph(graph, params);
-  for (const segment of segmentation.segments) {
-    if (segment.kind === 'fallback') {
-      const unknown = segment.nodes.find(node => !findOp(node.opType, node.domain));
-      if (unknown) {
-        throw new OpError(
-          unknown,
-          `${qualifiedOpType(unknown)} is defined neither for an engine nor for the CPU fallback: register it with registerOp`
-        );
-      }
-    }
-  }
   return new ConvertedModel(segmentation, params, device);
 }
 
@@ -319,6 +308,22 @@ export class ConvertedModel {
     if (this.destroyed) {
       throw new Error(`converted model '${this.graph.name}' has been destroyed`);
     }
+  }
+}
+
+/**
+ * Fails, naming the nodes, when `graph` uses ops webtrt does not define: neither an engine
+ * nor the CPU fallback can run those (registerOp adds one). `source` names the model in the
+ * message (default: the graph's name).
+ */
+export function checkOpsDefined(graph: Graph, source = `'${graph.name}'`): void {
+  const undefinedOps = graph.nodes.filter(node => !findOp(node.opType, node.domain));
+  if (undefinedOps.length > 0) {
+    const one = undefinedOps.length === 1;
+    throw new Error(
+      `${source} uses ${one ? 'an op' : 'ops'} that webtrt does not define, so neither an engine nor the CPU fallback can run ${one ? 'it' : 'them'}: ` +
+        undefinedOps.map(node => `'${node.name}' (${qualifiedOpType(node)})`).join(', ')
+    );
   }
 }
 

@@ -7,17 +7,16 @@
 import {
   build,
   BuilderConfig,
+  checkOpsDefined as checkModelOps,
   BuildProgress,
   conversionReport,
   ConvertedModel,
   Engine,
   engineReport,
-  findOp,
   Graph,
   GraphSegment,
   importOnnx,
   planKind,
-  qualifiedOpType,
   shapeTemplate,
   shapeToString
 } from '../../engine';
@@ -70,14 +69,10 @@ export async function readModel(context: IMagicContext, path: string): Promise<I
  * the CPU fallback can compute them.
  */
 export function checkOpsDefined(model: ILoadedModel): void {
-  const undefinedOps = model.graph.nodes.filter(node => !findOp(node.opType, node.domain));
-  if (undefinedOps.length > 0) {
-    const listed = undefinedOps.map(node => `'${node.name}' (${qualifiedOpType(node)})`);
-    throw new MagicError(
-      `${model.path} uses ${undefinedOps.length === 1 ? 'an op' : 'ops'} that webtrt does not define, ` +
-        `so neither an engine nor the CPU fallback can run ${undefinedOps.length === 1 ? 'it' : 'them'}: ` +
-        listed.join(', ')
-    );
+  try {
+    checkModelOps(model.graph, model.path);
+  } catch (error) {
+    throw new MagicError(messageOf(error), { cause: error });
   }
 }
 

@@ -6,7 +6,7 @@ import {
   Engine,
   engineReport,
   SegmentOptions,
-  segmentGraph
+  computedByOneEngine
 } from '../../../engine';
 import { reportBundle } from '../../bundle';
 import {
@@ -77,21 +77,19 @@ export const convertCommand = defineCommand({
     checkOpsDefined(model);
     const segmenting = segmentOptions(context, options);
     const config = await builderConfig(context, model, options);
-    const { segments } = segmentGraph(model.graph, segmenting);
-    const entry =
-      segments.length === 1 && segments[0].kind === 'engine'
-        ? await convertToEngine(context, model, config, segmenting, output)
-        : await convertToSegments(
-            context,
-            model,
-            config,
-            {
-              ...segmenting,
-              maximumCachedEngines:
-                options['maximum-cached-engines'] ?? context.settings.maximumCachedEngines
-            },
-            output
-          );
+    const entry = computedByOneEngine(model.graph, segmenting)
+      ? await convertToEngine(context, model, config, segmenting, output)
+      : await convertToSegments(
+          context,
+          model,
+          config,
+          {
+            ...segmenting,
+            maximumCachedEngines:
+              options['maximum-cached-engines'] ?? context.settings.maximumCachedEngines
+          },
+          output
+        );
     context.session.add(entry);
     context.display(reportBundle(entry.report));
   }
