@@ -12,7 +12,7 @@ const examples = path.resolve(__dirname, '..', '..', 'examples');
 
 test('the tour notebook runs top to bottom without an error', async ({ page, tmpPath }) => {
   test.setTimeout(15 * 60_000);
-  for (const file of ['tour.ipynb', 'models/small_cnn.onnx']) {
+  for (const file of ['tour.ipynb', 'models/small_cnn.onnx', 'models/cast_in_middle.onnx']) {
     expect(await page.contents.uploadFile(path.join(examples, file), `${tmpPath}/${file}`)).toBe(
       true
     );
@@ -49,7 +49,9 @@ test('the tour notebook runs top to bottom without an error', async ({ page, tmp
       )
     )
   );
-  expect(new Set(kinds)).toEqual(new Set(['device', 'model', 'engine', 'run', 'bench', 'profile']));
+  expect(new Set(kinds)).toEqual(
+    new Set(['device', 'model', 'engine', 'conversion', 'run', 'bench', 'profile'])
+  );
   const python = code.find(cell => String(cell.source).includes('np.load'));
   expect(JSON.stringify(python?.outputs)).toContain('(1, 10)');
   // The next test starts from this page's saved layout: leave no notebook of a folder that

@@ -130,7 +130,19 @@ function cachesTable(report: ConversionReport): IMarkup {
       String(cache.misses),
       String(cache.evictions),
       formatMs(cache.buildTimeMs),
-      cache.entries.map(entry => h('div', {}, `${cachedShapes(entry.shapes)} (${entry.hits})`))
+      [
+        ...cache.entries.map(entry =>
+          h('div', {}, `${cachedShapes(entry.shapes)} (${entry.hits})`)
+        ),
+        ...cache.failures.map(({ shapes, reason }) =>
+          h(
+            'div',
+            {},
+            badge('warn', 'CPU'),
+            ` ${cachedShapes(shapes)}: no engine builds: ${reason}`
+          )
+        )
+      ]
     ]),
     i => ({
       'data-segment': rows[i].segment,
