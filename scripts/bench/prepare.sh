@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes, where the repository's node_modules are, what scripts/bench/run.sh needs on a bare
 # GPU machine: the CLI bundle (lib/cli), the benchmark's bundles (lib/bench: harness.mjs for
-# peers.mjs, table.mjs), and gpu-kit's .gpu-kit with node, Vulkan, Dawn and onnxruntime-web.
+# peers.mjs, table.mjs, converted.mjs), and gpu-kit's .gpu-kit with node, Vulkan, Dawn and onnxruntime-web.
 # Then carry .gpu-kit, lib/cli and lib/bench to the GPU machine (see run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,8 +17,9 @@ if [ ! -f node_modules/onnxruntime-web/package.json ]; then
 fi
 
 npm run --silent build:cli
-npx esbuild scripts/bench/harness.ts scripts/bench/table.ts --bundle --platform=node \
-  --format=esm --target=node20 --outdir=lib/bench --out-extension:.js=.mjs --log-level=warning
+npx esbuild scripts/bench/harness.ts scripts/bench/table.ts scripts/bench/converted.ts --bundle \
+  --platform=node --format=esm --target=node20 --outdir=lib/bench --out-extension:.js=.mjs \
+  --external:webgpu --log-level=warning
 gpu_kit=../shared/tools/gpu-kit/prepare
 if [ -x "$gpu_kit" ]; then
   "$gpu_kit" --with-ort-web
