@@ -10,6 +10,7 @@ import { requestNodeDevice } from '../../src/cli/gpu';
 import {
   build,
   convert,
+  describeAdapter,
   importOnnx,
   Precision,
   randomInput,
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
   }
   console.log(
     [
-      `Adapter: ${device.adapterInfo.vendor} ${device.adapterInfo.architecture} ${device.adapterInfo.description}; median of ${iterations} runs (ms), host inputs and outputs included; errors relative to the CPU reference's largest magnitude.`,
+      `${describeAdapter(device.adapterInfo)}; median of ${iterations} runs in ms, host inputs and outputs included; errors relative to the CPU reference's largest magnitude.`,
       '',
       '| model, input | precision | one engine, ms | error | denied | converted into | first run (builds), ms | converted, ms | error |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
