@@ -243,6 +243,12 @@ function conversionDetails(report: ConversionReport): Widget {
       line.textContent = `${cachedShapes(entry.shapes)}: ${counted(entry.hits, 'hit')}`;
       entries.append(line);
     }
+    for (const { shapes, reason } of cache.failures) {
+      const line = document.createElement('li');
+      line.textContent = `${cachedShapes(shapes)}: on the CPU, no engine builds`;
+      line.title = reason;
+      entries.append(line);
+    }
     item.append(entries);
     caches.append(item);
   }
