@@ -3,6 +3,8 @@ import { before, test } from 'node:test';
 
 import type { ConversionReport } from '../../src/engine';
 import { reportPicture } from '../../src/lab/views';
+import { layoutPartitionGraph } from '../../src/lab/views/graph';
+import { assertBoxesHoldTheirNodesOnly } from './boxes';
 import { reportOf, smallCnnReports } from './fixtures';
 import { allElements, byClass, IXmlElement, parseXml, textOf } from './xml';
 
@@ -103,4 +105,23 @@ test('the partition graph draws the fallback nodes apart, with a legend entry pe
       `${segment.id} in the legend`
     );
   }
+});
+
+test('fallback nodes are neither drawn as folded away nor boxed with an engine layer', () => {
+  const svg = parseXml(reportPicture(report)['image/svg+xml']!);
+  const fallback = byClass(svg, 'jp-webtrt-node').filter(node =>
+    node.attrs['data-segment']?.startsWith('fallback')
+  );
+  assert.equal(fallback.length, 2);
+  for (const node of fallback) {
+    assert.ok(!node.attrs.class.includes('jp-webtrt-node-folded'), node.attrs['data-id']);
+  }
+  const layout = layoutPartitionGraph(report.partitions);
+  const casts = layout.nodes.filter(node => node.opType === 'Cast');
+  assert.deepEqual(
+    casts.map(node => node.cluster),
+    [undefined, undefined]
+  );
+  assertBoxesHoldTheirNodesOnly(layout);
+  assert.ok(!textOf(svg).includes('folded away by the builder'));
 });

@@ -63,16 +63,26 @@ function nodeLabel(node: GraphNode): string {
 }
 
 /**
- * In an engine's partition graph (some nodes have layers), an op node without one: the builder
- * folded it into a neighbour (a BatchNormalization into its Conv) or eliminated it.
+ * In a segment that built engines compute (some of its nodes have layers), an op node without
+ * a layer: the builder folded it into a neighbour (a BatchNormalization into its Conv) or
+ * eliminated it. Nodes of a fallback segment have no layer and are not folded.
  */
-function isFolded(node: GraphNode, graphHasLayers: boolean): boolean {
-  return graphHasLayers && node.role === 'op' && node.layer === undefined;
+function isFolded(node: GraphNode, layeredSegments: ReadonlySet<string>): boolean {
+  return (
+    node.role === 'op' &&
+    node.layer === undefined &&
+    node.segment !== undefined &&
+    layeredSegments.has(node.segment)
+  );
 }
 
-/** Whether the graph is an engine's: its nodes are tagged with the layers computing them. */
-function hasLayers(graph: PartitionGraph): boolean {
-  return graph.nodes.some(node => node.layer !== undefined);
+/** The segments whose nodes are tagged with the engine layers computing them. */
+function layeredSegments(graph: PartitionGraph): Set<string> {
+  return new Set(
+    graph.nodes.flatMap(node =>
+      node.layer !== undefined && node.segment !== undefined ? [node.segment] : []
+    )
+  );
 }
 
 /** Appends `value` to the list under `key`. */
@@ -156,7 +166,7 @@ export function layoutPartitionGraph(graph: PartitionGraph): IGraphLayout {
  * into the Conv before it). Only layers of two nodes or more get a box.
  */
 function layerBoxes(graph: PartitionGraph): Map<string, string> {
-  const layered = hasLayers(graph);
+  const layered = layeredSegments(graph);
   const producers = new Map<string, string[]>();
   for (const edge of graph.edges) {
     addTo(producers, edge.to, edge.from);
@@ -248,7 +258,7 @@ export function partitionGraphPicture(graph: PartitionGraph): IMarkup {
   const context: IGraphContext = {
     graph,
     swatches: segmentSwatches(graph.segments),
-    hasLayers: hasLayers(graph)
+    layeredSegments: layeredSegments(graph)
   };
   const legendWidth = Math.max(layout.width, 360);
   const legend = graphLegend(context, legendWidth);
@@ -376,12 +386,12 @@ function arrowHead(from: IPoint, tip: IPoint): string {
 interface IGraphContext {
   graph: PartitionGraph;
   swatches: Map<string, ISwatch>;
-  hasLayers: boolean;
+  layeredSegments: ReadonlySet<string>;
 }
 
 function nodeMarkup(node: IGraphLayout['nodes'][number], context: IGraphContext): IMarkup {
   const isTensor = node.role !== 'op';
-  const folded = isFolded(node, context.hasLayers);
+  const folded = isFolded(node, context.layeredSegments);
   const swatch = node.segment !== undefined ? context.swatches.get(node.segment) : undefined;
   const shapeStyle = isTensor
     ? css({ fill: colors.paper, stroke: colors.ink, 'stroke-width': 1.2 })
@@ -416,7 +426,7 @@ function nodeMarkup(node: IGraphLayout['nodes'][number], context: IGraphContext)
   );
 }
 
-function nodeDetails(node: GraphNode, { graph, hasLayers }: IGraphContext): string[] {
+function nodeDetails(node: GraphNode, { graph, layeredSegments }: IGraphContext): string[] {
   if (node.role !== 'op') {
     return [`graph ${node.role} ${node.id}`];
   }
@@ -432,7 +442,7 @@ function nodeDetails(node: GraphNode, { graph, hasLayers }: IGraphContext): stri
   }
   if (node.layer !== undefined) {
     lines.push(`layer: ${node.layer}`);
-  } else if (isFolded(node, hasLayers)) {
+  } else if (isFolded(node, layeredSegments)) {
     lines.push('layer: none, the builder folded it into a neighbour or eliminated it');
   }
   return lines;
@@ -440,7 +450,7 @@ function nodeDetails(node: GraphNode, { graph, hasLayers }: IGraphContext): stri
 
 /** Legend entries laid in rows no wider than `width`. */
 function graphLegend(
-  { graph, swatches, hasLayers }: IGraphContext,
+  { graph, swatches, layeredSegments }: IGraphContext,
   width: number
 ): { markup: IMarkup; height: number } {
   const entries: {
@@ -463,7 +473,7 @@ function graphLegend(
     shape: 'pill',
     hover: ['a tensor the model takes or gives']
   });
-  if (graph.nodes.some(node => isFolded(node, hasLayers))) {
+  if (graph.nodes.some(node => isFolded(node, layeredSegments))) {
     entries.push({
       text: 'folded away by the builder',
       swatch: css({ fill: colors.paper, stroke: colors.border, 'stroke-dasharray': '3 2' }),
@@ -471,7 +481,7 @@ function graphLegend(
       hover: ['folded into a neighbouring layer or eliminated: no layer computes it']
     });
   }
-  if (hasLayers) {
+  if (layeredSegments.size > 0) {
     entries.push({
       text: 'nodes fused into one layer',
       swatch: css({ fill: 'none', stroke: colors.inkFaint, 'stroke-dasharray': '4 3' }),
