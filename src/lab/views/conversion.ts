@@ -64,17 +64,13 @@ function enginesTable(engines: readonly EngineRow[]): IMarkup {
     [
       { label: 'engine', code: true },
       { label: 'nodes', numeric: true },
-      { label: 'inputs', numeric: true },
-      { label: 'outputs', numeric: true },
-      { label: 'input dtypes / shapes', code: true },
-      { label: 'output dtypes / shapes', code: true },
+      { label: 'inputs', code: true },
+      { label: 'outputs', code: true },
       { label: 'ops', code: true }
     ],
     engines.map(row => [
       row.segment,
       String(row.nodes),
-      String(row.inputs.length),
-      String(row.outputs.length),
       valueList(row.inputs),
       valueList(row.outputs),
       row.ops.map(({ op, count }) => `${op}×${count}`).join(', ')
