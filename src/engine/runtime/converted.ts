@@ -16,12 +16,11 @@ import { findOp } from '../ops/registry';
 import { Engine } from './engine';
 import { CachedEngine, EngineCache, EngineKey, padBatch, sliceBatch } from './engine-cache';
 import { checkFeeds } from './feeds';
-import { decodePlan, encodePlan } from './plan';
+import { decodePlan, decodePlanOf, encodePlan, PlanContents } from './plan';
 import { runReference } from './reference';
 import { loadGraph, storeGraph, StoredGraph } from './stored-graph';
 
-const CONVERTED_FORMAT = 'webtrt-converted';
-const CONVERTED_FORMAT_VERSION = 1;
+const CONVERTED_PLAN: PlanContents = { format: 'webtrt-converted', formatVersion: 1 };
 
 /** One input's range in an optimization profile (trtexec's --minShapes/--optShapes/--maxShapes). */
 export interface ShapeRange {
@@ -257,8 +256,7 @@ export class ConvertedModel {
       }
     }
     const metadata: StoredConvertedModel = {
-      format: CONVERTED_FORMAT,
-      formatVersion: CONVERTED_FORMAT_VERSION,
+      ...CONVERTED_PLAN,
       params: this.params,
       graph,
       engines
@@ -271,17 +269,11 @@ export class ConvertedModel {
    * (which count them as built). Refuses a plan of another kind, naming what it holds.
    */
   static async deserialize(bytes: Uint8Array, device: GPUDevice): Promise<ConvertedModel> {
-    const plan = decodePlan(bytes);
-    const stored = plan.metadata as unknown as StoredConvertedModel;
-    if (stored.format !== CONVERTED_FORMAT || stored.formatVersion !== CONVERTED_FORMAT_VERSION) {
-      throw new Error(
-        `plan: not a ${CONVERTED_FORMAT} version ${CONVERTED_FORMAT_VERSION} plan (format '${String(stored.format)}', version ${String(stored.formatVersion)})`
-      );
-    }
-    const model = convert(loadGraph(stored.graph, plan.blobs), stored.params, device);
+    const { stored, blobs } = decodePlanOf<StoredConvertedModel>(bytes, CONVERTED_PLAN);
+    const model = convert(loadGraph(stored.graph, blobs), stored.params, device);
     try {
       for (const { segment, key, plan: blob } of stored.engines) {
-        const engine = await Engine.deserialize(plan.blobs[blob], device);
+        const engine = await Engine.deserialize(blobs[blob], device);
         model.cache(segment).insert({
           key,
           engine,
@@ -330,7 +322,7 @@ export function checkOpsDefined(graph: Graph, source = `'${graph.name}'`): void 
 /** What a plan holds: one engine, or a converted model of segments. */
 export function planKind(bytes: Uint8Array): 'engine' | 'converted' {
   const { format } = decodePlan(bytes).metadata;
-  return format === CONVERTED_FORMAT ? 'converted' : 'engine';
+  return format === CONVERTED_PLAN.format ? 'converted' : 'engine';
 }
 
 interface StoredCachedEngine {
@@ -340,9 +332,7 @@ interface StoredCachedEngine {
   plan: number;
 }
 
-interface StoredConvertedModel {
-  format: string;
-  formatVersion: number;
+interface StoredConvertedModel extends PlanContents {
   params: ConversionParams;
   graph: StoredGraph;
   engines: StoredCachedEngine[];

@@ -30,16 +30,15 @@ import {
   PipelineCache,
   viewOf
 } from './native';
-import { decodePlan, encodePlan } from './plan';
+import { decodePlanOf, encodePlan, PlanContents } from './plan';
 import { loadGraph, storeGraph, StoredGraph } from './stored-graph';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
 import { GpuTimer } from './profiler';
 import { LayerTuner, TacticSelection } from './tactics';
 import { createTensorBuffer, fromStorage, toStorage, upload, writeTensor } from './transfer';
 
-/** Written in every plan's metadata; a reader refuses another format or version. */
-const ENGINE_FORMAT = 'webtrt-engine';
-const ENGINE_FORMAT_VERSION = 1;
+/** Written in every engine plan's metadata; a reader refuses another format or version. */
+const ENGINE_PLAN: PlanContents = { format: 'webtrt-engine', formatVersion: 1 };
 
 /** WebGPU has no empty buffers: an arena of empty tensors still takes a word. */
 const MIN_BUFFER_BYTES = 4;
@@ -192,8 +191,7 @@ export class Engine {
   serialize(): Uint8Array<ArrayBuffer> {
     const blobs: Uint8Array[] = [];
     const metadata: StoredEngine = {
-      format: ENGINE_FORMAT,
-      formatVersion: ENGINE_FORMAT_VERSION,
+      ...ENGINE_PLAN,
       config: this.config,
       fingerprint: adapterFingerprint(this.device),
       buildReport: this.buildReport,
@@ -208,18 +206,12 @@ export class Engine {
    * format, or built for an adapter this device does not match.
    */
   static async deserialize(bytes: Uint8Array, device: GPUDevice): Promise<Engine> {
-    const plan = decodePlan(bytes);
-    const stored = plan.metadata as unknown as StoredEngine;
-    if (stored.format !== ENGINE_FORMAT || stored.formatVersion !== ENGINE_FORMAT_VERSION) {
-      throw new Error(
-        `plan: not a ${ENGINE_FORMAT} version ${ENGINE_FORMAT_VERSION} plan (format '${String(stored.format)}', version ${String(stored.formatVersion)})`
-      );
-    }
+    const { stored, blobs } = decodePlanOf<StoredEngine>(bytes, ENGINE_PLAN);
     const refusal = checkFingerprint(stored.fingerprint, adapterFingerprint(device));
     if (refusal) {
       throw new Error(refusal);
     }
-    const graph = loadGraph(stored.graph, plan.blobs);
+    const graph = loadGraph(stored.graph, blobs);
     // The plan's tactics are kept as built: a loaded engine is not tuned again.
     const recorded = new Map(
       stored.layers.map(({ name, tactic, tacticTimings }) => [
@@ -981,9 +973,7 @@ function layerInfo(node: Node, graph: Graph, dispatches: readonly Dispatch[]): L
 // --- Plan files ------------------------------------------------------------------------------
 
 /** The plan's metadata: everything but the weights, which are its blobs. */
-interface StoredEngine {
-  format: string;
-  formatVersion: number;
+interface StoredEngine extends PlanContents {
   config: BuilderConfig;
   fingerprint: AdapterFingerprint;
   buildReport: BuildReport;

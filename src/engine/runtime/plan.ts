@@ -193,3 +193,27 @@ export function crc32(bytes: Uint8Array): number {
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/** What every plan's metadata begins with: what the plan holds, in which version of its layout. */
+export interface PlanContents {
+  format: string;
+  formatVersion: number;
+}
+
+/**
+ * Decodes a plan that must hold `format` in `formatVersion` (an engine, a converted model),
+ * refusing any other and saying what it holds.
+ */
+export function decodePlanOf<Stored extends PlanContents>(
+  bytes: Uint8Array,
+  { format, formatVersion }: PlanContents
+): { stored: Stored; blobs: Uint8Array[] } {
+  const plan = decodePlan(bytes);
+  const stored = plan.metadata as unknown as Stored;
+  if (stored.format !== format || stored.formatVersion !== formatVersion) {
+    throw new Error(
+      `plan: not a ${format} version ${formatVersion} plan (format '${String(stored.format)}', version ${String(stored.formatVersion)})`
+    );
+  }
+  return { stored, blobs: plan.blobs };
+}
