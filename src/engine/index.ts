@@ -76,6 +76,27 @@ export { outputSummary, runReport } from './reports/run';
 export type { OutputSummaryOptions, RunRecord } from './reports/run';
 export { PROFILE_CLOCKS, profileReport, profileTrace } from './reports/profile';
 export type { ProfileTrace } from './reports/profile';
+export { calibrate } from './quant/calibrate';
+export type {
+  CalibrationBatch,
+  CalibrationOptions,
+  CalibrationProgress,
+  CalibrationResult
+} from './quant/calibrate';
+export {
+  calibratedAmax,
+  entropyAmax,
+  INT8_MAX,
+  int8Scale,
+  percentileAmax
+} from './quant/calibrators';
+export type { Calibrator } from './quant/calibrators';
+export { AbsHistogram, HISTOGRAM_BINS } from './quant/histogram';
+export type { TensorHistogram } from './quant/histogram';
+export { DEFAULT_TRT_VERSION, readCalibrationCache, writeCalibrationCache } from './quant/cache';
+export type { CalibrationCache, CalibratorName } from './quant/cache';
+export { quantizeWeightsPerChannel } from './quant/weights';
+export type { QuantizedWeights } from './quant/weights';
 export { benchmark } from './reports/bench';
 export type { BenchOptions, BenchProgress } from './reports/bench';
 export { outputSummaryLines, reportText } from './reports/text';
