@@ -144,7 +144,7 @@ fn tanh_safe(x: f32) -> f32 {
 }`;
 
 /** The ONNX Round: half to even. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }

@@ -6,6 +6,7 @@ import { layoutOps } from './layout';
 import { matmulOps } from './matmul';
 import { normalizationOps } from './normalization';
 import { poolOps } from './pool';
+import { quantizeOps } from './quantize';
 import { reduceOps } from './reduce';
 import { resizeOps } from './resize';
 import { shapeOps } from './shape';
@@ -25,7 +26,8 @@ const ALL_OPS: readonly AnyOp[] = [
   ...layoutOps,
   ...resizeOps,
   ...attentionOps,
-  ...fusedElementwiseOps
+  ...fusedElementwiseOps,
+  ...quantizeOps
 ];
 
 const REGISTRY = new Map<string, AnyOp>();
