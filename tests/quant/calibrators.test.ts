@@ -68,6 +68,17 @@ describe('calibrators', () => {
     assert.equal(entropyAmax(histogramOf(uniform(0, 600))), 600.5);
   });
 
+  test("entropy: a ReLU's exact zeros do not move the threshold", () => {
+    // A decaying distribution of |x|, then the same with as many exact zeros as values.
+    const decaying: Record<number, number> = {};
+    for (let bin = 0; bin < 1500; bin++) {
+      decaying[bin] = Math.round(1000 * Math.exp(-bin / 150));
+    }
+    const total = Object.values(decaying).reduce((sum, count) => sum + count, 0);
+    const amax = entropyAmax(histogramOf(decaying));
+    assert.equal(entropyAmax(histogramOf({ ...decaying, 0: total })), amax);
+  });
+
   test('entropy: a bulk that only 128 one-bin levels reproduce sets the threshold at 128 bins', () => {
     // Counts alternating 1000, 1: any wider threshold merges unequal neighbours into one level.
     const alternating: Record<number, number> = {};

@@ -63,10 +63,15 @@ export function percentileAmax(histogram: TensorHistogram, percentile: number): 
  * smallest. The amax is i + 0.5 bin widths, as TensorRT takes it.
  */
 export function entropyAmax(histogram: TensorHistogram): number {
-  const { counts, binWidth } = histogram;
+  const { binWidth } = histogram;
   if (binWidth === 0) {
     return 0;
   }
+  // After a ReLU half of a tensor may be exact zeros. They quantize exactly at any scale, yet
+  // as one tall first bin they would outweigh the rest of the distribution in P and Q: bin 0
+  // counts as its neighbour does (as pytorch-quantization's entropy calibration does too).
+  const counts = Float64Array.from(histogram.counts);
+  counts[0] = counts[1];
   let lastUsed = HISTOGRAM_BINS - 1;
   while (lastUsed > 0 && counts[lastUsed] === 0) {
     lastUsed--;
