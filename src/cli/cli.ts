@@ -2,6 +2,7 @@
 import { parseCommandArgs } from './args';
 import { Command } from './command';
 import { buildCommand } from './commands/build';
+import { calibrateCommand } from './commands/calibrate';
 import { conformanceCommand } from './commands/conformance';
 import { execCommand } from './commands/exec';
 import { infoCommand } from './commands/info';
@@ -16,6 +17,7 @@ const COMMANDS: readonly Command[] = [
   inspectCommand,
   summaryCommand,
   runCommand,
+  calibrateCommand,
   buildCommand,
   execCommand,
   conformanceCommand

@@ -5,6 +5,10 @@
 export {
   build,
   checkFeeds,
+  calibrate,
+  calibrationReport,
+  DEFAULT_TRT_VERSION,
+  int8Scale,
   checkOpsDefined,
   columns,
   computedByOneEngine,
@@ -44,10 +48,13 @@ export {
   shapeToString,
   stridesOf,
   Tensor,
-  UnsupportedOpError
+  UnsupportedOpError,
+  writeCalibrationCache
 } from '../engine/index';
 export type {
   Backend,
+  CalibrationBatch,
+  Calibrator,
   BuilderConfig,
   ConversionParams,
   ConversionReportOptions,

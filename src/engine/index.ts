@@ -77,6 +77,7 @@ export type { OutputSummaryOptions, RunRecord } from './reports/run';
 export { PROFILE_CLOCKS, profileReport, profileTrace } from './reports/profile';
 export type { ProfileTrace } from './reports/profile';
 export { calibrate } from './quant/calibrate';
+export { calibrationReport, calibratorName } from './reports/calibration';
 export type {
   CalibrationBatch,
   CalibrationOptions,

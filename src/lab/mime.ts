@@ -20,6 +20,7 @@ const REPORT_KINDS: readonly Report['kind'][] = [
   'model',
   'engine',
   'conversion',
+  'calibration',
   'run',
   'profile',
   'bench'

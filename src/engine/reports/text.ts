@@ -8,6 +8,7 @@ import { columns, counted, field, formatBytes, formatCount, formatMs, formatValu
 import { PROFILE_CLOCKS } from './profile';
 import type {
   BenchReport,
+  CalibrationReport,
   ConversionReport,
   DeviceReport,
   EngineReport,
@@ -36,6 +37,8 @@ function textLines(report: Report): string[] {
       return engineLines(report);
     case 'conversion':
       return conversionLines(report);
+    case 'calibration':
+      return calibrationLines(report);
     case 'run':
       return runLines(report);
     case 'profile':
@@ -277,6 +280,40 @@ function conversionLines(report: ConversionReport): string[] {
     ...(cacheLines.length ? ['engine caches', ...cacheLines] : []),
     ...(report.plan
       ? [field('plan', `${report.plan.path}: ${formatBytes(report.plan.bytes)}`)]
+      : [])
+  ];
+}
+
+/**
+ * The calibrator and the data, then a row per tensor: its range over the data, the amax the
+ * calibrator chose (with how much of the range it keeps) and the INT8 scale.
+ */
+function calibrationLines(report: CalibrationReport): string[] {
+  const clipped = report.tensors.filter(t => t.amax < Math.max(-t.min, t.max)).length;
+  return [
+    field('source', report.source),
+    field('device', report.device),
+    field('calibrator', `${report.calibrator} over ${counted(report.batches, 'batch', 'batches')}`),
+    field(
+      'tensors',
+      `${counted(report.tensors.length, 'tensor')}, ${formatCount(clipped)} clipped below their largest value`
+    ),
+    ...columns([
+      ['tensor', 'min', 'max', 'amax', 'kept', 'scale'],
+      ...report.tensors.map(t => {
+        const largest = Math.max(-t.min, t.max);
+        return [
+          t.name,
+          formatValue(t.min),
+          formatValue(t.max),
+          formatValue(t.amax),
+          largest > 0 ? `${Math.min(100, (100 * t.amax) / largest).toFixed(1)}%` : '',
+          formatValue(t.scale)
+        ];
+      })
+    ]),
+    ...(report.cache
+      ? [field('cache', `${report.cache.path}: ${formatBytes(report.cache.bytes)}`)]
       : [])
   ];
 }

@@ -159,6 +159,20 @@ export interface ConversionReport {
   partitions: PartitionGraph;
 }
 
+/** INT8 calibration of a model (`webtrt calibrate`, `%trt calibrate`). */
+export interface CalibrationReport {
+  kind: 'calibration';
+  source: string;
+  device: string;
+  /** "entropy", "minmax" or "percentile 99.99". */
+  calibrator: string;
+  batches: number;
+  /** Where the calibration cache was written, when it was. */
+  cache?: { path: string; bytes: number };
+  /** Each calibrated tensor in graph order: its range over the data and the INT8 scale chosen. */
+  tensors: { name: string; min: number; max: number; amax: number; scale: number }[];
+}
+
 /** Statistics of one output tensor of a run. */
 export interface OutputSummary {
   name: string;
@@ -238,6 +252,7 @@ export type Report =
   | ModelReport
   | EngineReport
   | ConversionReport
+  | CalibrationReport
   | RunReport
   | ProfileReport
   | BenchReport;

@@ -5,6 +5,7 @@
  */
 import type { Report } from '../../engine';
 import { benchView } from './bench';
+import { calibrationView } from './calibration';
 import { conversionView } from './conversion';
 import { deviceView } from './device';
 import { engineView } from './engine';
@@ -23,6 +24,8 @@ export function reportView(report: Report): IMarkup {
       return engineView(report);
     case 'conversion':
       return conversionView(report);
+    case 'calibration':
+      return calibrationView(report);
     case 'run':
       return runView(report);
     case 'profile':
