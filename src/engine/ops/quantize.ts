@@ -21,11 +21,12 @@ import {
   linearGrid,
   linearMain,
   readFloat,
+  roundToHalf,
   writeFloat
 } from '../kernels/wgsl';
 import { Attributes } from './attributes';
 import { roundHalfEven } from './elementwise';
-import { OpDefinition, OpError, UnsupportedOpError } from './types';
+import { OpContext, OpDefinition, OpError, UnsupportedOpError } from './types';
 
 interface QuantizationAttributes {
   opset: number;
@@ -74,7 +75,7 @@ function typeAttribute(a: Attributes, node: Node, name: string): DataType | unde
 }
 
 function parseAttributes(opType: string) {
-  return ({ node, opset }: { node: Node; opset: number }): QuantizationAttributes => {
+  return ({ node, opset }: OpContext): QuantizationAttributes => {
     const a = new Attributes(node);
     const blockSize = opset >= 21 ? a.int('block_size', 0) : 0;
     if (blockSize < 0) {
@@ -296,7 +297,7 @@ const quantizeLinear: OpDefinition<QuantizationAttributes> = {
     const layout = scaleLayout(node, attrs, x!.shape, scale!.shape, zeroPoint?.shape)!;
     const indices = scaleIndices(layout, x!.shape);
     const xs = x!.toNumbers();
-    const scales = scale!.toNumbers().map(Math.fround);
+    const scales = scale!.toNumbers();
     const zeroPoints = zeroPoint?.toNumbers();
     const quotientType = quotientTypeOf(attrs, scale!.dtype);
     const range = INTEGER_RANGES[dtype]!;
@@ -314,7 +315,7 @@ const quantizeLinear: OpDefinition<QuantizationAttributes> = {
       const dtype = quantizeOutputType(ctx.node, attrs, zeroPoint?.dtype);
       const [low, high] = INTEGER_RANGES[dtype]!;
       const quotient =
-        quotientTypeOf(attrs, scale!.dtype) === 'float16' ? 'round_to_f16(x / s)' : 'x / s';
+        quotientTypeOf(attrs, scale!.dtype) === 'float16' ? roundToHalf('x / s') : 'x / s';
       return [
         scaleKernel(
           ctx,
