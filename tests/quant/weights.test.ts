@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Tensor } from '../../src/engine/ir/tensor';
-import { quantizeWeightsPerChannel, roundHalfToEven } from '../../src/engine/quant/weights';
+import { quantizeWeightsPerChannel } from '../../src/engine/quant/weights';
 import { randomTensor } from '../helpers/random';
 
 test('per-channel weights: each channel scaled by its own max-abs, within half a step of the original', () => {
@@ -32,8 +32,4 @@ test('per-channel along the last axis (a MatMul weight), a zero channel, and a b
   assert.deepEqual(Array.from(scales), [2 / 127, 1, 4 / 127].map(Math.fround));
   assert.deepEqual(Array.from(values.toNumbers()), [64, 0, -127, -127, 0, 64]);
   assert.throws(() => quantizeWeightsPerChannel(weight, 2), /axis 2 is outside a weight of rank 2/);
-});
-
-test('rounding half to even', () => {
-  assert.deepEqual([2.5, 3.5, -2.5, -3.5, 0.4, -0.6].map(roundHalfToEven), [2, 4, -2, -4, 0, -1]);
 });

@@ -4,6 +4,7 @@
  * keeps its resolution beside a channel of large ones.
  */
 import { Tensor } from '../ir/tensor';
+import { roundHalfEven } from '../ops/elementwise';
 import { INT8_MAX } from './calibrators';
 
 export interface QuantizedWeights {
@@ -35,16 +36,7 @@ export function quantizeWeightsPerChannel(weight: Tensor, axis: number): Quantiz
   });
   const scales = Float32Array.from(amax, max => (max > 0 ? max / INT8_MAX : 1));
   const quantized = Array.from(values, (value, i) =>
-    Math.max(-INT8_MAX, Math.min(INT8_MAX, roundHalfToEven(value / scales[channelOf(i)])))
+    Math.max(-INT8_MAX, Math.min(INT8_MAX, roundHalfEven(value / scales[channelOf(i)])))
   );
   return { values: Tensor.fromNumbers('int8', weight.shape, quantized), scales, axis: along };
-}
-
-export function roundHalfToEven(value: number): number {
-  const floor = Math.floor(value);
-  const fraction = value - floor;
-  if (fraction !== 0.5) {
-    return Math.round(value);
-  }
-  return floor % 2 === 0 ? floor : floor + 1;
 }
