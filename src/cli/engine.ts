@@ -13,6 +13,7 @@ export {
   columns,
   computedByOneEngine,
   conversionReport,
+  counted,
   convert,
   ConvertedModel,
   decodeTensor,

@@ -19,6 +19,7 @@ import { Command } from '../command';
 import {
   computedByOneEngine,
   conversionReport,
+  counted,
   ConversionReportOptions,
   ConvertedModel,
   describeAdapter,
@@ -368,8 +369,6 @@ function builtShapes(converted: ConvertedModel): Map<string, number[]> {
 
 /** One segment's engine cache after the runs: "engine 0: 1 engine of 1, 57 hits, ...". */
 function cacheLine(segment: string, stats: EngineCacheStats): string {
-  const counted = (count: number, one: string, many = `${one}s`) =>
-    `${count} ${count === 1 ? one : many}`;
   return (
     `${segment}: ${counted(stats.entries.length, 'engine')} of ${stats.capacity}, ` +
     `${counted(stats.hits, 'hit')}, ${counted(stats.misses, 'miss', 'misses')}, ` +

@@ -5,7 +5,7 @@
  * one, so the segments run one after the other in a fixed order.
  */
 import { Graph, Node } from '../ir/graph';
-import { buildTimeNodes, SupportOptions, unsupportedNodes } from './support';
+import { buildTimeNodes, SupportOptions, Unsupported, unsupportedNodes } from './support';
 
 export interface SegmentOptions extends SupportOptions {
   /**
@@ -66,7 +66,7 @@ export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmen
   }
   const unsupported = unsupportedNodes(graph, options);
   // A graph that one engine computes whole is one segment, however small or disconnected.
-  const whole = options.maxAllowedEngines !== 0 && unsupported.size === 0;
+  const whole = isWhole(unsupported, options);
   const clusters = whole
     ? [graph.nodes]
     : clusterNodes(graph, node => (unsupported.has(node) ? 'fallback' : 'engine'));
@@ -150,7 +150,12 @@ export function segmentGraph(graph: Graph, options: SegmentOptions = {}): Segmen
  * their own; a whole model is never too small for one.
  */
 export function computedByOneEngine(graph: Graph, options: SegmentOptions = {}): boolean {
-  return options.maxAllowedEngines !== 0 && unsupportedNodes(graph, options).size === 0;
+  return isWhole(unsupportedNodes(graph, options), options);
+}
+
+/** Whether no node falls back for what it is and engines are allowed at all. */
+function isWhole(unsupported: ReadonlyMap<Node, Unsupported>, options: SegmentOptions): boolean {
+  return options.maxAllowedEngines !== 0 && unsupported.size === 0;
 }
 
 function checkPositive(name: string, value: number, least = 1): void {

@@ -3,6 +3,7 @@ import { DEFAULT_MINIMUM_SEGMENT_SIZE, Segmentation } from '../builder/segment';
 import { qualifiedOpType } from '../builder/support';
 import { Graph, Node } from '../ir/graph';
 import type { ConvertedModel } from '../runtime/converted';
+import type { LayerInfo } from '../runtime/engine';
 import { describeAdapter } from '../runtime/fingerprint';
 import { valueSummary } from './model';
 import { partitionGraph } from './partitions';
@@ -25,14 +26,12 @@ export function conversionReport(
   const layers = model.engineSegments.flatMap(segment =>
     model.cache(segment.id).cached.flatMap(({ engine }) => engine.layers)
   );
-  const summary = segmentationSummary(model.segmentation, source, model.params);
+  const summary = summarize(model.segmentation, source, model.params, layers);
   return {
     ...summary,
     ...(options.plan && { plan: { ...options.plan } }),
     device: describeAdapter(model.device.adapterInfo),
-    maximumCachedEngines: model.params.maximumCachedEngines ?? 1,
-    engines: summary.engines.map(row => ({ ...row, cache: model.cache(row.segment).stats() })),
-    partitions: partitionGraph(model.segmentation, layers)
+    engines: summary.engines.map(row => ({ ...row, cache: model.cache(row.segment).stats() }))
   };
 }
 
@@ -43,7 +42,19 @@ export function conversionReport(
 export function segmentationSummary(
   segmentation: Segmentation,
   source: string,
-  params: { precision?: Precision; maximumCachedEngines?: number } = {}
+  params: SummaryParams = {}
+): ConversionReport {
+  return summarize(segmentation, source, params, []);
+}
+
+type SummaryParams = { precision?: Precision; maximumCachedEngines?: number };
+
+/** The summary, its partition graph's nodes tagged with `layers` (of engines built from it). */
+function summarize(
+  segmentation: Segmentation,
+  source: string,
+  params: SummaryParams,
+  layers: readonly LayerInfo[]
 ): ConversionReport {
   const { graph, segments, fallbackReasons, options } = segmentation;
   const engines = segments
@@ -70,7 +81,7 @@ export function segmentationSummary(
       count: nodes.length,
       reasons: [...new Set(nodes.map(node => fallbackReasons.get(node.name)!))]
     })),
-    partitions: partitionGraph(segmentation)
+    partitions: partitionGraph(segmentation, layers)
   };
 }
 
