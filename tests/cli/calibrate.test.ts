@@ -4,10 +4,8 @@
  * made here through the engine's API.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { before, describe, test } from 'node:test';
 import { encodeNpy } from '../../src/engine/io/npy';
 import { importOnnx } from '../../src/engine/onnx/index';
 import { readCalibrationCache } from '../../src/engine/quant/cache';
@@ -15,22 +13,19 @@ import { calibrate } from '../../src/engine/quant/calibrate';
 import { failsWith, succeeds } from '../helpers/cli';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
+import { temporaryDirectory } from '../helpers/temporary';
 
 const MODEL = 'examples/models/small_cnn.onnx';
 const batches = [1, 2].map(seed => ({
   input: randomTensor([2, 3, 32, 32], { low: -1, high: 1, seed })
 }));
-let directory: string;
-const path = (name: string) => join(directory, name);
+const path = temporaryDirectory('webtrt-calibrate-');
 
 before(() => {
-  directory = mkdtempSync(join(tmpdir(), 'webtrt-calibrate-'));
   mkdirSync(path('data'));
   batches.forEach(({ input }, i) => writeFileSync(path(`data/batch${i}.npy`), encodeNpy(input)));
   mkdirSync(path('empty'));
 });
-
-after(() => rmSync(directory, { recursive: true, force: true }));
 
 describe('webtrt calibrate', () => {
   test('writes a TensorRT calibration cache whose scales are amax / 127 of the calibration', async () => {

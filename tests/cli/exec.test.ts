@@ -3,14 +3,13 @@
  * TypeScript sources through tsx, on small_cnn at a small shape (SwiftShader is slow).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { encodeNpy } from '../../src/engine/io/npy';
 import { failsWith, succeeds } from '../helpers/cli';
 import { randomTensor } from '../helpers/random';
+import { temporaryDirectory } from '../helpers/temporary';
 
 const MODEL = 'examples/models/small_cnn.onnx';
 const SHAPES = 'input:2x3x32x32';
@@ -98,14 +97,7 @@ interface ExportedTimes {
   };
 }
 
-let dir: string;
-const path = (name: string) => join(dir, name);
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'webtrt-exec-'));
-});
-
-after(() => rmSync(dir, { recursive: true, force: true }));
+const path = temporaryDirectory('webtrt-exec-');
 
 describe('webtrt build', () => {
   test('writes the plan and the layer info, and prints the build summary', () => {
