@@ -2,15 +2,16 @@ import { Graph, ValueInfo } from '../ir/graph';
 
 /**
  * The arithmetic an engine's layers may run in, as trtexec's flags choose it: 'fp32' (the
- * default), 'fp16' (--fp16: FP16 allowed beside FP32) and 'best' (--best: every precision
- * allowed). Each layer runs in the fastest precision it has a kernel for among those
- * allowed; today that is FP16 wherever the layer's kernel declares `halfStorage`, FP32
- * elsewhere, for 'fp16' and 'best' alike. INT8 joins 'best' with calibration.
+ * default), 'fp16' (--fp16: FP16 allowed beside FP32), 'int8' (--int8: INT8 allowed beside
+ * FP32) and 'best' (--best: every precision allowed). Each layer runs in the fastest
+ * precision it has a kernel for among those allowed: INT8 where the layer has an INT8 kernel
+ * and `int8Scales` holds its input's scale, else FP16 wherever the layer's kernel declares
+ * `halfStorage`, else FP32.
  */
-export type Precision = 'fp32' | 'fp16' | 'best';
+export type Precision = 'fp32' | 'fp16' | 'int8' | 'best';
 
 /** The precision one layer is held to (TensorRT's ILayer::setPrecision). */
-export type LayerPrecision = 'fp32' | 'fp16';
+export type LayerPrecision = 'fp32' | 'fp16' | 'int8';
 
 /** What `build` is asked for: TensorRT's IBuilderConfig, reduced to what webtrt honours. */
 export interface BuilderConfig {
@@ -23,6 +24,12 @@ export interface BuilderConfig {
    */
   layerPrecisions?: Record<string, LayerPrecision>;
   /**
+   * Per tensor name, its INT8 scale (amax / 127), as a calibration cache holds them: what
+   * 'int8' and 'best' quantize activations with. Layers whose input has no scale stay in
+   * FP16 / FP32. Explicit QuantizeLinear / DequantizeLinear in the graph carry their own.
+   */
+  int8Scales?: Record<string, number>;
+  /**
    * The size of each graph input, by name. Required for inputs with symbolic or unknown
    * dims; an input that is left out keeps its declared (then fully fixed) shape.
    */
@@ -33,8 +40,8 @@ export interface BuilderConfig {
   optimizationLevel?: number;
 }
 
-const PRECISIONS: readonly string[] = ['fp32', 'fp16', 'best'];
-const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16'];
+const PRECISIONS: readonly string[] = ['fp32', 'fp16', 'int8', 'best'];
+const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16', 'int8'];
 /** trtexec's highest --builderOptimizationLevel. */
 export const MAX_OPTIMIZATION_LEVEL = 5;
 
@@ -48,7 +55,14 @@ export function checkConfig(config: BuilderConfig): void {
   for (const [layer, precision] of Object.entries(config.layerPrecisions ?? {})) {
     if (!LAYER_PRECISIONS.includes(precision)) {
       throw new Error(
-        `layerPrecisions['${layer}'] must be 'fp32' or 'fp16', got '${String(precision)}'`
+        `layerPrecisions['${layer}'] must be 'fp32', 'fp16' or 'int8', got '${String(precision)}'`
+      );
+    }
+  }
+  for (const [tensor, scale] of Object.entries(config.int8Scales ?? {})) {
+    if (!Number.isFinite(scale) || scale < 0) {
+      throw new Error(
+        `int8Scales['${tensor}'] must be a finite scale of 0 or more, got ${String(scale)}`
       );
     }
   }
