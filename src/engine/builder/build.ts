@@ -7,7 +7,12 @@ import { Engine } from '../runtime/engine';
 import { TimingCache } from './tuner';
 import { BuilderConfig, checkConfig, resolveInputShapes } from './config';
 import { runPasses, withInferredTypes } from './pass';
-import { assignPrecision, STANDARD_PASSES } from './passes/index';
+import {
+  assignPrecision,
+  eliminateDeadNodes,
+  quantizeLayers,
+  STANDARD_PASSES
+} from './passes/index';
 
 /** Where a build stands: after the passes, and after each layer is recorded (and tuned). */
 export interface BuildProgress {
@@ -29,7 +34,7 @@ export interface BuildOptions {
 /**
  * Builds an engine for `graph` on `device`: fixes the input shapes the config gives, runs
  * the standard passes (constant folding, identity and dead-node elimination, fusions) and
- * then chooses each layer's precision, plans memory and records every layer's kernel.
+ * then chooses each layer's precision (INT8 layers first, then FP16), plans memory and records every layer's kernel.
  * Layers whose kernels offer several tactics are timed on `device` (from optimization level
  * 1), through `timingCache` when given, so that builds sharing it time each layer shape once.
  * Fails, naming the node, when a layer cannot run on the GPU. `graph` is not modified.
@@ -53,6 +58,9 @@ export async function build(
   const importedNodes = graph.nodes.map(node => node.name);
   const optimized = runPasses(concrete, [
     ...STANDARD_PASSES,
+    quantizeLayers(config),
+    // The explicit QuantizeLinear / DequantizeLinear and float weights INT8 layers replaced.
+    eliminateDeadNodes,
     assignPrecision(config, { importedNodes })
   ]);
   return Engine.assemble(

@@ -212,7 +212,8 @@ export class ConvertedModel {
     options: ConvertedRunOptions
   ): Promise<CachedEngine> {
     const subgraph = segmentSubgraph(this.graph, segment, inputs, baked);
-    const { precision, layerPrecisions, maxWorkspaceBytes, optimizationLevel } = this.params;
+    const { precision, layerPrecisions, int8Scales, maxWorkspaceBytes, optimizationLevel } =
+      this.params;
     const ownNodes = new Set(segment.nodes.map(node => node.name));
     const config: BuilderConfig = {
       precision,
@@ -220,6 +221,7 @@ export class ConvertedModel {
       layerPrecisions: Object.fromEntries(
         Object.entries(layerPrecisions ?? {}).filter(([name]) => ownNodes.has(name))
       ),
+      int8Scales,
       maxWorkspaceBytes,
       optimizationLevel
     };

@@ -13,6 +13,7 @@ import {
   TensorLifetime
 } from '../builder/memory';
 import { PassReport } from '../builder/pass';
+import { isInt8Layer } from '../builder/passes/quantize-layers';
 import type { BuildOptions } from '../builder/build';
 import { TacticTiming } from '../builder/tuner';
 import { DataType } from '../ir/dtype';
@@ -58,7 +59,10 @@ export interface LayerInfo {
   opType: string;
   /** The ONNX nodes the layer computes (its own node until fusion). */
   fusedNodes: string[];
-  /** 'fp16' when it writes float16 tensors (a reformat to float16 included). */
+  /**
+   * 'int8' for an INT8 layer (whatever type it writes), 'fp16' when it writes float16
+   * tensors (a reformat to float16 included).
+   */
   precision: LayerPrecision;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
@@ -962,7 +966,11 @@ function layerInfo(node: Node, graph: Graph, dispatches: readonly Dispatch[]): L
     name: node.name,
     opType: node.opType,
     fusedNodes: node.fusedFrom ?? [node.name],
-    precision: outputs.some(output => output.dtype === 'float16') ? 'fp16' : 'fp32',
+    precision: isInt8Layer(node)
+      ? 'int8'
+      : outputs.some(output => output.dtype === 'float16')
+        ? 'fp16'
+        : 'fp32',
     inputs: node.inputs.filter(name => name).map(info),
     outputs,
     dispatches: dispatches.length,

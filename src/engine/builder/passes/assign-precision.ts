@@ -7,8 +7,9 @@ import { Graph, Node } from '../../ir/graph';
 import { InferInput } from '../../ops/types';
 import { castTensor } from '../../ops/elementwise';
 import { PreparedNode, prepareNodes } from '../../runtime/prepare';
-import { BuilderConfig, LayerPrecision } from '../config';
+import { BuilderConfig, LayerPrecision, Precision } from '../config';
 import { Pass, rewriteGraph } from '../pass';
+import { heldPrecision } from './quantize-layers';
 import { graphOutputNames, ValueNames } from './values';
 
 export interface AssignPrecisionOptions {
@@ -41,10 +42,13 @@ export function assignPrecision(config: BuilderConfig, options: AssignPrecisionO
     const prepared = prepareNodes(graph);
     const halfLayers = new Set<Node>();
     for (const step of prepared) {
+      // A layer held to int8 is an INT8 layer by now; its inputs and outputs follow the
+      // builder precision like any other layer's.
       const held = heldPrecision(step.node, overrides);
-      const wanted = held ?? (config.precision === 'fp32' ? 'fp32' : 'fp16');
+      const heldFloat = held === 'int8' ? undefined : held;
+      const wanted = heldFloat ?? (allowsHalf(config.precision) ? 'fp16' : 'fp32');
       const reason = wanted === 'fp16' ? whyNoHalf(step, graph) : undefined;
-      if (held === 'fp16' && reason) {
+      if (heldFloat === 'fp16' && reason) {
         throw new Error(
           `layerPrecisions holds layer '${step.node.name}' (${step.node.opType}) to fp16, but ${reason}`
         );
@@ -61,6 +65,11 @@ export function assignPrecision(config: BuilderConfig, options: AssignPrecisionO
   return Object.defineProperty(pass, 'name', { value: 'assignPrecision' });
 }
 
+/** Whether a builder precision lets layers run in FP16 ('int8' is INT8 beside FP32). */
+function allowsHalf(precision: Precision): boolean {
+  return precision === 'fp16' || precision === 'best';
+}
+
 function layerNames(graph: Graph): string[] {
   return graph.nodes.flatMap(node => [node.name, ...(node.fusedFrom ?? [])]);
 }
@@ -73,20 +82,6 @@ function checkLayerNames(overrides: Record<string, LayerPrecision>, known: Itera
       `layerPrecisions names ${unknown.map(n => `'${n}'`).join(', ')}, which the graph has no node of`
     );
   }
-}
-
-/** The precision layerPrecisions holds `node` to: by its name or any it was fused from. */
-function heldPrecision(
-  node: Node,
-  overrides: Record<string, LayerPrecision>
-): LayerPrecision | undefined {
-  const held = [node.name, ...(node.fusedFrom ?? [])]
-    .map(name => overrides[name])
-    .filter((p): p is LayerPrecision => p !== undefined);
-  if (held.length === 0) {
-    return undefined;
-  }
-  return held.includes('fp32') ? 'fp32' : 'fp16';
 }
 
 /** The inputs of `step` its kernel reads on the device, by index. */

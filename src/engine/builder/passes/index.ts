@@ -9,6 +9,7 @@ import { fuseAttention } from './fuse-attention';
 import { fuseElementwiseChains } from './fuse-elementwise-chains';
 import { fuseMatMulBias } from './fuse-matmul-bias';
 import { mergeSiblingMatMuls } from './merge-sibling-matmuls';
+import { quantizeLayers } from './quantize-layers';
 import { recognizeActivations } from './recognize-activations';
 import { recognizeGelu } from './recognize-gelu';
 import { recognizeLayerNorm } from './recognize-layer-norm';
@@ -26,6 +27,7 @@ export {
   fuseMatMulActivation,
   fuseMatMulBias,
   mergeSiblingMatMuls,
+  quantizeLayers,
   recognizeActivations,
   recognizeGelu,
   recognizeLayerNorm,
