@@ -5,12 +5,14 @@
  * cannot run splits into engines and fallback). Parsed into a BuilderConfig and the
  * conversion's options; every mistake is a UsageError that names the flag.
  */
+import { readFileSync } from 'node:fs';
 import { integerFlag, OptionSpecs, ParsedArgs, stringListFlag } from './args';
 import {
   BuilderConfig,
   MAX_OPTIMIZATION_LEVEL,
   OptimizationProfile,
   Precision,
+  readCalibrationCache,
   SegmentOptions
 } from './engine';
 import { UsageError } from './errors';
@@ -20,11 +22,19 @@ type LayerPrecision = NonNullable<BuilderConfig['layerPrecisions']>[string];
 
 export const PRECISION_OPTIONS: OptionSpecs = {
   fp16: { type: 'boolean' },
-  best: { type: 'boolean' }
+  int8: { type: 'boolean' },
+  best: { type: 'boolean' },
+  calib: { type: 'string' }
 };
 
 export const PRECISION_HELP = `  --fp16                      allow FP16 layers beside FP32 (trtexec's --fp16)
-  --best                      allow every precision webtrt has (trtexec's --best)`;
+  --int8                      allow INT8 layers beside FP32 (trtexec's --int8): Convs
+                              and GEMMs whose input has a scale in --calib, or an
+                              explicit QuantizeLinear/DequantizeLinear pair before it
+  --best                      allow every precision webtrt has (trtexec's --best;
+                              --fp16 --int8 is the same)
+  --calib model.calib         the INT8 scales: a calibration cache in TensorRT's
+                              format, as \`webtrt calibrate\` writes it`;
 
 /** TF-TRT's conversion parameters, which `webtrt summary` takes as well. */
 export const CONVERSION_OPTIONS: OptionSpecs = {
@@ -74,7 +84,8 @@ ${PRECISION_HELP}
   --memPoolSize workspace:N   the most workspace the kernels may use beyond their
                               outputs, in MiB (or with a unit: 512K, 64M, 1G)
   --layerPrecisions name:fp16,other:fp32
-                              hold the layers of these ONNX nodes to fp32 or fp16
+                              hold the layers of these ONNX nodes to fp32, fp16
+                              or int8
   --builderOptimizationLevel N
                               0 to 5 (default 3): how hard the builder times the
                               tactics of each layer; 0 takes each kernel's default
@@ -115,10 +126,12 @@ export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
   const given = parseShapeFlags(stringListFlag(args, 'shapes'), 'shapes', command);
   const profile = parseProfile(args);
   const shapes = profile ? shapesAtOpt(given, profile, command) : given;
-  const config: BuilderConfig = {
-    precision: parsePrecision(args),
-    shapes: Object.fromEntries(shapes)
-  };
+  const precision = parsePrecision(args);
+  const config: BuilderConfig = { precision, shapes: Object.fromEntries(shapes) };
+  const int8Scales = readCalibFlag(args, precision);
+  if (int8Scales) {
+    config.int8Scales = int8Scales;
+  }
   const workspace = parseMemoryPools(stringListFlag(args, 'memPoolSize'), command);
   if (workspace !== undefined) {
     config.maxWorkspaceBytes = workspace;
@@ -142,7 +155,29 @@ export function parseBuilderFlags(args: ParsedArgs): BuilderFlags {
 }
 
 export function parsePrecision(args: ParsedArgs): Precision {
-  return args.values.best ? 'best' : args.values.fp16 ? 'fp16' : 'fp32';
+  const { best, fp16, int8 } = args.values;
+  return best || (fp16 && int8) ? 'best' : int8 ? 'int8' : fp16 ? 'fp16' : 'fp32';
+}
+
+/** The scales of --calib's cache, which only an INT8 build reads. */
+function readCalibFlag(args: ParsedArgs, precision: Precision): Record<string, number> | undefined {
+  const path = args.values.calib;
+  if (typeof path !== 'string') {
+    return undefined;
+  }
+  if (precision !== 'int8' && precision !== 'best') {
+    throw new UsageError('--calib gives INT8 scales: it needs --int8 or --best', args.command);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--calib: cannot read '${path}': ${(error as Error).message}`,
+      args.command
+    );
+  }
+  return Object.fromEntries(readCalibrationCache(text, path).scales);
 }
 
 /** --denyOps, --minimumSegmentSize, --maxAllowedEngines and --maximumCachedEngines. */
@@ -320,7 +355,7 @@ function parseMemoryPools(values: readonly string[], command: string): number | 
   return workspace;
 }
 
-const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16'];
+const LAYER_PRECISIONS: readonly string[] = ['fp32', 'fp16', 'int8'];
 
 /**
  * `--layerPrecisions name:fp16,other:fp32` (trtexec's syntax) as ONNX node name →
@@ -343,7 +378,7 @@ function parseLayerPrecisions(
     }
     if (!LAYER_PRECISIONS.includes(precision)) {
       throw new UsageError(
-        `--layerPrecisions '${item}': webtrt layers run in fp32 or fp16, not '${precision}'`,
+        `--layerPrecisions '${item}': webtrt layers run in fp32, fp16 or int8, not '${precision}'`,
         command
       );
     }

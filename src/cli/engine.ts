@@ -9,6 +9,7 @@ export {
   calibrationReport,
   DEFAULT_TRT_VERSION,
   int8Scale,
+  readCalibrationCache,
   checkOpsDefined,
   columns,
   computedByOneEngine,

@@ -93,7 +93,13 @@ describe('engineReport', () => {
     const report = engineReport(engine, SMALL_CNN, { graph });
     const text = reportText(report);
     assert.match(text, /^device +\S/m);
-    assert.match(text, /^build +[\d.]+ m?s, precision fp32$/m);
+    assert.match(
+      text,
+      new RegExp(
+        `^build +[\\d.]+ m?s, precision fp32 \\(${engine.layers.length} fp32 layers\\)$`,
+        'm'
+      )
+    );
     assert.match(
       text,
       new RegExp(

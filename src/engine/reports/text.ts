@@ -2,6 +2,7 @@
  * The text form of every report: what the command line prints and what a notebook output
  * carries as text/plain, so a saved notebook reads well in any frontend.
  */
+import type { LayerInfo } from '../runtime/engine';
 import { describeAdapter } from '../runtime/fingerprint';
 import { LatencySummary, profileTable } from '../runtime/stats';
 import { columns, counted, field, formatBytes, formatCount, formatMs, formatValue } from './format';
@@ -158,7 +159,10 @@ function engineLines(report: EngineReport): string[] {
   return [
     field('source', report.source),
     field('device', report.device),
-    field('build', `${formatMs(report.buildTimeMs)}, precision ${report.precision}`),
+    field(
+      'build',
+      `${formatMs(report.buildTimeMs)}, precision ${report.precision} (${layerPrecisionCounts(layers)})`
+    ),
     ...valueLines('inputs', report.inputs),
     ...valueLines('outputs', report.outputs),
     'passes',
@@ -188,6 +192,15 @@ function engineLines(report: EngineReport): string[] {
     ...partitionLines(report.partitions),
     ...(plan ? [field('plan', `${plan.path}: ${formatBytes(plan.bytes)}`)] : [])
   ];
+}
+
+/** How many layers run in each precision: '12 int8, 3 fp16, 1 fp32 layers'. */
+function layerPrecisionCounts(layers: readonly LayerInfo[]): string {
+  const counts = (['int8', 'fp16', 'fp32'] as const).flatMap(precision => {
+    const count = layers.filter(layer => layer.precision === precision).length;
+    return count > 0 ? [`${count} ${precision}`] : [];
+  });
+  return `${counts.join(', ') || 'no'} layer${layers.length === 1 ? '' : 's'}`;
 }
 
 /**
