@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(chromium libvulkan1 libonnx-testdata)
+packages=(chromium libvulkan1 libonnx-testdata fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -27,8 +27,9 @@ ONNXRUNTIME_NODE_INSTALL=skip npm install --no-fund --no-audit
 # JupyterLab and the Python package live in .venv, so nothing outside the checkout changes.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 export PATH="$PWD/.venv/bin:$PATH"
-# ipykernel and numpy: the browser tests run Python cells that read the .npy files %trt writes.
-python -m pip install -q --disable-pip-version-check "jupyterlab>=4.6,<5" ipykernel numpy
+# ipykernel and numpy: the browser tests run Python cells that read the .npy files %trt writes;
+# pillow renders the text lines of scripts/data/text_lines.py.
+python -m pip install -q --disable-pip-version-check "jupyterlab>=4.6,<5" ipykernel numpy pillow
 npm run build
 python -m pip install -q --disable-pip-version-check -e .
 jupyter labextension develop . --overwrite >/dev/null
