@@ -447,8 +447,16 @@ describe('builder flags', () => {
         /--memPoolSize gives 'workspace' twice/
       ],
       [
-        ['--shapes', SHAPES, '--layerPrecisions', '/Conv_0:int8'],
-        /webtrt layers run in fp32 or fp16, not 'int8'/
+        ['--shapes', SHAPES, '--layerPrecisions', '/Conv_0:tf32'],
+        /webtrt layers run in fp32, fp16 or int8, not 'tf32'/
+      ],
+      [
+        ['--shapes', SHAPES, '--fp16', '--calib', path('small_cnn.calib')],
+        /--calib gives INT8 scales: it needs --int8 or --best/
+      ],
+      [
+        ['--shapes', SHAPES, '--int8', '--calib', path('missing.calib')],
+        /--calib: cannot read '.*missing\.calib': ENOENT/
       ],
       [['--shapes', SHAPES, '--layerPrecisions', 'fp16'], /must be name:precision/],
       [
@@ -482,7 +490,9 @@ describe('builder flags', () => {
         '--memPoolSize',
         '--layerPrecisions',
         '--fp16',
-        '--best'
+        '--int8',
+        '--best',
+        '--calib'
       ]) {
         assert.match(help, new RegExp(`^ +${flag}\\b`, 'm'), `${command} --help: ${flag}`);
       }
