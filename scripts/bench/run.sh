@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks webtrt against its own op-by-op executor and onnxruntime-web, on one machine,
 # one process per run: for each model and batch size, `webtrt exec --native`, the FP32
-# engine and the FP16 engine (webtrt exec), and onnxruntime-web's WebGPU provider
-# (peers.mjs), all fed the same .npy inputs. Writes <out>/benchmarks.md (the table, redone
+# engine, the FP16 engine and the INT8 engine (webtrt exec --best --calib: INT8 where
+# calibrated, FP16 elsewhere, calibrated on the run's own input), and onnxruntime-web's
+# WebGPU provider (peers.mjs), all fed the same .npy inputs. Writes <out>/benchmarks.md (the table, redone
 # after every run, so a run cut short still leaves the rows it finished), and beside it
 # runs.tsv, times/ (each run's --exportTimes) and logs/.
 #
@@ -16,7 +17,7 @@
 # Options:
 #   --models a,b      resnet50, mobilenetv2, bert, small_cnn (default resnet50,mobilenetv2,bert)
 #   --batches 1,8     batch sizes (default 1,8)
-#   --modes a,b       native, fp32, fp16, ort-web (default all four)
+#   --modes a,b       native, fp32, fp16, int8, ort-web (default all five)
 #   --quick           5 timed runs and no warm-up, for trying the harness out
 #   --out dir         where results go (default $OUT, else bench-results)
 #   --timeout s       the most one run may take (default 300)
@@ -28,7 +29,7 @@ cd "$(dirname "$0")/../.."
 
 models=resnet50,mobilenetv2,bert
 batches=1,8
-modes=native,fp32,fp16,ort-web
+modes=native,fp32,fp16,int8,ort-web
 iterations=50
 warm_up=200
 out=${OUT:-bench-results}
@@ -63,7 +64,7 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 for mode in ${modes//,/ }; do
-  case $mode in native | fp32 | fp16 | ort-web) ;; *) usage "unknown mode '$mode'" ;; esac
+  case $mode in native | fp32 | fp16 | int8 | ort-web) ;; *) usage "unknown mode '$mode'" ;; esac
 done
 for file in lib/cli/webtrt.cjs lib/bench/harness.mjs lib/bench/table.mjs; do
   [ -f "$file" ] || { echo "run.sh: $file is missing: run scripts/bench/prepare.sh" >&2; exit 1; }
@@ -88,6 +89,26 @@ write_table() {
     echo
     node lib/bench/table.mjs "$out"
   } >"$out/benchmarks.md.partial" && mv "$out/benchmarks.md.partial" "$out/benchmarks.md"
+}
+
+# The calibration cache of one run, made on its own input (one batch): the layout of
+# `webtrt calibrate --data` is a .npy per batch for one input, a directory per batch for more.
+calibration_cache() {
+  local name=$1 inputs=$2 data="$work/calibration/$1" cache="$work/$1.calib"
+  if [ ! -f "$cache" ]; then
+    rm -rf "$data" && mkdir -p "$data/batch_0"
+    local files=()
+    IFS=, read -ra pairs <<<"$inputs"
+    for pair in "${pairs[@]}"; do files+=("$PWD/${pair#*:}"); done
+    if [ ${#files[@]} = 1 ]; then
+      ln -s "${files[0]}" "$data/batch_0.npy" && rmdir "$data/batch_0"
+    else
+      ln -s "${files[@]}" "$data/batch_0/"
+    fi
+    node lib/cli/webtrt.cjs calibrate "$3" --data "$data" -o "$cache" >"$out/logs/$name.calibrate.log" 2>&1 ||
+      return 1
+  fi
+  echo "$cache"
 }
 
 # The one line that says why a run failed, fit for a markdown list.
@@ -117,6 +138,15 @@ while IFS=$'\t' read -r model batch path shapes inputs; do
       native) run=(node lib/cli/webtrt.cjs exec --onnx "$path" --native) ;;
       fp32) run=(node lib/cli/webtrt.cjs exec --onnx "$path") ;;
       fp16) run=(node lib/cli/webtrt.cjs exec --onnx "$path" --fp16) ;;
+      int8)
+        if ! calib=$(calibration_cache "$model.b$batch" "$inputs" "$path"); then
+          reason=$(failure_reason "$out/logs/$model.b$batch.calibrate.log" 1)
+          printf '%s\t%s\t%s\t%s\n' "$model" "$batch" "$mode" "failed: calibration: $reason" >>"$out/runs.tsv"
+          write_table
+          continue
+        fi
+        run=(node lib/cli/webtrt.cjs exec --onnx "$path" --best --calib "$calib")
+        ;;
       ort-web) run=(node scripts/bench/peers.mjs --model "$path") ;;
     esac
     [ "$mode" = ort-web ] || run+=(--shapes "$shapes")

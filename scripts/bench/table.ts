@@ -16,6 +16,7 @@ const MODES: Record<string, string> = {
   native: 'webtrt native (op by op)',
   fp32: 'webtrt engine FP32',
   fp16: 'webtrt engine FP16',
+  int8: 'webtrt engine INT8 (+FP16)',
   'ort-web': 'onnxruntime-web WebGPU'
 };
 
