@@ -1,5 +1,6 @@
 """Writes every generated test model into examples/models/: python3 scripts/models/generate.py"""
 
+import qdq
 import segmented
 import small_cnn
 import small_transformer
@@ -10,3 +11,4 @@ if __name__ == "__main__":
     small_transformer.main()
     tiny_bert.main()
     segmented.main()
+    qdq.main()
