@@ -3,6 +3,7 @@ import { parseCommandArgs } from './args';
 import { Command } from './command';
 import { buildCommand } from './commands/build';
 import { calibrateCommand } from './commands/calibrate';
+import { compareCommand } from './commands/compare';
 import { conformanceCommand } from './commands/conformance';
 import { execCommand } from './commands/exec';
 import { infoCommand } from './commands/info';
@@ -19,6 +20,7 @@ const COMMANDS: readonly Command[] = [
   runCommand,
   calibrateCommand,
   buildCommand,
+  compareCommand,
   execCommand,
   conformanceCommand
 ];

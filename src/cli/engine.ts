@@ -4,6 +4,10 @@
  */
 export {
   build,
+  compareAccuracy,
+  DEFAULT_TOLERANCES,
+  failedOutputs,
+  fallbackWorstInt8Layers,
   checkFeeds,
   calibrate,
   calibrationReport,
@@ -55,6 +59,8 @@ export {
 } from '../engine/index';
 export type {
   Backend,
+  AccuracyReport,
+  InputSet,
   CalibrationBatch,
   Calibrator,
   BuilderConfig,

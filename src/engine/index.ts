@@ -78,6 +78,13 @@ export { PROFILE_CLOCKS, profileReport, profileTrace } from './reports/profile';
 export type { ProfileTrace } from './reports/profile';
 export { calibrate } from './quant/calibrate';
 export { calibrationReport, calibratorName } from './reports/calibration';
+export {
+  compareAccuracy,
+  DEFAULT_TOLERANCES,
+  failedOutputs,
+  fallbackWorstInt8Layers
+} from './reports/accuracy';
+export type { AccuracyOptions, AccuracyReference, InputSet } from './reports/accuracy';
 export type {
   CalibrationBatch,
   CalibrationOptions,

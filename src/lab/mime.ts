@@ -21,6 +21,7 @@ const REPORT_KINDS: readonly Report['kind'][] = [
   'engine',
   'conversion',
   'calibration',
+  'accuracy',
   'run',
   'profile',
   'bench'

@@ -8,7 +8,9 @@ import { LatencySummary, profileTable } from '../runtime/stats';
 import { columns, counted, field, formatBytes, formatCount, formatMs, formatValue } from './format';
 import { PROFILE_CLOCKS } from './profile';
 import type {
+  AccuracyReport,
   BenchReport,
+  ErrorStats,
   CalibrationReport,
   ConversionReport,
   DeviceReport,
@@ -40,6 +42,8 @@ function textLines(report: Report): string[] {
       return conversionLines(report);
     case 'calibration':
       return calibrationLines(report);
+    case 'accuracy':
+      return accuracyLines(report);
     case 'run':
       return runLines(report);
     case 'profile':
@@ -461,4 +465,90 @@ function benchLines(report: BenchReport): string[] {
     ...(rows.length ? columns([header, ...rows]) : ['  nothing was measured']),
     ...(skipped.length ? ['skipped', ...columns(skipped)] : [])
   ];
+}
+
+/**
+ * Polygraphy's comparison: what was compared on which inputs, a row per output with its
+ * errors and PASSED / FAILED against the tolerances, the tolerances each would pass at and
+ * the top-1 / top-5 agreement of classifier outputs; then the layers, worst first.
+ */
+function accuracyLines(report: AccuracyReport): string[] {
+  const { atol, rtol } = report.tolerances;
+  const relative = (value: number | null) => (value === null ? 'inf' : formatValue(value));
+  const errorCells = (error: ErrorStats) => [
+    formatValue(error.maxAbsolute),
+    formatValue(error.meanAbsolute),
+    relative(error.maxRelative),
+    relative(error.meanRelative)
+  ];
+  const failed = report.outputs.filter(output => output.error.mismatches > 0);
+  const outputRows = columns([
+    ['output', 'shape', 'max abs', 'mean abs', 'max rel', 'mean rel', 'mismatches', ''],
+    ...report.outputs.map(({ name, shape, error }) => [
+      name,
+      shapeText(shape),
+      ...errorCells(error),
+      `${formatCount(error.mismatches)} of ${formatCount(error.elements)}`,
+      error.mismatches > 0 ? 'FAILED' : 'PASSED'
+    ])
+  ]);
+  return [
+    field('source', report.source),
+    field('device', report.device),
+    field('compare', `${report.candidate} against ${report.reference}`),
+    field('inputs', `${counted(report.iterations, 'iteration')} of ${report.inputs}`),
+    field(
+      'tolerance',
+      `atol ${formatValue(atol)}, rtol ${formatValue(rtol)}: |a - b| <= atol + rtol * |b|, b the reference`
+    ),
+    `outputs (${report.outputs.length})`,
+    outputRows[0],
+    ...report.outputs.flatMap(({ error, agreement }, i) => [
+      outputRows[i + 1],
+      error.nonFinite > 0
+        ? `    ${counted(error.nonFinite, 'element')} NaN, or infinite on one side only: no tolerance passes`
+        : `    passes at atol ${formatValue(error.maxAbsolute)} (rtol 0) or rtol ${relative(error.maxRelative)} (atol 0)`,
+      ...(agreement
+        ? [
+            `    top-1 agreement ${percentText(agreement.top1)}, top-5 ${percentText(agreement.top5)} of ${counted(agreement.rows, 'row')}`
+          ]
+        : [])
+    ]),
+    ...(report.layers.length
+      ? [
+          `layers (${counted(report.layers.length, 'tensor')} both compute, worst first by relative L2 error)`,
+          ...columns([
+            [
+              'layer',
+              'op',
+              'precision',
+              'tensor',
+              'rel L2',
+              'max abs',
+              'mean abs',
+              'max rel',
+              'mean rel'
+            ],
+            ...report.layers.map(row => [
+              row.layer,
+              row.opType,
+              row.precision,
+              row.tensor,
+              relative(row.error.relativeL2),
+              ...errorCells(row.error)
+            ])
+          ])
+        ]
+      : []),
+    field(
+      'result',
+      failed.length
+        ? `FAILED: ${failed.map(output => `'${output.name}'`).join(', ')} outside the tolerance`
+        : 'PASSED: every output within the tolerance'
+    )
+  ];
+}
+
+function percentText(share: number): string {
+  return `${(100 * share).toFixed(1)}%`;
 }

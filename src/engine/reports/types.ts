@@ -4,7 +4,7 @@
  * them as text, the notebook renders them (MIME type `application/vnd.webtrt.<kind>+json`)
  * and keeps them in the saved notebook, so a report never holds a live object.
  */
-import type { Precision } from '../builder/config';
+import type { LayerPrecision, Precision } from '../builder/config';
 import type { PassReport } from '../builder/pass';
 import type { DataType } from '../ir/dtype';
 import type { EngineMemory, LayerInfo } from '../runtime/engine';
@@ -173,6 +173,73 @@ export interface CalibrationReport {
   tensors: { name: string; min: number; max: number; amax: number; scale: number }[];
 }
 
+/**
+ * How far a candidate's values are from a reference's, over every element of every iteration
+ * (Polygraphy's comparison, b the reference): the absolute error |a - b|, the relative error
+ * |a - b| / |b| (0 where both are 0), and numpy's allclose test |a - b| <= atol + rtol * |b|.
+ * Relative errors are null where infinite: some element differs where the reference is 0.
+ */
+export interface ErrorStats {
+  elements: number;
+  /** Also the smallest atol that passes with rtol 0. */
+  maxAbsolute: number;
+  meanAbsolute: number;
+  /** Also the smallest rtol that passes with atol 0. */
+  maxRelative: number | null;
+  meanRelative: number | null;
+  /** ||a - b|| / ||b|| over all elements (the inverse of the signal-to-noise ratio). */
+  relativeL2: number | null;
+  /** Elements outside the tolerances, non-finite ones included: 0 means it passes. */
+  mismatches: number;
+  /**
+   * Elements NaN on either side, or infinite on one and not the same on the other: they
+   * fail and are left out of the errors.
+   */
+  nonFinite: number;
+}
+
+/**
+ * An engine against a reference on the same inputs (`webtrt compare`, `%trt compare`):
+ * Polygraphy's `run --onnxrt --trt` comparison of the outputs, with the tolerances they pass
+ * at, top-1 / top-5 agreement of classifier outputs, and the error of every layer output
+ * both compute, worst first.
+ */
+export interface AccuracyReport {
+  kind: 'accuracy';
+  /** The model (or plan) compared, as the user named it. */
+  source: string;
+  device: string;
+  /** What was compared: "fp16 engine", "model.wtrt (int8 engine)". */
+  candidate: string;
+  /** What it was compared against: "fp32 engine" or "CPU reference ops". */
+  reference: string;
+  tolerances: { atol: number; rtol: number };
+  iterations: number;
+  /** Where the input sets came from ("random uniform [0, 1)", "data/ (4 batches)"). */
+  inputs: string;
+  outputs: {
+    name: string;
+    /** Of one iteration. */
+    shape: number[];
+    error: ErrorStats;
+    /**
+     * Classifier outputs (the last axis holds the classes): the share of rows, over all
+     * iterations, whose reference top-1 class is the candidate's top-1, and within its top 5.
+     */
+    agreement?: { rows: number; top1: number; top5: number };
+  }[];
+  /** Each layer output tensor both compute, largest relativeL2 first. */
+  layers: {
+    /** The candidate's layer, with the ONNX nodes it computes and the precision it runs in. */
+    layer: string;
+    opType: string;
+    precision: LayerPrecision;
+    fusedNodes: string[];
+    tensor: string;
+    error: ErrorStats;
+  }[];
+}
+
 /** Statistics of one output tensor of a run. */
 export interface OutputSummary {
   name: string;
@@ -253,6 +320,7 @@ export type Report =
   | EngineReport
   | ConversionReport
   | CalibrationReport
+  | AccuracyReport
   | RunReport
   | ProfileReport
   | BenchReport;

@@ -35,7 +35,7 @@ import { decodePlanOf, encodePlan, PlanContents } from './plan';
 import { loadGraph, storeGraph, StoredGraph } from './stored-graph';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
 import { GpuTimer } from './profiler';
-import { LayerTuner, TacticSelection } from './tactics';
+import { ChosenTactic, LayerTuner, TacticSelection } from './tactics';
 import { createTensorBuffer, fromStorage, toStorage, upload, writeTensor } from './transfer';
 
 /** Written in every engine plan's metadata; a reader refuses another format or version. */
@@ -217,13 +217,28 @@ export class Engine {
     }
     const graph = loadGraph(stored.graph, blobs);
     // The plan's tactics are kept as built: a loaded engine is not tuned again.
-    const recorded = new Map(
-      stored.layers.map(({ name, tactic, tacticTimings }) => [
-        name,
-        { ...(tactic && { tactic }), ...(tacticTimings && { tacticTimings }) }
-      ])
+    return Engine.assemble(graph, stored.config, () => stored.buildReport, device, {
+      recorded: recordedTactics(stored.layers)
+    });
+  }
+
+  /**
+   * This engine recorded again with `tensors` read back as outputs too (the layers, their
+   * tactics and so their values unchanged): how a comparison sees inside an engine.
+   */
+  async withOutputs(tensors: readonly TensorInfo[]): Promise<Engine> {
+    this.checkAlive();
+    const outputs = new Set(this.graph.outputs.map(output => output.name));
+    const added = tensors
+      .filter(({ name }) => !outputs.has(name))
+      .map(({ name, dtype, shape }) => ({ name, dtype, shape: [...shape] }));
+    return Engine.assemble(
+      { ...this.graph, outputs: [...this.graph.outputs, ...added] },
+      this.config,
+      () => this.buildReport,
+      this.device,
+      { recorded: recordedTactics(this.program.layers) }
     );
-    return Engine.assemble(graph, stored.config, () => stored.buildReport, device, { recorded });
   }
 
   destroy(): void {
@@ -242,6 +257,16 @@ export class Engine {
       throw new Error(`engine '${this.graph.name}' has been destroyed`);
     }
   }
+}
+
+/** The tactic each layer was recorded with, by layer name: a re-recording keeps them. */
+function recordedTactics(layers: readonly LayerInfo[]): Map<string, ChosenTactic> {
+  return new Map(
+    layers.map(({ name, tactic, tacticTimings }) => [
+      name,
+      { ...(tactic && { tactic }), ...(tacticTimings && { tacticTimings }) }
+    ])
+  );
 }
 
 /**

@@ -4,6 +4,7 @@
  * main part is a picture, as `image/svg+xml` for frontends that show no HTML.
  */
 import type { Report } from '../../engine';
+import { accuracyView } from './accuracy';
 import { benchView } from './bench';
 import { calibrationView } from './calibration';
 import { conversionView } from './conversion';
@@ -26,6 +27,8 @@ export function reportView(report: Report): IMarkup {
       return conversionView(report);
     case 'calibration':
       return calibrationView(report);
+    case 'accuracy':
+      return accuracyView(report);
     case 'run':
       return runView(report);
     case 'profile':
@@ -41,7 +44,8 @@ const MAIN_PICTURE: Partial<Record<Report['kind'], string>> = {
   engine: 'jp-webtrt-graph',
   conversion: 'jp-webtrt-graph',
   profile: 'jp-webtrt-timeline',
-  bench: 'jp-webtrt-bench-chart'
+  bench: 'jp-webtrt-bench-chart',
+  accuracy: 'jp-webtrt-accuracy-chart'
 };
 
 export interface IReportPictures {
