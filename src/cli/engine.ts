@@ -10,10 +10,11 @@ export {
   fallbackWorstInt8Layers,
   checkFeeds,
   calibrate,
+  calibrationCache,
+  CalibrationDataError,
   calibrationReport,
-  DEFAULT_TRT_VERSION,
-  int8Scale,
   readCalibrationCache,
+  readCalibrationData,
   checkOpsDefined,
   columns,
   computedByOneEngine,
@@ -58,10 +59,11 @@ export {
   writeCalibrationCache
 } from '../engine/index';
 export type {
-  Backend,
   AccuracyReport,
   InputSet,
-  CalibrationBatch,
+  Backend,
+  CalibrationData,
+  CalibrationDataReader,
   Calibrator,
   BuilderConfig,
   ConversionParams,

@@ -101,8 +101,20 @@ export {
 export type { Calibrator } from './quant/calibrators';
 export { AbsHistogram, HISTOGRAM_BINS } from './quant/histogram';
 export type { TensorHistogram } from './quant/histogram';
-export { DEFAULT_TRT_VERSION, readCalibrationCache, writeCalibrationCache } from './quant/cache';
+export {
+  calibrationCache,
+  DEFAULT_TRT_VERSION,
+  readCalibrationCache,
+  writeCalibrationCache
+} from './quant/cache';
 export type { CalibrationCache, CalibratorName } from './quant/cache';
+export { CalibrationDataError, readCalibrationData } from './quant/calibration-data';
+export type {
+  CalibrationData,
+  CalibrationDataEntry,
+  CalibrationDataReader
+} from './quant/calibration-data';
+export { hasExplicitQuantization } from './quant/explicit';
 export { quantizeWeightsPerChannel } from './quant/weights';
 export type { QuantizedWeights } from './quant/weights';
 export { benchmark } from './reports/bench';

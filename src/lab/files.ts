@@ -2,7 +2,7 @@ import { PathExt } from '@jupyterlab/coreutils';
 import { Contents, ServerConnection } from '@jupyterlab/services';
 
 import { MagicError } from './magics/errors';
-import type { IMagicFiles } from './magics/context';
+import type { IDirectoryEntry, IMagicFiles } from './magics/context';
 
 /**
  * Files of a notebook's directory through JupyterLab's contents manager: what `%trt` commands
@@ -45,6 +45,25 @@ export class ContentsFiles implements IMagicFiles {
     }
   }
 
+  async list(directory: string): Promise<IDirectoryEntry[]> {
+    let model: Contents.IModel;
+    try {
+      model = await this.contents.get(this.resolve(directory), {
+        type: 'directory',
+        content: true
+      });
+    } catch (error) {
+      // The server answers 400 "… is not a directory" for a file.
+      const notFolder = isStatus(error, 400) && (await this.exists(directory));
+      throw fileError(directory, notFolder ? 'is a file, not a folder' : readFailure(error));
+    }
+    return (model.content as Contents.IModel[]).map(entry => ({
+      name: entry.name,
+      path: PathExt.join(directory, entry.name),
+      isDirectory: entry.type === 'directory'
+    }));
+  }
+
   async exists(path: string): Promise<boolean> {
     try {
       await this.contents.get(this.resolve(path), { content: false });
@@ -75,8 +94,12 @@ function fileError(path: string, reason: string): MagicError {
   return new MagicError(`'${path}' ${reason}`);
 }
 
+function isStatus(error: unknown, status: number): boolean {
+  return error instanceof ServerConnection.ResponseError && error.response.status === status;
+}
+
 function isNotFound(error: unknown): boolean {
-  return error instanceof ServerConnection.ResponseError && error.response.status === 404;
+  return isStatus(error, 404);
 }
 
 function readFailure(error: unknown): string {

@@ -1,6 +1,9 @@
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
+import { type Report, reportMimeType } from '../../src/engine';
 import type { IMagicContext, IMimeBundle, IProgressUpdate } from '../../src/lab/magics/context';
+import { errorOutput, MagicError, runMagic } from '../../src/lab/magics/index';
 import { WebtrtSession } from '../../src/lab/session';
 import type { IWebtrtSettings } from '../../src/lab/settings';
 import { testDevice } from './gpu';
@@ -60,3 +63,28 @@ export function testContext(
 
 /** examples/models/small_cnn.onnx: input [batch, 3, 32, 32] float32, logits [batch, 10]. */
 export const SMALL_CNN = readFileSync('examples/models/small_cnn.onnx');
+
+/** The one report a command displayed, checked to come with its text form. */
+export function displayedReport<R extends Report>(
+  outputs: readonly IMimeBundle[],
+  kind: R['kind']
+): R {
+  assert.equal(outputs.length, 1, 'one output');
+  const [bundle] = outputs;
+  const report = bundle[reportMimeType(kind)] as R;
+  assert.ok(report, `a ${reportMimeType(kind)} output, got ${Object.keys(bundle).join(', ')}`);
+  assert.equal(report.kind, kind);
+  assert.equal(typeof bundle['text/plain'], 'string');
+  return report;
+}
+
+/** Runs a cell that must fail with a MagicError, shown without a stack; returns its message. */
+export async function magicError(source: string, context: IMagicContext): Promise<string> {
+  const error = await runMagic(source, context).then(
+    () => assert.fail(`${source} succeeded`),
+    (caught: unknown) => caught
+  );
+  assert.ok(error instanceof MagicError, `${source}: ${String(error)}`);
+  assert.equal(errorOutput(error).ename, 'MagicError');
+  return error.message;
+}

@@ -1,4 +1,4 @@
-import { IMagicFiles } from '../../src/lab/magics/context';
+import { IDirectoryEntry, IMagicFiles } from '../../src/lab/magics/context';
 import { MagicError } from '../../src/lab/magics/errors';
 
 /**
@@ -31,6 +31,26 @@ export class MemoryFiles implements IMagicFiles {
 
   async exists(path: string): Promise<boolean> {
     return this.files.has(path);
+  }
+
+  /** Folders exist as the paths of the files in them, as they do in a Git tree. */
+  async list(directory: string): Promise<IDirectoryEntry[]> {
+    const folder = directory.replace(/\/+$/, '');
+    if (this.files.has(folder)) {
+      throw new MagicError(`'${directory}' is a file, not a folder`);
+    }
+    const prefix = folder === '' || folder === '.' ? '' : `${folder}/`;
+    const entries = new Map<string, IDirectoryEntry>();
+    for (const path of this.files.keys()) {
+      if (path.startsWith(prefix)) {
+        const [name, ...deeper] = path.slice(prefix.length).split('/');
+        entries.set(name, { name, path: `${prefix}${name}`, isDirectory: deeper.length > 0 });
+      }
+    }
+    if (entries.size === 0 && prefix !== '') {
+      throw new MagicError(`'${directory}' does not exist`);
+    }
+    return [...entries.values()];
   }
 
   text(path: string): string {

@@ -16,18 +16,21 @@ import {
   ModelReport,
   parseNpy,
   ProfileReport,
-  reportMimeType,
   runReference,
   RunReport,
   Tensor
 } from '../../src/engine';
-import type { Report } from '../../src/engine';
-import type { IMimeBundle } from '../../src/lab/magics/context';
-import { errorOutput, MagicError, runMagic } from '../../src/lab/magics/index';
+import { errorOutput, runMagic } from '../../src/lab/magics/index';
 import { errorStats } from '../helpers/compare';
 import { encodeModel, tensorInfo } from '../onnx/build';
 import { deviceWithoutTimestamps, testDevice } from '../helpers/gpu';
-import { SMALL_CNN, TestContext, testContext, testSession } from '../helpers/magic-context';
+import {
+  displayedReport,
+  magicError,
+  SMALL_CNN,
+  testContext,
+  testSession
+} from '../helpers/magic-context';
 import { MemoryFiles } from '../helpers/memory-files';
 import { randomTensor } from '../helpers/random';
 
@@ -35,28 +38,6 @@ import { randomTensor } from '../helpers/random';
 const CONVERT = '%trt convert small_cnn.onnx --shapes input:1x3x32x32 --optimization-level 0';
 /** How close the engine's output must be to the CPU reference, relative to its largest value. */
 const REFERENCE_TOLERANCE = 1e-4;
-
-/** The one report a command displayed, checked to come with its text form. */
-function displayedReport<R extends Report>(outputs: readonly IMimeBundle[], kind: R['kind']): R {
-  assert.equal(outputs.length, 1, 'one output');
-  const [bundle] = outputs;
-  const report = bundle[reportMimeType(kind)] as R;
-  assert.ok(report, `a ${reportMimeType(kind)} output, got ${Object.keys(bundle).join(', ')}`);
-  assert.equal(report.kind, kind);
-  assert.equal(typeof bundle['text/plain'], 'string');
-  return report;
-}
-
-/** Runs a cell that must fail with a MagicError; returns its message. */
-async function magicError(source: string, context: TestContext): Promise<string> {
-  const error = await runMagic(source, context).then(
-    () => assert.fail(`${source} succeeded`),
-    (caught: unknown) => caught
-  );
-  assert.ok(error instanceof MagicError, `${source}: ${String(error)}`);
-  assert.equal(errorOutput(error).ename, 'MagicError');
-  return error.message;
-}
 
 function inputTensor(batch: number, seed = 3): Tensor {
   return randomTensor([batch, 3, 32, 32], { seed });

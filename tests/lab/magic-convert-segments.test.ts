@@ -22,9 +22,9 @@ import {
 } from '../../src/engine';
 import type { Report } from '../../src/engine';
 import { isConverted, ISessionConverted } from '../../src/lab/magics/context';
-import { MagicError, runMagic } from '../../src/lab/magics/index';
+import { runMagic } from '../../src/lab/magics/index';
 import { errorStats } from '../helpers/compare';
-import { TestContext, testContext } from '../helpers/magic-context';
+import { magicError, TestContext, testContext } from '../helpers/magic-context';
 import { MemoryFiles } from '../helpers/memory-files';
 import { randomTensor } from '../helpers/random';
 
@@ -53,15 +53,6 @@ function heldConverted(context: TestContext): ISessionConverted {
   const held = context.session.find(PLAN);
   assert.ok(held && isConverted(held), `${PLAN} is a converted model in the session`);
   return held;
-}
-
-async function magicError(source: string, context: TestContext): Promise<string> {
-  const error = await runMagic(source, context).then(
-    () => assert.fail(`${source} succeeded`),
-    (caught: unknown) => caught
-  );
-  assert.ok(error instanceof MagicError, `${source}: ${String(error)}`);
-  return error.message;
 }
 
 function cacheCounts(report: ConversionReport): { hits: number; misses: number }[] {

@@ -132,11 +132,15 @@ describe('parseMagic: the line', () => {
     assert.equal(error.usage, usageLine(convert));
     assert.match(
       error.usage!,
-      /^usage: %trt convert model\.onnx \[-o model\.wtrt\] \[--precision fp32\|fp16\|best\]/
+      /^usage: %trt convert model\.onnx \[-o model\.wtrt\] \[--precision fp32\|fp16\|int8\|best\] \[--calib model\.calib\]/
     );
     assertParseError(
       '%trt convert m.onnx --fp16',
       /unknown flag --fp16 \(trtexec's --fp16: here it is --precision fp16\)/
+    );
+    assertParseError(
+      '%trt bench m.onnx --int8',
+      /unknown flag --int8 \(trtexec's --int8: here it is --precision int8\)/
     );
     assertParseError(
       '%trt convert m.onnx --iterations 3',
@@ -148,7 +152,7 @@ describe('parseMagic: the line', () => {
   test('a missing value names the flag and what it takes', () => {
     assertParseError(
       '%trt convert m.onnx --precision',
-      /--precision needs a value \(--precision fp32\|fp16\|best\)/
+      /--precision needs a value \(--precision fp32\|fp16\|int8\|best\)/
     );
     assertParseError('%trt convert m.onnx -o --precision fp16', /-o needs a value/);
     assertParseError('%trt convert m.onnx --output=', /--output needs a value/);
@@ -157,7 +161,7 @@ describe('parseMagic: the line', () => {
   test('bad values name the flag and say what it takes', () => {
     assertParseError(
       '%trt convert m.onnx --precision int4',
-      /--precision must be one of fp32, fp16, best, got 'int4'/
+      /--precision must be one of fp32, fp16, int8, best, got 'int4'/
     );
     assertParseError(
       '%trt convert m.onnx --optimization-level 6',
@@ -173,7 +177,7 @@ describe('parseMagic: the line', () => {
     assertParseError('%trt bench m.onnx --precision native,,fp32', /empty item/);
     assertParseError(
       '%trt bench m.onnx --precision native,fp64',
-      /must be one of native, fp32, fp16, best, got 'fp64'/
+      /must be one of native, fp32, fp16, int8, best, got 'fp64'/
     );
   });
 
@@ -187,7 +191,7 @@ describe('parseMagic: the line', () => {
   test('unknown commands list the commands and suggest a near one', () => {
     assertParseError(
       '%trt covnert m.onnx',
-      /unknown command 'covnert' \(did you mean 'convert'\?\): the commands are info, convert, run, bench, profile, inspect/
+      /unknown command 'covnert' \(did you mean 'convert'\?\): the commands are info, calibrate, convert, run, bench, profile, inspect/
     );
   });
 
@@ -249,7 +253,7 @@ describe('parseMagic: the %%trt cell body', () => {
     );
     assertParseError(
       '%%trt convert m.onnx\nprecision: [fp16]',
-      /'precision' in the cell body must be one of fp32, fp16, best, got a list/
+      /'precision' in the cell body must be one of fp32, fp16, int8, best, got a list/
     );
     assertParseError(
       '%%trt convert m.onnx\nshapes: [1, 3]',

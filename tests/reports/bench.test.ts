@@ -106,6 +106,34 @@ describe('benchmark', () => {
     assert.match(reportText(report), /^ {2}native {2}batch 2: input 'x' has a fixed batch of 1$/m);
   });
 
+  test("'int8' needs INT8 scales: without them it is skipped, saying why", async () => {
+    const options = {
+      device: await testDevice(),
+      modes: ['fp32', 'int8'] as const,
+      batches: [1],
+      iterations: 1,
+      warmup: 0,
+      optimizationLevel: 0
+    };
+    const unscaled = await benchmark(tinyGraph(), options);
+    assert.deepEqual(
+      unscaled.rows.map(row => row.mode),
+      ['fp32']
+    );
+    assert.deepEqual(unscaled.skipped, [
+      {
+        mode: 'int8',
+        reason: 'no INT8 scales: calibrate the model and give its calibration cache (int8Scales)'
+      }
+    ]);
+    const scaled = await benchmark(tinyGraph(), { ...options, int8Scales: { x: 0.01, r: 0.01 } });
+    assert.deepEqual(
+      scaled.rows.map(row => row.mode),
+      ['fp32', 'int8']
+    );
+    assert.deepEqual(scaled.skipped, []);
+  });
+
   test('stops between runs when its signal is aborted, and rejects with the reason', async () => {
     const controller = new AbortController();
     const reason = new Error('interrupted');

@@ -3,10 +3,9 @@ import { calibrationData } from '../calibration-data';
 import { Command } from '../command';
 import {
   calibrate,
+  calibrationCache,
   calibrationReport,
   Calibrator,
-  DEFAULT_TRT_VERSION,
-  int8Scale,
   reportText,
   writeCalibrationCache
 } from '../engine';
@@ -65,7 +64,7 @@ Options:
     const calibrator: Calibrator =
       kind === 'percentile' ? { kind, percentile: percentile ?? 99.99 } : { kind };
     const { graph } = loadModel(path);
-    const data = calibrationData(graph, directory);
+    const data = await calibrationData(graph, directory);
     const device = await requestNodeDevice();
     try {
       const result = await calibrate(graph, data.batches, device, {
@@ -76,11 +75,7 @@ Options:
           process.stderr.isTTY &&
           process.stderr.write(`calibrated batch ${batchesDone} of ${totalBatches}\r`)
       });
-      const cache = writeCalibrationCache({
-        calibrator: kind === 'minmax' ? 'minmax' : 'entropy',
-        trtVersion: DEFAULT_TRT_VERSION,
-        scales: new Map([...result.amax].map(([name, amax]) => [name, int8Scale(amax)]))
-      });
+      const cache = writeCalibrationCache(calibrationCache(result.amax, calibrator));
       writeBytes(output, cache);
       const report = calibrationReport(result, calibrator, path, device, {
         path: output,

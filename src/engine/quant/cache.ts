@@ -17,6 +17,8 @@
  * identical byte for byte.
  */
 
+import { Calibrator, int8Scale } from './calibrators';
+
 export type CalibratorName = 'entropy' | 'entropy-legacy' | 'minmax' | 'legacy';
 
 export interface CalibrationCache {
@@ -47,6 +49,23 @@ const ALGORITHMS: Record<CalibratorName, string> = {
 const HEADER = /^TRT-(\d+)-(\w+)$/;
 const SEPARATOR = ': ';
 const HEX_SCALE = /^[0-9a-fA-F]{1,8}$/;
+
+/**
+ * The cache of a calibration: each tensor's scale amax / 127, in the order of `amax`.
+ * TensorRT has no percentile calibrator, so a percentile calibration carries the
+ * EntropyCalibration2 header that trtexec --calib reads.
+ */
+export function calibrationCache(
+  amax: ReadonlyMap<string, number>,
+  calibrator: Calibrator,
+  trtVersion = DEFAULT_TRT_VERSION
+): CalibrationCache {
+  return {
+    calibrator: calibrator.kind === 'minmax' ? 'minmax' : 'entropy',
+    trtVersion,
+    scales: new Map([...amax].map(([name, tensorAmax]) => [name, int8Scale(tensorAmax)]))
+  };
+}
 
 export function writeCalibrationCache(cache: CalibrationCache): string {
   const fail = (reason: string): never => {

@@ -1,10 +1,11 @@
 /**
- * The tutorials' benchmark table, "native vs FP32 vs FP16": the op-by-op executor and
+ * The tutorials' benchmark table, "native vs FP32 vs FP16 vs INT8": the op-by-op executor and
  * engines of each precision, at each batch size, timed on one device.
  */
 import { build } from '../builder/build';
 import { Precision } from '../builder/config';
 import { Graph } from '../ir/graph';
+import { hasExplicitQuantization } from '../quant/explicit';
 import { Tensor } from '../ir/tensor';
 import { randomInput, seededRandom } from '../io/random';
 import { NativeExecutor } from '../runtime/native';
@@ -35,6 +36,12 @@ export interface BenchOptions {
   shapes?: Record<string, number[]>;
   /** The builder's optimization level for the engines (BuilderConfig.optimizationLevel). */
   optimizationLevel?: number;
+  /**
+   * The INT8 scales of the 'int8' and 'best' engines (BuilderConfig.int8Scales), from a
+   * calibration cache. 'int8' needs them unless the graph quantizes itself with
+   * QuantizeLinear / DequantizeLinear.
+   */
+  int8Scales?: Record<string, number>;
   /** What the report names as its source (default: the graph's name). */
   source?: string;
   /** Aborting it stops the benchmark between runs; it then rejects with the signal's reason. */
@@ -42,7 +49,7 @@ export interface BenchOptions {
   onProgress?: (update: BenchProgress) => void;
 }
 
-const MODES: readonly BenchMode[] = ['native', 'fp32', 'fp16', 'best'];
+const MODES: readonly BenchMode[] = ['native', 'fp32', 'fp16', 'int8', 'best'];
 const DEFAULT_WARMUP = 2;
 
 /**
@@ -66,7 +73,7 @@ export async function benchmark(graph: Graph, options: BenchOptions): Promise<Be
     skipped: []
   };
   const runnable = modes.filter(mode => {
-    const reason = modeRefusal(mode, device);
+    const reason = modeRefusal(mode, graph, options);
     if (reason) {
       report.skipped.push({ mode, reason });
     }
@@ -136,7 +143,7 @@ export async function benchmark(graph: Graph, options: BenchOptions): Promise<Be
 function checkOptions(options: BenchOptions, warmup: number): void {
   const { modes, batches, iterations } = options;
   if (modes.length === 0) {
-    throw new Error('benchmark: no modes given (native, fp32, fp16, best)');
+    throw new Error(`benchmark: no modes given (${MODES.join(', ')})`);
   }
   const unknown = modes.find(mode => !MODES.includes(mode));
   if (unknown !== undefined) {
@@ -161,12 +168,20 @@ function checkOptions(options: BenchOptions, warmup: number): void {
   }
 }
 
-/** Why `mode` cannot be measured on `device` at any batch, or undefined. */
-function modeRefusal(mode: BenchMode, device: GPUDevice): string | undefined {
+/** Why `mode` cannot be measured at any batch, or undefined. */
+function modeRefusal(
+  mode: BenchMode,
+  graph: Graph,
+  { device, int8Scales }: BenchOptions
+): string | undefined {
   // Without it an FP16 engine still builds, but stores and computes in FP32: timing it
   // would pass FP32 off as FP16.
   if ((mode === 'fp16' || mode === 'best') && !device.features.has('shader-f16')) {
     return "the device has no 'shader-f16': FP16 would run in FP32";
+  }
+  // Likewise an INT8 engine without scales keeps every layer in FP32.
+  if (mode === 'int8' && !int8Scales && !hasExplicitQuantization(graph)) {
+    return 'no INT8 scales: calibrate the model and give its calibration cache (int8Scales)';
   }
   return undefined;
 }
@@ -242,14 +257,14 @@ async function prepareRunner(
     return { run: feeds => executor.run(graph, feeds), dispose: () => undefined };
   }
   const precision: Precision = mode;
+  const { optimizationLevel, int8Scales } = options;
   const engine = await build(
     graph,
     {
       precision,
       shapes,
-      ...(options.optimizationLevel !== undefined && {
-        optimizationLevel: options.optimizationLevel
-      })
+      ...(optimizationLevel !== undefined && { optimizationLevel }),
+      ...(int8Scales && (mode === 'int8' || mode === 'best') && { int8Scales })
     },
     options.device,
     {

@@ -292,7 +292,7 @@ export interface ProfileReport {
 }
 
 /** The execution modes of the tutorials' benchmark table. */
-export type BenchMode = 'native' | 'fp32' | 'fp16' | 'best';
+export type BenchMode = 'native' | 'fp32' | 'fp16' | 'int8' | 'best';
 
 /** "native vs FP32 vs FP16": each mode at each batch size. */
 export interface BenchReport {

@@ -1,9 +1,23 @@
-import { BuilderConfig, MAX_OPTIMIZATION_LEVEL, Precision, SegmentOptions } from '../../engine';
+import {
+  BuilderConfig,
+  hasExplicitQuantization,
+  MAX_OPTIMIZATION_LEVEL,
+  Precision,
+  readCalibrationCache,
+  SegmentOptions
+} from '../../engine';
 import type { IMagicContext } from './context';
-import { checkShapesGiven, defaultOptimizationLevel, ILoadedModel, sessionDevice } from './engines';
+import {
+  checkShapesGiven,
+  defaultOptimizationLevel,
+  ILoadedModel,
+  messageOf,
+  sessionDevice
+} from './engines';
+import { MagicError } from './errors';
 import { choice, integer, IOption, list, shapes, text } from './options';
 
-const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'best'];
+const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8', 'best'];
 const BYTES_PER_MIB = 2 ** 20;
 
 /** The builder's options, which `convert` and a `run` of an ONNX model share. */
@@ -13,8 +27,17 @@ export const BUILDER_OPTIONS = {
     placeholder: PRECISIONS.join('|'),
     help:
       'fp32; fp16 also allows FP16 layers where the adapter has shader-f16 (trtexec --fp16); ' +
-      'best allows every precision (trtexec --best). Default: the precision setting'
+      'int8 allows INT8 layers, with the scales of --calib or of the QuantizeLinear / ' +
+      'DequantizeLinear nodes of the model (trtexec --int8); best allows every precision ' +
+      '(trtexec --best). Default: the precision setting'
   } satisfies IOption<Precision>,
+  calib: {
+    kind: text,
+    placeholder: 'model.calib',
+    help:
+      "the INT8 scales for --precision int8 or best: a calibration cache in TensorRT's " +
+      'format, as %trt calibrate writes it (trtexec --calib)'
+  } satisfies IOption<string>,
   shapes: {
     kind: shapes,
     placeholder: 'name:1x3x32x32,...',
@@ -36,6 +59,7 @@ export const BUILDER_OPTIONS = {
 
 export interface IBuilderChoices {
   precision?: Precision;
+  calib?: string;
   shapes?: Map<string, number[]>;
   workspace?: number;
   'optimization-level'?: number;
@@ -49,14 +73,76 @@ export async function builderConfig(
 ): Promise<BuilderConfig> {
   const shapesGiven = choices.shapes ?? new Map();
   checkShapesGiven(model, shapesGiven);
+  const precision = choices.precision ?? context.settings.precision;
+  const int8Scales = await calibrationScales(context, model, [precision], choices.calib);
   const optimizationLevel =
     choices['optimization-level'] ?? defaultOptimizationLevel(await sessionDevice(context));
   return {
-    precision: choices.precision ?? context.settings.precision,
+    precision,
     shapes: Object.fromEntries(shapesGiven),
     maxWorkspaceBytes: (choices.workspace ?? context.settings.workspaceMiB) * BYTES_PER_MIB,
+    ...(int8Scales && { int8Scales }),
     ...(optimizationLevel !== undefined && { optimizationLevel })
   };
+}
+
+/**
+ * The INT8 scales of the calibration cache `calib` (--calib) for builds in `precisions`.
+ * Without one, an INT8 build of a model that carries no scales of its own (no
+ * QuantizeLinear / DequantizeLinear) is refused: every layer would stay FP32 and the engine
+ * would pass for INT8.
+ */
+export async function calibrationScales(
+  context: IMagicContext,
+  model: ILoadedModel,
+  precisions: readonly string[],
+  calib: string | undefined
+): Promise<Record<string, number> | undefined> {
+  if (calib === undefined) {
+    if (precisions.includes('int8') && !hasExplicitQuantization(model.graph)) {
+      throw new MagicError(
+        '--precision int8 needs INT8 scales: give --calib model.calib, a calibration cache ' +
+          `that %trt calibrate writes (${model.path} has no QuantizeLinear / DequantizeLinear ` +
+          'nodes that carry scales of their own)'
+      );
+    }
+    return undefined;
+  }
+  if (!precisions.includes('int8') && !precisions.includes('best')) {
+    throw new MagicError(
+      `--calib gives INT8 scales: it needs --precision int8 or best, not ${precisions.join(',')}`
+    );
+  }
+  return readCalibrationScales(context, calib, model);
+}
+
+/**
+ * The scales of the calibration cache at `path`, by tensor name; a cache that names no
+ * tensor of `model` was made for another model, and is refused.
+ */
+export async function readCalibrationScales(
+  context: IMagicContext,
+  path: string,
+  { graph, path: modelPath }: ILoadedModel
+): Promise<Record<string, number>> {
+  const text = new TextDecoder().decode(await context.files.read(path));
+  let scales: Map<string, number>;
+  try {
+    scales = readCalibrationCache(text, path).scales;
+  } catch (error) {
+    // The message names the file and line.
+    throw new MagicError(messageOf(error), { cause: error });
+  }
+  const tensors = new Set([
+    ...graph.inputs.map(input => input.name),
+    ...graph.nodes.flatMap(node => node.outputs)
+  ]);
+  if (![...scales.keys()].some(name => tensors.has(name))) {
+    throw new MagicError(
+      `${path} holds no scale for a tensor of ${modelPath}: it was calibrated for another model`
+    );
+  }
+  return Object.fromEntries(scales);
 }
 
 /** How a model is split into engine and fallback segments: `convert` and `inspect` share them. */

@@ -14,13 +14,26 @@ import type {
 } from '../../engine';
 import type { IWebtrtSettings } from '../settings';
 
+/** One entry of a listed directory. */
+export interface IDirectoryEntry {
+  name: string;
+  /** The directory's path as it was given, joined with the name: what `read` takes. */
+  path: string;
+  isDirectory: boolean;
+}
+
 /** Files as the notebook sees them: paths relative to the notebook's directory. */
 export interface IMagicFiles {
-  /** Rejects with a FileError naming the path when there is no such file. */
+  /** Rejects with a MagicError naming the path when there is no such file. */
   read(path: string): Promise<Uint8Array>;
   /** Writes the whole file at once (a partly written file is never left behind). */
   write(path: string, data: Uint8Array | string): Promise<void>;
   exists(path: string): Promise<boolean>;
+  /**
+   * The files and folders in a folder, in no set order; rejects with a MagicError naming the
+   * path when it does not exist or is a file.
+   */
+  list(directory: string): Promise<IDirectoryEntry[]>;
 }
 
 /** A Jupyter MIME bundle: each value is a string, or a JSON object for `+json` types. */

@@ -111,6 +111,22 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): IOptionKind
   };
 }
 
+/** A number above `above` and at most `atMost`: a percentile, a share. */
+export function numberAbove(above: number, atMost: number): IOptionKind<number> {
+  const range = `a number above ${above} and at most ${atMost}`;
+  const fromText = (value: string, where: string): number => {
+    const number = Number(value);
+    if (value.trim() === '' || !(number > above && number <= atMost)) {
+      fail(`${where} must be ${range}, got '${value}'`);
+    }
+    return number;
+  };
+  return {
+    fromText,
+    fromYaml: (value, where) => fromText(yamlText(value, where, range), where)
+  };
+}
+
 /** One of a few words. */
 export function choice<T extends string>(choices: readonly T[]): IOptionKind<T> {
   const words = choices.join(', ');

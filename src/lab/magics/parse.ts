@@ -288,6 +288,7 @@ function findOption(command: IMagicCommand, spelled: string): [string, IOption<u
  */
 const TRTEXEC_FLAGS: Record<string, { option: string; instead: string }> = {
   fp16: { option: 'precision', instead: '--precision fp16' },
+  int8: { option: 'precision', instead: '--precision int8' },
   best: { option: 'precision', instead: '--precision best' },
   saveEngine: { option: 'output', instead: '-o' },
   memPoolSize: { option: 'workspace', instead: '--workspace' },

@@ -1,5 +1,6 @@
 import type { IMagicCommand } from '../command';
 import { benchCommand } from './bench';
+import { calibrateCommand } from './calibrate';
 import { convertCommand } from './convert';
 import { infoCommand } from './info';
 import { inspectCommand } from './inspect';
@@ -9,6 +10,7 @@ import { runCommand } from './run';
 /** Every `%trt` command, in the order `%trt help` lists them: the workflow's order. */
 export const MAGIC_COMMANDS: readonly IMagicCommand[] = [
   infoCommand,
+  calibrateCommand,
   convertCommand,
   runCommand,
   benchCommand,
