@@ -14,7 +14,11 @@ export function inferNode(
   opType: string,
   inputs: InferCaseInput[],
   attributes: Record<string, AttributeValue> = {},
-  { opset = 17, outputs = 1 }: { opset?: number; outputs?: number } = {}
+  {
+    opset = 17,
+    outputs = 1,
+    domain = ''
+  }: { opset?: number; outputs?: number; domain?: string } = {}
 ): ValueType[] {
   const outputNames = Array.from({ length: outputs }, (_, i) => `y${i}`);
   const graph: Graph = {
@@ -26,7 +30,7 @@ export function inferNode(
       {
         name: `${opType}_0`,
         opType,
-        domain: '',
+        domain,
         inputs: inputs.map((input, i) => (input ? `x${i}` : '')),
         outputs: outputNames,
         attributes

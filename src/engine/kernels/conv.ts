@@ -140,7 +140,7 @@ function gemmTiles(g: ConvGeometry, kind: 'gemm' | 'implicitGemm', limits: GemmL
  * How many slices of K a tile that fills less than half of OCCUPANCY_WORKGROUPS needs to
  * fill it (a power of two), each slice still MIN_SPLIT_STEPS tiles deep; 1 otherwise.
  */
-function splitFor(workgroups: number, kSteps: number): number {
+export function splitFor(workgroups: number, kSteps: number): number {
   if (workgroups * 2 > OCCUPANCY_WORKGROUPS) {
     return 1;
   }

@@ -41,7 +41,7 @@ interface ConvAttributes {
   group: number;
 }
 
-interface FusedConvAttributes extends ConvAttributes {
+export interface FusedConvAttributes extends ConvAttributes {
   activation?: Activation;
 }
 
@@ -52,7 +52,7 @@ interface ConvTransposeAttributes extends ConvAttributes {
 }
 
 /** The channel and window geometry of one convolution, checked against its tensors. */
-interface ConvGeometry extends KernelGeometry {
+export interface ConvGeometry extends KernelGeometry {
   axes: WindowAxis[];
 }
 
@@ -71,7 +71,7 @@ function parseConvAttributes({ node }: OpContext): ConvAttributes {
   return { window: parseWindowAttributes(a), group };
 }
 
-function parseFusedConvAttributes(ctx: OpContext): FusedConvAttributes {
+export function parseFusedConvAttributes(ctx: OpContext): FusedConvAttributes {
   return { ...parseConvAttributes(ctx), activation: readActivation(ctx.node) };
 }
 
@@ -238,7 +238,7 @@ function transposeOutputDims(
   );
 }
 
-function geometry(
+export function geometry(
   layout: WeightLayout,
   attrs: ConvAttributes,
   x: { shape: readonly number[] },
@@ -278,7 +278,12 @@ function inferConv(
 
 // --- CPU references ----------------------------------------------------------------
 
-function convReference(x: Tensor, w: Tensor, b: Tensor | undefined, g: ConvGeometry): Tensor {
+export function convReference(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | undefined,
+  g: ConvGeometry
+): Tensor {
   const xs = x.toNumbers();
   const ws = w.toNumbers();
   const bias = b?.toNumbers();
@@ -338,8 +343,21 @@ function fusedConvReference(
   return Tensor.fromNumbers(conv.dtype, conv.shape, values);
 }
 
+/** FusedConv's output type: Conv's, with Z (inputs[3]) checked against it. */
+export function inferFusedConv(
+  inputs: (InferInput | undefined)[],
+  attrs: FusedConvAttributes
+): InferInput[] {
+  const [y] = inferConv('conv', inputs, attrs);
+  const z = inputs[3];
+  if (z?.shape && y.shape) {
+    checkResidual(z.shape, y.shape);
+  }
+  return [y];
+}
+
 /** Z must have Y's shape exactly: the fused residual does not broadcast. */
-function checkResidual(z: readonly Dim[] | undefined, y: readonly Dim[]): void {
+export function checkResidual(z: readonly Dim[] | undefined, y: readonly Dim[]): void {
   const differs = (a: Dim, b: Dim) => typeof a === 'number' && typeof b === 'number' && a !== b;
   if (z && (z.length !== y.length || z.some((d, i) => differs(d, y[i])))) {
     throw new Error(`Z must have Y's shape [${y.join(', ')}], got [${z.join(', ')}]`);
@@ -590,14 +608,7 @@ const fusedConv: OpDefinition<FusedConvAttributes> = {
   opType: 'FusedConv',
   domain: 'webtrt',
   parseAttributes: parseFusedConvAttributes,
-  inferTypes: (inputs, attrs) => {
-    const [y] = inferConv('conv', inputs, attrs);
-    const z = inputs[3];
-    if (z?.shape && y.shape) {
-      checkResidual(z.shape, y.shape);
-    }
-    return [y];
-  },
+  inferTypes: inferFusedConv,
   cpu: (inputs, attrs, ctx) =>
     atNode(ctx, () => {
       checkFloat(inputs[0]!.dtype);

@@ -53,7 +53,7 @@ interface Transposes {
 const NO_TRANSPOSES: Transposes = { transA: false, transB: false };
 
 /** Everything a batched product needs, on concrete shapes. */
-interface ProductPlan extends Transposes {
+export interface ProductPlan extends Transposes {
   m: number;
   k: number;
   n: number;
@@ -128,7 +128,7 @@ function asMatrices<D extends Dim>(
 }
 
 /** MatMul's output shape, symbolic dims carried through. */
-function matmulShape(
+export function matmulShape(
   a: readonly Dim[],
   b: readonly Dim[],
   transposes: Transposes = NO_TRANSPOSES
@@ -143,7 +143,7 @@ function matmulShape(
   ];
 }
 
-function planMatMul(
+export function planMatMul(
   a: readonly number[],
   b: readonly number[],
   transposes: Transposes = NO_TRANSPOSES
@@ -395,7 +395,7 @@ function multiplyOnCpu(
 }
 
 /** alpha * op(A) op(B) in float64, in the output's layout. */
-function productOnCpu(plan: ProductPlan, a: Tensor, b: Tensor, alpha: number): Float64Array {
+export function productOnCpu(plan: ProductPlan, a: Tensor, b: Tensor, alpha: number): Float64Array {
   const { m, k, n } = plan;
   const aValues = a.toNumbers();
   const bValues = b.toNumbers();

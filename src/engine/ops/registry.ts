@@ -2,6 +2,7 @@ import { attentionOps } from './attention';
 import { convOps } from './conv';
 import { elementwiseOps } from './elementwise';
 import { fusedElementwiseOps } from './fused-elementwise';
+import { int8Ops } from './int8';
 import { layoutOps } from './layout';
 import { matmulOps } from './matmul';
 import { normalizationOps } from './normalization';
@@ -27,7 +28,8 @@ const ALL_OPS: readonly AnyOp[] = [
   ...resizeOps,
   ...attentionOps,
   ...fusedElementwiseOps,
-  ...quantizeOps
+  ...quantizeOps,
+  ...int8Ops
 ];
 
 const REGISTRY = new Map<string, AnyOp>();

@@ -45,9 +45,14 @@ export interface WebGpuKernel<A> {
   tactics?(inputs: (GpuTensor | undefined)[], attrs: A, limits: GPUSupportedLimits): string[];
   /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
-   * or null when it can. Without it, every non-host input must be float32.
+   * or null when it can. Without it, every non-host input must be float32. `shapes`, where
+   * the caller knows them, lets a kernel decline shapes it gains nothing on.
    */
-  unsupported?(inputs: (DataType | undefined)[], attrs: A): string | null;
+  unsupported?(
+    inputs: (DataType | undefined)[],
+    attrs: A,
+    shapes?: (readonly Dim[] | undefined)[]
+  ): string | null;
   run(
     ctx: KernelContext,
     inputs: (GpuTensor | undefined)[],

@@ -1,0 +1,366 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
+import { AttributeValue } from '../../src/engine/ir/graph';
+import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
+import { StoredTensor } from '../../src/engine/kernels/conv';
+import {
+  Int8GemmBindingName,
+  Int8GemmLayout,
+  int8GemmKernels,
+  Int8GemmTactic,
+  int8GemmTacticName,
+  int8GemmTactics
+} from '../../src/engine/kernels/int8-gemm';
+import { activationMath } from '../../src/engine/ops/activation';
+import { resolveWindow } from '../../src/engine/ops/window';
+import { assertClose, reference } from '../helpers/compare';
+import { dispatchNamedKernels } from '../helpers/dispatch';
+import { testDevice } from '../helpers/gpu';
+import { randomTensor } from '../helpers/random';
+
+// --- harness: one INT8 product on the test device against its op's CPU reference ----------
+
+interface ConvLayer {
+  kind: 'conv';
+  x: number[];
+  w: number[];
+  attributes?: { group?: number; strides?: number[]; pads?: number[]; dilations?: number[] };
+}
+
+interface MatMulLayer {
+  kind: 'matmul';
+  a: number[];
+  /** [K, N] */
+  b: number[];
+}
+
+type Layer = ConvLayer | MatMulLayer;
+
+interface Epilogue {
+  bias?: boolean;
+  residual?: boolean;
+  activation?: [string, number[]];
+}
+
+/** How the float tensors are held: f32, float16 values in f32 storage, or native f16. */
+type Storage = 'f32' | 'float16 in f32' | 'f16';
+
+/** A step that saturates some of X's values (|x| up to 2 quantizes to ±162 before clamping). */
+const INPUT_SCALE = 0.0123;
+
+/** The GEMM a layer is, as the kernels take it, and Y's shape. */
+function productOf(layer: Layer): {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+  layout: Int8GemmLayout;
+  yShape: number[];
+} {
+  if (layer.kind === 'matmul') {
+    const [K, N] = layer.b;
+    const M = sizeOf(layer.a) / K;
+    return { M, N, K, batch: 1, layout: { kind: 'matmul' }, yShape: [...layer.a.slice(0, -1), N] };
+  }
+  const { x, w, attributes = {} } = layer;
+  const group = attributes.group ?? 1;
+  const axes = resolveWindow({ ...attributes, autoPad: 'NOTSET' }, x.slice(2), w.slice(2));
+  const outputPoints = sizeOf(axes.map(a => a.output));
+  return {
+    M: w[0] / group,
+    N: x[0] * outputPoints,
+    K: sizeOf(w.slice(1)),
+    batch: group,
+    layout: {
+      kind: 'convolution',
+      convolution: { images: x[0], inChannels: x[1], outChannels: w[0], axes }
+    },
+    yShape: [x[0], w[0], ...axes.map(a => a.output)]
+  };
+}
+
+let seed = 0;
+
+function encode(t: Tensor, storage: Storage): ArrayBufferView {
+  const values = t.toNumbers();
+  if (t.dtype === 'int8') {
+    return Int32Array.from(values);
+  }
+  if (t.dtype === 'float32') {
+    return Float32Array.from(values);
+  }
+  return storage === 'f16'
+    ? Uint16Array.from(values, numberToFloat16Bits)
+    : Float32Array.from(values);
+}
+
+function decode(bytes: ArrayBuffer, size: number, storage: Storage): number[] {
+  return storage === 'f16'
+    ? Array.from(new Uint16Array(bytes, 0, size), float16BitsToNumber)
+    : Array.from(new Float32Array(bytes, 0, size));
+}
+
+/**
+ * Runs `layer` with `tactic` (the default when absent) on the GPU and checks Y against the
+ * Int8Conv / Int8MatMul CPU reference on the same random inputs; returns the tactic run.
+ */
+async function checkInt8(
+  layer: Layer,
+  epilogue: Epilogue,
+  options: { tactic?: Int8GemmTactic; storage?: Storage } = {}
+): Promise<Int8GemmTactic> {
+  const device = await testDevice();
+  const storage = options.storage ?? 'f32';
+  const dtype = storage === 'f32' ? 'float32' : 'float16';
+  const { yShape, ...product } = productOf(layer);
+  const tactic =
+    options.tactic ??
+    int8GemmTactics(device.limits, { ...product, gathered: layer.kind === 'conv' })[0];
+  const random = (shape: number[]) => randomTensor(shape, { dtype, seed: ++seed });
+  const channels = yShape[layer.kind === 'conv' ? 1 : yShape.length - 1];
+  const inputs: Partial<Record<Exclude<Int8GemmBindingName, 'workspace'>, Tensor>> = {
+    x: random(layer.kind === 'conv' ? layer.x : layer.a),
+    w: randomTensor(layer.kind === 'conv' ? layer.w : layer.b, {
+      dtype: 'int8',
+      low: -128,
+      high: 128,
+      seed: ++seed
+    }),
+    w_scale: randomTensor([channels], { low: 0.001, high: 0.02, seed: ++seed }),
+    bias: epilogue.bias ? random([channels]) : undefined,
+    residual: epilogue.residual ? random(yShape) : undefined,
+    // Garbage where Y goes, so that an element left unwritten shows.
+    y: random(yShape)
+  };
+  const stored: StoredTensor = { dtype, storage: storage === 'f16' ? 'f16' : undefined };
+  const activation = epilogue.activation && {
+    opType: epilogue.activation[0],
+    params: epilogue.activation[1]
+  };
+  const kernels = int8GemmKernels({
+    ...product,
+    inputScale: INPUT_SCALE,
+    tensors: {
+      x: stored,
+      w: { dtype: 'int8' },
+      w_scale: { dtype: 'float32' },
+      y: stored,
+      bias: inputs.bias && stored,
+      residual: inputs.residual && stored
+    },
+    activation: activation && activationMath(activation),
+    tactic
+  });
+  const bytes = await dispatchNamedKernels(
+    device,
+    kernels,
+    (name, elements) =>
+      name === 'workspace' ? new Int32Array(elements).fill(12345) : encode(inputs[name]!, storage),
+    'y'
+  );
+  const actual = decode(bytes, sizeOf(yShape), storage);
+  if (storage === 'float16 in f32') {
+    const unrounded = actual.findIndex(v => float16BitsToNumber(numberToFloat16Bits(v)) !== v);
+    assert.equal(unrounded, -1, `Y[${unrounded}] = ${actual[unrounded]} is not a float16 value`);
+  }
+
+  const attributes: Record<string, AttributeValue> =
+    layer.kind === 'conv'
+      ? { ...layer.attributes, x_scale: INPUT_SCALE }
+      : { a_scale: INPUT_SCALE };
+  if (activation) {
+    attributes.activation = activation.opType;
+    attributes.activation_params = activation.params;
+  }
+  const [expected] = reference({
+    opType: layer.kind === 'conv' ? 'Int8Conv' : 'Int8MatMul',
+    domain: 'webtrt',
+    inputs: [inputs.x, inputs.w, inputs.w_scale, inputs.bias, inputs.residual],
+    attributes
+  });
+  const tolerance = storage === 'f32' ? 1e-5 : 2e-3;
+  assertClose(
+    Tensor.fromNumbers(dtype, yShape, actual),
+    expected,
+    tolerance,
+    `${int8GemmTacticName(tactic)}, ${storage}`
+  );
+  return tactic;
+}
+
+// --- cases ---------------------------------------------------------------------------------
+
+const LAYERS: [string, Layer][] = [
+  ['conv 1x1, batch 2, odd points', { kind: 'conv', x: [2, 8, 5, 3], w: [6, 8, 1, 1] }],
+  ['conv 1x1, K not a multiple of 4', { kind: 'conv', x: [1, 7, 4, 4], w: [8, 7, 1, 1] }],
+  [
+    'conv 1x1 stride 2',
+    { kind: 'conv', x: [1, 5, 7, 7], w: [3, 5, 1, 1], attributes: { strides: [2, 2] } }
+  ],
+  [
+    'conv 3x3 stride 2 pad 1, odd sizes',
+    {
+      kind: 'conv',
+      x: [1, 5, 9, 7],
+      w: [6, 5, 3, 3],
+      attributes: { strides: [2, 2], pads: [1, 1, 1, 1] }
+    }
+  ],
+  [
+    'conv 3x2 dilation 2, asymmetric pads, batch 2',
+    {
+      kind: 'conv',
+      x: [2, 3, 8, 7],
+      w: [4, 3, 3, 2],
+      attributes: { dilations: [2, 2], pads: [2, 1, 0, 2] }
+    }
+  ],
+  [
+    'conv grouped 3x3, 2 groups of 3 channels',
+    {
+      kind: 'conv',
+      x: [2, 6, 6, 5],
+      w: [8, 3, 3, 3],
+      attributes: { group: 2, pads: [1, 1, 1, 1] }
+    }
+  ],
+  [
+    'conv depthwise 3x3 (runs, though the op declines it)',
+    { kind: 'conv', x: [1, 4, 5, 5], w: [4, 1, 3, 3], attributes: { group: 4, pads: [1, 1, 1, 1] } }
+  ],
+  [
+    'conv 1-D, stride 2, pads',
+    { kind: 'conv', x: [2, 3, 9], w: [4, 3, 3], attributes: { strides: [2], pads: [1, 1] } }
+  ],
+  [
+    'conv long K on a 3x3 map (K split)',
+    { kind: 'conv', x: [1, 64, 3, 3], w: [4, 64, 3, 3], attributes: { pads: [1, 1, 1, 1] } }
+  ],
+  ['matmul 2-D', { kind: 'matmul', a: [9, 20], b: [20, 11] }],
+  ['matmul with batch dims, K odd', { kind: 'matmul', a: [2, 3, 5, 13], b: [13, 6] }],
+  ['matmul long K (K split)', { kind: 'matmul', a: [4, 600], b: [600, 8] }]
+];
+
+const ACTIVATIONS: [string, number[]][] = [
+  ['Relu', []],
+  ['Clip', [-0.5, 6]],
+  ['HardSwish', []],
+  ['Sigmoid', []]
+];
+
+/** Every tile shape the kernels offer somewhere, forced onto small problems. */
+const TILES: Int8GemmTactic[] = [
+  { tileM: 64, tileN: 64, tileK: 32, threadM: 4, threadN: 4 },
+  { tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 },
+  { tileM: 128, tileN: 64, tileK: 32, threadM: 8, threadN: 4 },
+  { tileM: 64, tileN: 128, tileK: 32, threadM: 4, threadN: 8 },
+  { tileM: 64, tileN: 64, tileK: 64, threadM: 8, threadN: 8 },
+  { tileM: 32, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
+  { tileM: 32, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
+  { tileM: 16, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
+  { tileM: 16, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
+  { tileM: 16, tileN: 16, tileK: 16, threadM: 4, threadN: 4, splitK: 3 }
+];
+
+describe('INT8 GEMM kernels match the Int8Conv / Int8MatMul references', () => {
+  for (const [label, layer] of LAYERS) {
+    test(`${label}: every tactic offered, bias, residual and an activation`, async () => {
+      const device = await testDevice();
+      const tactics = int8GemmTactics(device.limits, {
+        ...productOf(layer),
+        gathered: layer.kind === 'conv'
+      });
+      assert.ok(tactics.length > 0);
+      for (const [i, tactic] of tactics.entries()) {
+        const activation = ACTIVATIONS[i % ACTIVATIONS.length];
+        await checkInt8(layer, { bias: true, residual: true, activation }, { tactic });
+      }
+    });
+    test(`${label}: no bias, residual or activation`, async () => {
+      await checkInt8(layer, {});
+    });
+  }
+
+  test('every tile shape on a grouped strided conv and a batched matmul', async () => {
+    const conv = LAYERS.find(([label]) => label.startsWith('conv grouped'))![1];
+    const matmul = LAYERS.find(([label]) => label.startsWith('matmul with batch'))![1];
+    for (const tactic of TILES) {
+      await checkInt8(conv, { bias: true, activation: ['Relu', []] }, { tactic });
+      await checkInt8(matmul, { residual: true }, { tactic });
+    }
+  });
+
+  test('long-K layers split K by default, and every slice counts', async () => {
+    const device = await testDevice();
+    for (const [label, layer] of LAYERS.filter(([label]) => label.includes('K split'))) {
+      const [first] = int8GemmTactics(device.limits, {
+        ...productOf(layer),
+        gathered: layer.kind === 'conv'
+      });
+      assert.ok((first.splitK ?? 1) > 1, `${label}: ${int8GemmTacticName(first)}`);
+      await checkInt8(layer, { bias: true, residual: true }, { tactic: first });
+    }
+  });
+
+  test('float16 tensors in f32 storage are rounded to float16', async () => {
+    for (const [, layer] of LAYERS) {
+      await checkInt8(layer, { bias: true, residual: true }, { storage: 'float16 in f32' });
+    }
+  });
+});
+
+describe('INT8 GEMM kernels on native f16 storage', async () => {
+  const device = await testDevice();
+  const skip = device.features.has('shader-f16') ? false : 'needs shader-f16';
+  test('every layer, bias, residual and Relu', { skip }, async () => {
+    for (const [, layer] of LAYERS) {
+      await checkInt8(
+        layer,
+        { bias: true, residual: true, activation: ['Relu', []] },
+        { storage: 'f16' }
+      );
+    }
+  });
+});
+
+describe('int8GemmTactics', () => {
+  const limits = {
+    maxComputeWorkgroupStorageSize: 32768,
+    maxComputeInvocationsPerWorkgroup: 256,
+    maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupSizeY: 256
+  };
+
+  test('a large conv (ResNet-50 3x3 at 56x56, batch 8) defaults to 64x64 tiles, unsplit', () => {
+    const [first] = int8GemmTactics(limits, {
+      M: 64,
+      N: 8 * 56 * 56,
+      K: 64 * 9,
+      gathered: true
+    });
+    assert.equal(int8GemmTacticName(first), 'int8 dp4a 64x64x32 4x4');
+  });
+
+  test('a 7x7 map at batch 1 with long K splits K to fill the GPU', () => {
+    const [first] = int8GemmTactics(limits, { M: 512, N: 49, K: 512 * 9, gathered: true });
+    assert.ok((first.splitK ?? 1) > 1, int8GemmTacticName(first));
+  });
+
+  test('tiles past the problem size are left out; a gathered B keeps whole tile columns', () => {
+    const tactics = int8GemmTactics(limits, { M: 16, N: 16, K: 64, gathered: true });
+    assert.ok(tactics.length > 0);
+    for (const t of tactics) {
+      assert.ok(t.tileM <= 32 && t.tileN <= 32, int8GemmTacticName(t));
+      const threads = (t.tileM / t.threadM) * (t.tileN / t.threadN);
+      assert.equal(threads % t.tileN, 0);
+    }
+  });
+
+  test('limits are respected', () => {
+    const small = { ...limits, maxComputeInvocationsPerWorkgroup: 64 };
+    for (const t of int8GemmTactics(small, { M: 512, N: 4096, K: 512, gathered: false })) {
+      assert.ok((t.tileM / t.threadM) * (t.tileN / t.threadN) <= 64, int8GemmTacticName(t));
+    }
+  });
+});
