@@ -167,7 +167,7 @@ interface CompareFlags {
 }
 
 function parseCompareFlags(args: ParsedArgs): CompareFlags {
-  const tolerance = (name: string) => numberFlag(args, name, [0, Number.MAX_VALUE]);
+  const tolerance = (name: string) => numberFlag(args, name, [0, Infinity]);
   const topK = stringListFlag(args, 'topK').flatMap(value => value.split(',').filter(Boolean));
   return {
     reference: choiceFlag(args, 'reference', REFERENCES, 'fp32'),

@@ -133,7 +133,7 @@ const SMALLEST_ERROR = 1e-8;
 
 /**
  * A bar per layer tensor, worst first, its length the relative L2 error on a log scale (an
- * infinite error fills the chart), its colour the layer's precision.
+ * infinite error the whole width), its colour the layer's precision.
  */
 function layerChart(layers: readonly LayerRow[]): IMarkup {
   const shown = layers.slice(0, MAX_BARS);
@@ -141,11 +141,14 @@ function layerChart(layers: readonly LayerRow[]): IMarkup {
     row.error.relativeL2 === null ? [] : [row.error.relativeL2]
   );
   const largest = Math.max(SMALLEST_ERROR * 10, ...finite);
-  const domain: [number, number] = [
-    Math.max(SMALLEST_ERROR, Math.min(largest / 1e4, ...finite.filter(e => e > 0))),
-    largest
-  ];
-  const scale = scaleLog().domain(domain).range([0, CHART_WIDTH]).clamp(true);
+  // A decade below the smallest error, so that the best layer still shows a bar.
+  const smallest = Math.min(largest / 1e4, ...finite.filter(e => e > 0));
+  const domain: [number, number] = [Math.max(SMALLEST_ERROR, smallest / 10), largest];
+  // Finite errors take 90% of the width: an infinite one stands out beyond the largest.
+  const scale = scaleLog()
+    .domain(domain)
+    .range([0, 0.9 * CHART_WIDTH])
+    .clamp(true);
   const top = LEGEND_HEIGHT + AXIS_HEIGHT;
   const bars = shown.map((row, i) => {
     const error = row.error.relativeL2;
