@@ -37,8 +37,8 @@ test('calibrate small_cnn, convert it to INT8 and bench it beside FP32', async (
       'import os, numpy\n' +
         "os.makedirs('calib', exist_ok=True)\n" +
         'rng = numpy.random.default_rng(0)\n' +
-        `for i in range(${BATCHES}):\n` +
-        "    numpy.save(f'calib/batch{i}.npy', rng.random((2, 3, 32, 32), dtype=numpy.float32))\n" +
+        // One line: the cell editor indents the line after a block as the block.
+        `for i in range(${BATCHES}): numpy.save(f'calib/batch{i}.npy', rng.random((2, 3, 32, 32), dtype=numpy.float32))\n` +
         "print(sorted(os.listdir('calib')))",
       { timeout: WORK_TIMEOUT }
     );
