@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 
 import {
+  AccuracyReport,
   BenchReport,
   calibrate,
   CalibrationReport,
@@ -291,5 +292,57 @@ describe('%trt bench --precision int8', () => {
       /^--calib gives INT8 scales: it needs --precision int8 or best, not native,fp32$/
     );
     assert.equal(context.progressUpdates.length, 0);
+  });
+});
+
+describe('%trt compare', () => {
+  test('an INT8 engine of --calib against the FP32 engine on the batches of --data', async () => {
+    const context = testContext({ files: calibrationFiles({ 'small_cnn.calib': cache }) });
+    await runMagic(
+      '%trt compare small_cnn.onnx --precision int8 --calib small_cnn.calib --data calib --iterations 2 --optimization-level 0',
+      context
+    );
+    const report = displayedReport<AccuracyReport>(context.outputs, 'accuracy');
+    assert.equal(report.source, 'small_cnn.onnx');
+    assert.equal(report.candidate, 'int8 engine');
+    assert.equal(report.reference, 'fp32 engine');
+    assert.equal(report.iterations, 2);
+    assert.equal(report.inputs, 'calib (2 of 3 batches)');
+    const [logits] = report.outputs;
+    assert.equal(logits.name, 'logits');
+    assert.deepEqual(logits.shape, [2, 10]);
+    // INT8 is not FP32: the logits differ, a little.
+    assert.ok(logits.error.maxAbsolute > 0);
+    assert.equal(logits.agreement?.rows, 4);
+    assert.ok(report.layers.some(layer => layer.precision === 'int8'));
+    assert.deepEqual(context.files.writes, []);
+    assert.equal(context.progressUpdates.at(-1)?.title, 'Comparing small_cnn.onnx');
+  });
+
+  test('a plan against the CPU reference ops; build options with a plan are refused', async () => {
+    const context = testContext({ files: calibrationFiles() });
+    await runMagic(
+      '%trt convert small_cnn.onnx --shapes input:1x3x32x32 --optimization-level 0',
+      context
+    );
+    context.outputs.length = 0;
+    await runMagic('%trt compare small_cnn.onnx --plan small_cnn.wtrt --reference cpu', context);
+    const report = displayedReport<AccuracyReport>(context.outputs, 'accuracy');
+    assert.equal(report.candidate, 'small_cnn.wtrt (fp32 engine)');
+    assert.equal(report.reference, 'CPU reference ops');
+    assert.equal(report.inputs, 'random uniform [0, 1)');
+    assert.ok(report.outputs[0].error.maxAbsolute < 1e-3, 'FP32 on WebGPU is the CPU reference');
+    assert.match(
+      await magicError(
+        '%trt compare small_cnn.onnx --plan small_cnn.wtrt --precision fp16',
+        context
+      ),
+      /^--precision configures a build: the plan small_cnn\.wtrt keeps the configuration it was built with$/
+    );
+    assert.match(
+      await magicError('%trt compare small_cnn.onnx --atol -1', context),
+      /^--atol must be a number of at least 0, got '-1'$/
+    );
+    context.session.releaseEngines();
   });
 });

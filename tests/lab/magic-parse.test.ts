@@ -144,7 +144,7 @@ describe('parseMagic: the line', () => {
     );
     assertParseError(
       '%trt convert m.onnx --iterations 3',
-      /convert has no --iterations, run, bench and profile have it/
+      /convert has no --iterations, run, bench, compare and profile have it/
     );
     assertParseError('%trt convert m.onnx -x', /unknown flag -x/);
   });
@@ -191,7 +191,7 @@ describe('parseMagic: the line', () => {
   test('unknown commands list the commands and suggest a near one', () => {
     assertParseError(
       '%trt covnert m.onnx',
-      /unknown command 'covnert' \(did you mean 'convert'\?\): the commands are info, calibrate, convert, run, bench, profile, inspect/
+      /unknown command 'covnert' \(did you mean 'convert'\?\): the commands are info, calibrate, convert, run, bench, compare, profile, inspect/
     );
   });
 

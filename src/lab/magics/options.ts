@@ -111,12 +111,22 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): IOptionKind
   };
 }
 
-/** A number above `above` and at most `atMost`: a percentile, a share. */
-export function numberAbove(above: number, atMost: number): IOptionKind<number> {
-  const range = `a number above ${above} and at most ${atMost}`;
+/**
+ * A number from `min` to `max`; above `min` where `min` itself is left out (a percentile of
+ * 0 keeps nothing).
+ */
+export function decimal(
+  min: number,
+  max = Infinity,
+  { excludeMin = false } = {}
+): IOptionKind<number> {
+  const range = excludeMin
+    ? `a number above ${min}${max === Infinity ? '' : ` and at most ${max}`}`
+    : `a number ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}`;
   const fromText = (value: string, where: string): number => {
     const number = Number(value);
-    if (value.trim() === '' || !(number > above && number <= atMost)) {
+    const inRange = (excludeMin ? number > min : number >= min) && number <= max;
+    if (value.trim() === '' || !inRange) {
       fail(`${where} must be ${range}, got '${value}'`);
     }
     return number;

@@ -14,7 +14,7 @@ import { defineCommand } from '../command';
 import type { IMagicContext } from '../context';
 import { expectOnnx, ILoadedModel, readModel, sessionDevice, workError } from '../engines';
 import { MagicError } from '../errors';
-import { choice, IOption, numberAbove, text } from '../options';
+import { choice, decimal, IOption, text } from '../options';
 
 const CALIBRATORS = ['entropy', 'minmax', 'percentile'] as const;
 const DEFAULT_PERCENTILE = 99.99;
@@ -45,7 +45,7 @@ export const calibrateCommand = defineCommand({
         'range that keeps a share of the values'
     } satisfies IOption<(typeof CALIBRATORS)[number]>,
     percentile: {
-      kind: numberAbove(0, 100),
+      kind: decimal(0, 100, { excludeMin: true }),
       placeholder: 'p',
       help:
         `the percentile calibrator's share of values kept, in percent (default ${DEFAULT_PERCENTILE}). ` +

@@ -1,6 +1,7 @@
 import type { IMagicCommand } from '../command';
 import { benchCommand } from './bench';
 import { calibrateCommand } from './calibrate';
+import { compareCommand } from './compare';
 import { convertCommand } from './convert';
 import { infoCommand } from './info';
 import { inspectCommand } from './inspect';
@@ -14,6 +15,7 @@ export const MAGIC_COMMANDS: readonly IMagicCommand[] = [
   convertCommand,
   runCommand,
   benchCommand,
+  compareCommand,
   profileCommand,
   inspectCommand
 ];
