@@ -10,7 +10,9 @@ import {
   int8GemmKernels,
   Int8GemmTactic,
   int8GemmTacticName,
-  int8GemmTactics
+  int8GemmTactics,
+  SubgroupMatrixSupport,
+  subgroupMatrixSupport
 } from '../../src/engine/kernels/int8-gemm';
 import { activationMath } from '../../src/engine/ops/activation';
 import { resolveWindow } from '../../src/engine/ops/window';
@@ -251,16 +253,16 @@ const ACTIVATIONS: [string, number[]][] = [
 
 /** Every tile shape the kernels offer somewhere, forced onto small problems. */
 const TILES: Int8GemmTactic[] = [
-  { tileM: 64, tileN: 64, tileK: 32, threadM: 4, threadN: 4 },
-  { tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 },
-  { tileM: 128, tileN: 64, tileK: 32, threadM: 8, threadN: 4 },
-  { tileM: 64, tileN: 128, tileK: 32, threadM: 4, threadN: 8 },
-  { tileM: 64, tileN: 64, tileK: 64, threadM: 8, threadN: 8 },
-  { tileM: 32, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
-  { tileM: 32, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
-  { tileM: 16, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
-  { tileM: 16, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
-  { tileM: 16, tileN: 16, tileK: 16, threadM: 4, threadN: 4, splitK: 3 }
+  { kind: 'dp4a', tileM: 64, tileN: 64, tileK: 32, threadM: 4, threadN: 4 },
+  { kind: 'dp4a', tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 },
+  { kind: 'dp4a', tileM: 128, tileN: 64, tileK: 32, threadM: 8, threadN: 4 },
+  { kind: 'dp4a', tileM: 64, tileN: 128, tileK: 32, threadM: 4, threadN: 8 },
+  { kind: 'dp4a', tileM: 64, tileN: 64, tileK: 64, threadM: 8, threadN: 8 },
+  { kind: 'dp4a', tileM: 32, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
+  { kind: 'dp4a', tileM: 32, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
+  { kind: 'dp4a', tileM: 16, tileN: 32, tileK: 64, threadM: 4, threadN: 4 },
+  { kind: 'dp4a', tileM: 16, tileN: 16, tileK: 64, threadM: 4, threadN: 4 },
+  { kind: 'dp4a', tileM: 16, tileN: 16, tileK: 16, threadM: 4, threadN: 4, splitK: 3 }
 ];
 
 describe('INT8 GEMM kernels match the Int8Conv / Int8MatMul references', () => {
@@ -324,6 +326,63 @@ describe('INT8 GEMM kernels on native f16 storage', async () => {
   });
 });
 
+describe('INT8 GEMM kernels on i8 subgroup matrices', async () => {
+  const device = await testDevice();
+  const support = subgroupMatrixSupport(device);
+  const skip = support
+    ? false
+    : 'needs i8 subgroup matrices (chromium-experimental-subgroup-matrix with an i8 -> i32 config)';
+  test(
+    'every layer with every subgroup matrix tactic, bias, residual and Relu',
+    { skip },
+    async () => {
+      for (const [, layer] of LAYERS) {
+        const tactics = int8GemmTactics(
+          device.limits,
+          { ...productOf(layer), gathered: layer.kind === 'conv' },
+          support
+        ).filter(t => t.kind === 'subgroupMatrix');
+        for (const tactic of tactics) {
+          await checkInt8(
+            layer,
+            { bias: true, residual: true, activation: ['Relu', []] },
+            { tactic }
+          );
+        }
+      }
+    }
+  );
+  test(
+    'forced tiles on a grouped conv and a batched matmul, f32 and float16',
+    { skip },
+    async () => {
+      const conv = LAYERS.find(([label]) => label.startsWith('conv grouped'))![1];
+      const matmul = LAYERS.find(([label]) => label.startsWith('matmul with batch'))![1];
+      const [matrix] = support!.shapes;
+      for (const warp of [16, 32]) {
+        const tactic: Int8GemmTactic = {
+          kind: 'subgroupMatrix',
+          tileM: 64,
+          tileN: 64,
+          tileK: 64,
+          warpM: warp,
+          warpN: warp,
+          matrix,
+          subgroupSize: support!.subgroupSize
+        };
+        for (const storage of ['f32', 'float16 in f32'] as const) {
+          await checkInt8(conv, { bias: true }, { tactic, storage });
+          await checkInt8(
+            matmul,
+            { residual: true },
+            { tactic: { ...tactic, splitK: 2 }, storage }
+          );
+        }
+      }
+    }
+  );
+});
+
 describe('int8GemmTactics', () => {
   const limits = {
     maxComputeWorkgroupStorageSize: 32768,
@@ -355,6 +414,43 @@ describe('int8GemmTactics', () => {
       const threads = (t.tileM / t.threadM) * (t.tileN / t.threadN);
       assert.equal(threads % t.tileN, 0);
     }
+  });
+
+  test('subgroup matrix tactics follow the dp4a ones where i8 matrices are offered', () => {
+    const support: SubgroupMatrixSupport = {
+      shapes: [{ M: 16, N: 16, K: 32 }],
+      subgroupSize: 32
+    };
+    const problem = { M: 256, N: 8 * 28 * 28, K: 128 * 9, gathered: true };
+    const plain = int8GemmTactics(limits, problem);
+    const tactics = int8GemmTactics(limits, problem, support);
+    assert.deepEqual(tactics.slice(0, plain.length), plain);
+    const matrices = tactics.slice(plain.length);
+    assert.ok(matrices.length > 0);
+    for (const tactic of matrices) {
+      assert.equal(tactic.kind, 'subgroupMatrix');
+      // Each generates one kernel (no split here) enabling the extension.
+      const [kernel] = int8GemmKernels({
+        M: problem.M,
+        N: problem.N,
+        K: problem.K,
+        layout: { kind: 'matmul' },
+        inputScale: INPUT_SCALE,
+        tensors: {
+          x: { dtype: 'float32' },
+          w: { dtype: 'int8' },
+          w_scale: { dtype: 'float32' },
+          y: { dtype: 'float32' }
+        },
+        tactic
+      });
+      assert.match(kernel.code, /enable chromium_experimental_subgroup_matrix;/);
+      assert.match(kernel.code, /subgroupMatrixMultiplyAccumulate/);
+    }
+    assert.equal(
+      int8GemmTacticName(matrices[0]),
+      'int8 subgroup matrix 64x64x64 warp 32x32 16x16x32'
+    );
   });
 
   test('limits are respected', () => {

@@ -24,21 +24,48 @@ import { splitFor, StoredTensor } from './conv';
 import { ConvolutionLayout, GemmLimits } from './gemm';
 import { f32Literal, linearGrid, linearMain, readFloat, wgslType, writeFloat } from './wgsl';
 
-/** How a tactic spreads the product over workgroups, invocations and registers. */
-export interface Int8GemmTactic {
+/** The block of C a workgroup computes, and how K is staged and split. */
+interface TileShape {
   tileM: number;
   tileN: number;
   /** K per staged tile, in int8 elements: a multiple of 16. */
   tileK: number;
-  /** Multiples of 4: registers and tiles hold vectors of four packed values along M and N. */
-  threadM: number;
-  threadN: number;
   /**
    * K split into this many slices of whole tiles, each summed by workgroups of its own into
    * an i32 workspace that a second kernel adds up and finishes; 1 unless given.
    */
   splitK?: number;
 }
+
+/** Packed dot products (dot4I8Packed): each invocation computes threadM x threadN of C. */
+export interface Dp4aTactic extends TileShape {
+  kind: 'dp4a';
+  /** Multiples of 4: registers and tiles hold vectors of four packed values along M and N. */
+  threadM: number;
+  threadN: number;
+}
+
+/** An i8 x i8 -> i32 subgroup matrix shape the device offers (GPUSubgroupMatrixConfig). */
+export interface SubgroupMatrixShape {
+  M: number;
+  N: number;
+  K: number;
+}
+
+/**
+ * Subgroup matrices (tensor cores): each subgroup of `subgroupSize` invocations computes a
+ * warpM x warpN block of the tile as matrices of `matrix`'s shape, reading both operands
+ * from the workgroup tiles; the sums go through workgroup memory to the epilogue.
+ */
+export interface SubgroupMatrixTactic extends TileShape {
+  kind: 'subgroupMatrix';
+  matrix: SubgroupMatrixShape;
+  subgroupSize: number;
+  warpM: number;
+  warpN: number;
+}
+
+export type Int8GemmTactic = Dp4aTactic | SubgroupMatrixTactic;
 
 export type Int8GemmLayout =
   { kind: 'convolution'; convolution: ConvolutionLayout } | { kind: 'matmul' };
@@ -87,21 +114,26 @@ interface Convolution extends ConvolutionLayout {
 interface Plan extends Int8GemmSpec {
   batch: number;
   convolution?: Convolution;
-  threadsX: number;
-  threadsY: number;
+  /** Invocations per workgroup. */
+  threads: number;
   /** Slices of K (none empty), each kSlice deep (whole tiles) but the last. */
   splitK: number;
   kSlice: number;
 }
 
-/** The workgroup shape of a tactic. */
-function workgroupShape(tactic: Int8GemmTactic): { threadsX: number; threadsY: number } {
-  return { threadsX: tactic.tileN / tactic.threadN, threadsY: tactic.tileM / tactic.threadM };
+/** The workgroup shape of a tactic: dp4a's is 2-D, a subgroup matrix tactic's 1-D. */
+function workgroupShape(tactic: Int8GemmTactic): { x: number; y: number } {
+  if (tactic.kind === 'dp4a') {
+    return { x: tactic.tileN / tactic.threadN, y: tactic.tileM / tactic.threadM };
+  }
+  const subgroups = (tactic.tileM / tactic.warpM) * (tactic.tileN / tactic.warpN);
+  return { x: subgroups * tactic.subgroupSize, y: 1 };
 }
 
-/** Workgroup memory a tactic's two packed tiles take. */
+/** Workgroup memory a tactic takes: the two packed tiles, and C's for subgroup matrices. */
 function tileBytes(tactic: Int8GemmTactic): number {
-  return tactic.tileK * (tactic.tileM + tactic.tileN);
+  const operands = tactic.tileK * (tactic.tileM + tactic.tileN);
+  return tactic.kind === 'dp4a' ? operands : operands + tactic.tileM * tactic.tileN * 4;
 }
 
 /**
@@ -109,8 +141,8 @@ function tileBytes(tactic: Int8GemmTactic): number {
  * gathers one column of the tile, so the workgroup must be a whole number of tile columns.
  */
 function gatherRestriction(tactic: Int8GemmTactic): string | null {
-  const { threadsX, threadsY } = workgroupShape(tactic);
-  const threads = threadsX * threadsY;
+  const { x, y } = workgroupShape(tactic);
+  const threads = x * y;
   return threads % tactic.tileN === 0
     ? null
     : `gathering a convolution's input needs the workgroup's ${threads} invocations to be a multiple of tileN ${tactic.tileN}`;
@@ -132,25 +164,16 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
   if (!(spec.inputScale > 0) || !Number.isFinite(spec.inputScale)) {
     throw new Error(`${describe}: the input scale must be positive, got ${spec.inputScale}`);
   }
-  const { tileM, tileN, tileK, threadM, threadN } = tactic;
   const tacticName = `tactic ${JSON.stringify(tactic)}`;
-  for (const [name, value] of Object.entries({ tileM, tileN, tileK, threadM, threadN })) {
-    if (!Number.isInteger(value) || value < 1) {
-      throw new Error(`${describe}: ${tacticName}: ${name} must be a positive integer`);
-    }
-  }
-  if (threadM % 4 !== 0 || threadN % 4 !== 0 || tileK % 16 !== 0) {
-    throw new Error(
-      `${describe}: ${tacticName}: threadM and threadN must be multiples of 4, tileK of 16`
-    );
-  }
-  if (tileM % threadM !== 0 || tileN % threadN !== 0) {
-    throw new Error(`${describe}: ${tacticName}: threadM and threadN must divide tileM and tileN`);
+  const reason = tacticRestriction(tactic);
+  if (reason) {
+    throw new Error(`${describe}: ${tacticName}: ${reason}`);
   }
   const requestedSplit = tactic.splitK ?? 1;
   if (!Number.isInteger(requestedSplit) || requestedSplit < 1) {
     throw new Error(`${describe}: ${tacticName}: splitK must be a positive integer`);
   }
+  const { tileM, tileN, tileK } = tactic;
   const kSlice = Math.ceil(K / requestedSplit / tileK) * tileK;
   const splitK = Math.ceil(K / kSlice);
   if (
@@ -187,14 +210,58 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
   } else if (batch !== 1) {
     throw new Error(`${describe}: a matmul folds its batch into M`);
   }
-  return { ...spec, batch, convolution, ...workgroupShape(tactic), splitK, kSlice };
+  const { x, y } = workgroupShape(tactic);
+  return { ...spec, batch, convolution, threads: x * y, splitK, kSlice };
+}
+
+/** Why a tactic's sizes do not fit together, or null. */
+function tacticRestriction(tactic: Int8GemmTactic): string | null {
+  const { tileM, tileN, tileK } = tactic;
+  const sizes =
+    tactic.kind === 'dp4a'
+      ? { tileM, tileN, tileK, threadM: tactic.threadM, threadN: tactic.threadN }
+      : { tileM, tileN, tileK, warpM: tactic.warpM, warpN: tactic.warpN };
+  for (const [name, value] of Object.entries(sizes)) {
+    if (!Number.isInteger(value) || value < 1) {
+      return `${name} must be a positive integer`;
+    }
+  }
+  if (tileK % 16 !== 0) {
+    return 'tileK must be a multiple of 16';
+  }
+  if (tactic.kind === 'dp4a') {
+    const { threadM, threadN } = tactic;
+    if (threadM % 4 !== 0 || threadN % 4 !== 0) {
+      return 'threadM and threadN must be multiples of 4';
+    }
+    return tileM % threadM !== 0 || tileN % threadN !== 0
+      ? 'threadM and threadN must divide tileM and tileN'
+      : null;
+  }
+  const { warpM, warpN, matrix } = tactic;
+  if (tileM % warpM !== 0 || tileN % warpN !== 0) {
+    return 'warpM and warpN must divide tileM and tileN';
+  }
+  return warpM % matrix.M !== 0 || warpN % matrix.N !== 0 || tileK % matrix.K !== 0
+    ? `warpM, warpN and tileK must be multiples of the ${matrix.M}x${matrix.N}x${matrix.K} matrices`
+    : null;
 }
 
 // --- staging ----------------------------------------------------------------------------
 
-/** The u32 holding four K-consecutive values of a tile laid out [k / 4][extent] in vec4s. */
-function packedTileElement(tile: string, tileExtent: number, kq: string, d: string): string {
-  return `${tile}[(${kq}) * ${tileExtent / 4}u + (${d}) / 4u][(${d}) & 3u]`;
+/**
+ * The statement storing `value`, the u32 holding four K-consecutive values at (kq, d) of
+ * operand tile `tile` (d along M for A, N for B). dp4a tiles are laid out [kq][d] in vec4s
+ * along d, for the inner loop's vector reads; subgroup matrix tiles hold i32 words, A's
+ * row-major [d][K] and B's column-major (also [d][K]), as subgroupMatrixLoad reads i8.
+ */
+function storePacked(plan: Plan, tile: 'a' | 'b', kq: string, d: string, value: string): string {
+  const { tactic } = plan;
+  if (tactic.kind === 'subgroupMatrix') {
+    return `${tile}_tile[(${d}) * ${tactic.tileK / 4}u + ${kq}] = bitcast<i32>(${value});`;
+  }
+  const extent = tile === 'a' ? tactic.tileM : tactic.tileN;
+  return `${tile}_tile[(${kq}) * ${extent / 4}u + (${d}) / 4u][(${d}) & 3u] = ${value};`;
 }
 
 /**
@@ -241,7 +308,7 @@ function aStager(plan: Plan): string {
     let at = base + (row0 + m) * ${K}u + k;
     ${readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), read).join('\n    ')}
   }
-  ${packedTileElement('a_tile', tactic.tileM, `item % ${quads}u`, 'm')} = ${pack};
+  ${storePacked(plan, 'a', `item % ${quads}u`, 'm', pack)}
 }`;
 }
 
@@ -261,7 +328,7 @@ function bStager(plan: Plan): string {
     let at = k * ${N}u + col0 + n;
     ${readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c * N}u`), readW).join('\n    ')}
   }
-  ${packedTileElement('b_tile', tactic.tileN, 'kq', 'n')} = pack4xI8(v);
+  ${storePacked(plan, 'b', 'kq', 'n', 'pack4xI8(v)')}
 }`;
 }
 
@@ -279,7 +346,7 @@ function digit(value: string, stride: number, size: number, bounded: boolean): s
  */
 function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: string[] } {
   const { N, K, tactic } = plan;
-  const threads = plan.threadsX * plan.threadsY;
+  const threads = plan.threads;
   const outStrides = stridesOf(conv.axes.map(a => a.output));
   const inStrides = stridesOf(conv.axes.map(a => a.input));
   const kernelStrides = stridesOf(conv.axes.map(a => a.kernel));
@@ -328,7 +395,7 @@ function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: stri
     `  if (b_n < ${N}u) {`,
     ...[0, 1, 2, 3].flatMap(element),
     '  }',
-    `  ${packedTileElement('b_tile', tactic.tileN, 'kq', 'b_col')} = quantize4(v);`,
+    `  ${storePacked(plan, 'b', 'kq', 'b_col', 'quantize4(v)')}`,
     '}'
   ];
   return { setup, stage };
@@ -431,11 +498,149 @@ function epilogueBindings(plan: Plan): Int8TensorName[] {
 
 // --- the kernels ------------------------------------------------------------------------
 
+/** The statements and declarations of one kind of tactic's inner product. */
+interface InnerProduct {
+  /** Workgroup arrays besides nothing else: the operand tiles (and C's, if any). */
+  workgroupArrays: string[];
+  /** Before the K loop: accumulators. */
+  setup: string[];
+  /** Once a K step's tiles are staged: the multiply-adds. */
+  step: string[];
+  /** After the K loop: each sum of the workgroup's block to `deliver(row, col, sum)`. */
+  deliver: (deliver: (row: string, col: string, sum: string) => string) => string[];
+  workgroupSize: string;
+  /** Builtins besides workgroup_id and local_invocation_index. */
+  builtins: string[];
+  /** Attributes of the entry point. */
+  attributes: string[];
+  enable?: string;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/**
+ * dp4a: invocation (tx, ty) owns rows ty * threadM + i and column vectors j * threadsX + tx
+ * (interleaved, so neighbouring invocations read neighbouring workgroup memory), and
+ * accumulates their sums in vec4<i32> registers.
+ */
+function dp4aProduct(plan: Plan, tactic: Dp4aTactic): InnerProduct {
+  const { tileM, tileN, tileK, threadM, threadN } = tactic;
+  const quads = tileK / 4;
+  const { x: threadsX, y: threadsY } = workgroupShape(tactic);
+  const rowVectors = threadM / 4;
+  const columnVectors = threadN / 4;
+  const accumulator = (i: number, j: number) => `acc_${i}_${j}`;
+  const each = <T>(f: (i: number, j: number) => T) =>
+    range(threadM).flatMap(i => range(columnVectors).map(j => f(i, j)));
+  return {
+    workgroupArrays: [
+      `var<workgroup> a_tile: array<vec4<u32>, ${(quads * tileM) / 4}>;`,
+      `var<workgroup> b_tile: array<vec4<u32>, ${(quads * tileN) / 4}>;`
+    ],
+    setup: each((i, j) => `var ${accumulator(i, j)} = vec4<i32>();`),
+    step: [
+      `for (var kq = 0u; kq < ${quads}u; kq++) {`,
+      ...range(rowVectors).map(
+        q => `  let a_${q} = a_tile[kq * ${tileM / 4}u + lid.y * ${rowVectors}u + ${q}u];`
+      ),
+      ...range(columnVectors).map(
+        j => `  let b_${j} = b_tile[kq * ${tileN / 4}u + ${j * threadsX}u + lid.x];`
+      ),
+      ...each((i, j) => {
+        const a = `a_${Math.floor(i / 4)}.${COMPONENTS[i % 4]}`;
+        const dots = COMPONENTS.map(c => `dot4I8Packed(${a}, b_${j}.${c})`);
+        return `  ${accumulator(i, j)} += vec4<i32>(${dots.join(', ')});`;
+      }),
+      '}'
+    ],
+    deliver: deliver =>
+      each((i, j) =>
+        range(4).map(c =>
+          deliver(
+            `row0 + lid.y * ${threadM}u + ${i}u`,
+            `col0 + ${j * threadsX * 4 + c}u + lid.x * 4u`,
+            `${accumulator(i, j)}.${COMPONENTS[c]}`
+          )
+        )
+      ).flat(),
+    workgroupSize: `${threadsX}, ${threadsY}`,
+    builtins: ['@builtin(local_invocation_id) lid: vec3<u32>'],
+    attributes: []
+  };
+}
+
+/**
+ * Subgroup matrices: subgroup s owns the warpM x warpN block at (s / warps along N,
+ * s % warps along N) and multiplies i8 matrices loaded from the workgroup tiles into i32
+ * result matrices; these are stored to a workgroup tile of C, from which every invocation
+ * delivers its share of the sums.
+ */
+function subgroupMatrixProduct(plan: Plan, tactic: SubgroupMatrixTactic): InnerProduct {
+  const { tileM, tileN, tileK, warpM, warpN, matrix } = tactic;
+  const warpsN = tileN / warpN;
+  const rows = warpM / matrix.M;
+  const columns = warpN / matrix.N;
+  const left = `subgroup_matrix_left<i8, ${matrix.K}, ${matrix.M}>`;
+  const right = `subgroup_matrix_right<i8, ${matrix.N}, ${matrix.K}>`;
+  const result = `subgroup_matrix_result<i32, ${matrix.N}, ${matrix.M}>`;
+  const accumulator = (i: number, j: number) => `acc_${i}_${j}`;
+  const each = <T>(f: (i: number, j: number) => T) =>
+    range(rows).flatMap(i => range(columns).map(j => f(i, j)));
+  const row = (i: number) => `warp_row + ${i * matrix.M}u`;
+  const column = (j: number) => `warp_col + ${j * matrix.N}u`;
+  // Offsets and strides of i8 matrices count bytes; both tiles hold [d][K] bytes.
+  const step = range(tileK / matrix.K).flatMap(step => {
+    const k = step * matrix.K;
+    return [
+      ...range(rows).map(
+        i =>
+          `let a_${step}_${i} = subgroupMatrixLoad<${left}>(&a_tile, (${row(i)}) * ${tileK}u + ${k}u, false, ${tileK}u);`
+      ),
+      ...range(columns).map(
+        j =>
+          `let b_${step}_${j} = subgroupMatrixLoad<${right}>(&b_tile, (${column(j)}) * ${tileK}u + ${k}u, true, ${tileK}u);`
+      ),
+      ...each(
+        (i, j) =>
+          `${accumulator(i, j)} = subgroupMatrixMultiplyAccumulate(a_${step}_${i}, b_${step}_${j}, ${accumulator(i, j)});`
+      )
+    ];
+  });
+  return {
+    workgroupArrays: [
+      `var<workgroup> a_tile: array<i32, ${(tileM * tileK) / 4}>;`,
+      `var<workgroup> b_tile: array<i32, ${(tileN * tileK) / 4}>;`,
+      `var<workgroup> c_tile: array<i32, ${tileM * tileN}>;`
+    ],
+    setup: [
+      `let warp_row = (subgroup / ${warpsN}u) * ${warpM}u;`,
+      `let warp_col = (subgroup % ${warpsN}u) * ${warpN}u;`,
+      ...each((i, j) => `var ${accumulator(i, j)} = ${result}();`)
+    ],
+    step,
+    deliver: deliver => [
+      ...each(
+        (i, j) =>
+          `subgroupMatrixStore(&c_tile, (${row(i)}) * ${tileN}u + ${column(j)}, ${accumulator(i, j)}, false, ${tileN}u);`
+      ),
+      'workgroupBarrier();',
+      `for (var e = lidx; e < ${tileM * tileN}u; e += ${plan.threads}u) {`,
+      `  ${deliver(`row0 + e / ${tileN}u`, `col0 + e % ${tileN}u`, 'c_tile[e]')}`,
+      '}'
+    ],
+    workgroupSize: `${plan.threads}`,
+    builtins: ['@builtin(subgroup_id) subgroup: u32'],
+    // Each subgroup's operands are uniform within it, which WGSL's analysis (workgroup
+    // scope) cannot see.
+    attributes: ['@diagnostic(off, chromium_experimental.subgroup_matrix_uniformity)'],
+    enable: 'enable subgroups;\nenable chromium_experimental_subgroup_matrix;'
+  };
+}
+
 /** The tiled product: Y through the epilogue, or with a split K each slice's sums. */
 function productKernel(plan: Plan): Int8GemmKernel {
-  const { M, N, K, batch, tactic, threadsX, threadsY, splitK, convolution: conv } = plan;
-  const { tileM, tileN, tileK, threadM, threadN } = tactic;
-  const threads = threadsX * threadsY;
+  const { M, N, K, batch, tactic, threads, splitK, convolution: conv } = plan;
+  const { tileM, tileN, tileK } = tactic;
   const quads = tileK / 4;
   const names: Int8GemmBindingName[] = [
     'x',
@@ -459,11 +664,9 @@ function productKernel(plan: Plan): Int8GemmKernel {
 }`
       : finisher(plan)
   );
+  const inner =
+    tactic.kind === 'dp4a' ? dp4aProduct(plan, tactic) : subgroupMatrixProduct(plan, tactic);
 
-  const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-  const rowVectors = threadM / 4;
-  const columnVectors = threadN / 4;
-  const accumulator = (i: number, j: number) => `acc_${i}_${j}`;
   const gather = conv && gatherer(plan, conv);
   const prologue =
     splitK > 1
@@ -482,59 +685,39 @@ function productKernel(plan: Plan): Int8GemmKernel {
         '  stage_b(item, col0, k0);',
         '}'
       ];
-  const store = (i: number, j: number, c: number) => {
-    const at = `row0 + lid.y * ${threadM}u + ${i}u, col0 + ${j * threadsX * 4 + c}u + lid.x * 4u`;
-    const sum = `${accumulator(i, j)}.${COMPONENTS[c]}`;
-    return splitK > 1
-      ? `store_partial(batch, slice, ${at}, ${sum});`
-      : `finish(batch, ${at}, ${sum});`;
-  };
-  // Invocation (tx, ty) owns rows ty * threadM + i and column vectors j * threadsX + tx
-  // (interleaved, so neighbouring invocations read neighbouring workgroup memory).
+  const deliver = (row: string, col: string, sum: string) =>
+    splitK > 1
+      ? `store_partial(batch, slice, ${row}, ${col}, ${sum});`
+      : `finish(batch, ${row}, ${col}, ${sum});`;
   const body = [
     ...prologue,
     ...(gather ? gather.setup : []),
-    ...range(threadM).flatMap(i =>
-      range(columnVectors).map(j => `var ${accumulator(i, j)} = vec4<i32>();`)
-    ),
+    ...inner.setup,
     `for (var k0 = k_begin; k0 < k_end; k0 += ${tileK}u) {`,
     `  for (var item = lidx; item < ${quads * tileM}u; item += ${threads}u) {`,
     '    stage_a(item, row0, k0, a_base);',
     '  }',
     ...stageB.map(s => `  ${s}`),
     '  workgroupBarrier();',
-    `  for (var kq = 0u; kq < ${quads}u; kq++) {`,
-    ...range(rowVectors).map(
-      q => `    let a_${q} = a_tile[kq * ${tileM / 4}u + lid.y * ${rowVectors}u + ${q}u];`
-    ),
-    ...range(columnVectors).map(
-      j => `    let b_${j} = b_tile[kq * ${tileN / 4}u + ${j * threadsX}u + lid.x];`
-    ),
-    ...range(threadM).flatMap(i =>
-      range(columnVectors).map(j => {
-        const a = `a_${Math.floor(i / 4)}.${COMPONENTS[i % 4]}`;
-        const dots = COMPONENTS.map(c => `dot4I8Packed(${a}, b_${j}.${c})`);
-        return `    ${accumulator(i, j)} += vec4<i32>(${dots.join(', ')});`;
-      })
-    ),
-    '  }',
+    ...inner.step.map(s => `  ${s}`),
     '  workgroupBarrier();',
     '}',
-    ...range(threadM).flatMap(i =>
-      range(columnVectors).flatMap(j => range(4).map(c => store(i, j, c)))
-    )
+    ...inner.deliver(deliver)
+  ];
+  const builtins = [
+    '@builtin(workgroup_id) wid: vec3<u32>',
+    '@builtin(local_invocation_index) lidx: u32',
+    ...inner.builtins
   ];
 
-  const code = `${names.map((name, i) => declaration(plan, i, name)).join('\n')}
+  const code = `${inner.enable ? `${inner.enable}\n` : ''}${names.map((name, i) => declaration(plan, i, name)).join('\n')}
 
-var<workgroup> a_tile: array<vec4<u32>, ${(quads * tileM) / 4}>;
-var<workgroup> b_tile: array<vec4<u32>, ${(quads * tileN) / 4}>;
+${inner.workgroupArrays.join('\n')}
 
 ${functions.filter(f => f !== '').join('\n\n')}
 
-@compute @workgroup_size(${threadsX}, ${threadsY})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(local_invocation_index) lidx: u32) {
+@compute @workgroup_size(${inner.workgroupSize})
+${inner.attributes.map(a => `${a}\n`).join('')}fn main(${builtins.join(', ')}) {
   let row0 = wid.y * ${tileM}u;
   let col0 = wid.x * ${tileN}u;
   ${body.join('\n  ')}
@@ -592,10 +775,10 @@ export function int8GemmKernels(spec: Int8GemmSpec): Int8GemmKernel[] {
 // --- tactics ----------------------------------------------------------------------------
 
 /**
- * Candidate tiles. The first is the default where the problem fills it: 256 invocations of
- * 4x4 outputs, which keeps enough warps in flight to hide the gathers' latency.
+ * dp4a tiles. The first is the default where the problem fills it: 256 invocations of 4x4
+ * outputs, which keeps enough warps in flight to hide the gathers' latency.
  */
-const CANDIDATES: Int8GemmTactic[] = [
+const DP4A_TILES: Omit<Dp4aTactic, 'kind'>[] = [
   { tileM: 64, tileN: 64, tileK: 32, threadM: 4, threadN: 4 },
   { tileM: 128, tileN: 128, tileK: 32, threadM: 8, threadN: 8 },
   { tileM: 128, tileN: 64, tileK: 32, threadM: 8, threadN: 4 },
@@ -608,50 +791,134 @@ const CANDIDATES: Int8GemmTactic[] = [
   { tileM: 16, tileN: 16, tileK: 64, threadM: 4, threadN: 4 }
 ];
 
+/** Subgroup matrix tiles, for 16x16 (or 16x8) matrices; each subgroup a 32x32 block or less. */
+const SUBGROUP_MATRIX_TILES: Pick<
+  SubgroupMatrixTactic,
+  'tileM' | 'tileN' | 'tileK' | 'warpM' | 'warpN'
+>[] = [
+  { tileM: 64, tileN: 64, tileK: 64, warpM: 32, warpN: 32 },
+  { tileM: 128, tileN: 64, tileK: 32, warpM: 32, warpN: 32 },
+  { tileM: 64, tileN: 128, tileK: 32, warpM: 32, warpN: 32 },
+  { tileM: 32, tileN: 32, tileK: 64, warpM: 16, warpN: 16 }
+];
+
+/** What a device offers for the subgroup matrix tactics. */
+export interface SubgroupMatrixSupport {
+  /** i8 x i8 -> i32 shapes, largest first. */
+  shapes: SubgroupMatrixShape[];
+  /** The one subgroup size the device runs (min and max agree). */
+  subgroupSize: number;
+}
+
+/** The adapter's subgroup matrix configs, as Dawn reports them in GPUAdapterInfo. */
+interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/**
+ * The i8 subgroup matrices `device` offers, or undefined: it needs the device feature
+ * 'chromium-experimental-subgroup-matrix', an i8 -> i32 config whose M and N are a power of
+ * two up to 16 and K 32 or less, and one fixed subgroup size (the kernels split a
+ * workgroup into subgroups by it).
+ */
+export function subgroupMatrixSupport(device: GPUDevice): SubgroupMatrixSupport | undefined {
+  if (!device.features.has('chromium-experimental-subgroup-matrix')) {
+    return undefined;
+  }
+  const info = device.adapterInfo as GPUAdapterInfo & {
+    subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[];
+    subgroupMinSize?: number;
+    subgroupMaxSize?: number;
+  };
+  const size = info.subgroupMaxSize;
+  if (!size || info.subgroupMinSize !== size) {
+    return undefined;
+  }
+  const shapes = (info.subgroupMatrixConfigs ?? [])
+    .filter(
+      c =>
+        c.componentType === 'i8' &&
+        c.resultComponentType === 'i32' &&
+        [8, 16].includes(c.M) &&
+        [8, 16].includes(c.N) &&
+        c.K <= 32 &&
+        32 % c.K === 0
+    )
+    .map(({ M, N, K }) => ({ M, N, K }))
+    .sort((a, b) => b.M * b.N - a.M * a.N);
+  return shapes.length > 0 ? { shapes, subgroupSize: size } : undefined;
+}
+
 function nextPowerOfTwo(n: number): number {
   return 2 ** Math.ceil(Math.log2(Math.max(1, n)));
 }
 
 /**
- * The tactics worth timing for an INT8 product, the default first: the candidates the
- * device's limits allow whose tiles are not larger than the problem needs (twice the next
- * power of two of a dimension), each as is and, where its workgroups are too few to
- * occupy a large GPU and K is long, with K split (kernels/conv.ts's splitFor). `gathered`:
- * B is a convolution's input, which restricts the workgroup shape.
+ * The tactics worth timing for an INT8 product, the default first: the dp4a candidates,
+ * then (where `subgroupMatrices` is given) the subgroup matrix ones, that the device's
+ * limits allow and whose tiles are not larger than the problem needs (twice the next power
+ * of two of a dimension); each as is and, where its workgroups are too few to occupy a
+ * large GPU and K is long, with K split (kernels/conv.ts's splitFor). `gathered`: B is a
+ * convolution's input, which restricts the workgroup shape.
  */
 export function int8GemmTactics(
   limits: GemmLimits,
-  problem: { M: number; N: number; K: number; batch?: number; gathered: boolean }
+  problem: { M: number; N: number; K: number; batch?: number; gathered: boolean },
+  subgroupMatrices?: SubgroupMatrixSupport
 ): Int8GemmTactic[] {
   const { M, N, K, batch = 1, gathered } = problem;
-  const allowed = CANDIDATES.filter(tactic => {
-    const { threadsX, threadsY } = workgroupShape(tactic);
+  const fits = (tactic: Int8GemmTactic) => {
+    const { x, y } = workgroupShape(tactic);
     return (
-      threadsX * threadsY <= limits.maxComputeInvocationsPerWorkgroup &&
-      threadsX <= limits.maxComputeWorkgroupSizeX &&
-      threadsY <= limits.maxComputeWorkgroupSizeY &&
+      x * y <= limits.maxComputeInvocationsPerWorkgroup &&
+      x <= limits.maxComputeWorkgroupSizeX &&
+      y <= limits.maxComputeWorkgroupSizeY &&
       tileBytes(tactic) <= limits.maxComputeWorkgroupStorageSize &&
       (!gathered || gatherRestriction(tactic) === null)
     );
-  });
-  const sized = allowed.filter(
-    t =>
-      t.tileM <= nextPowerOfTwo(M) * 2 &&
-      t.tileN <= nextPowerOfTwo(N) * 2 &&
-      t.tileK <= nextPowerOfTwo(K) * 2
-  );
-  const tiles = sized.length > 0 ? sized : allowed.slice(-1);
-  return tiles.flatMap(tile => {
-    const workgroups = Math.ceil(M / tile.tileM) * Math.ceil(N / tile.tileN) * batch;
-    const splitK = splitFor(workgroups, Math.ceil(K / tile.tileK));
-    return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
-  });
+  };
+  const sized = (tactic: Int8GemmTactic) =>
+    tactic.tileM <= nextPowerOfTwo(M) * 2 &&
+    tactic.tileN <= nextPowerOfTwo(N) * 2 &&
+    tactic.tileK <= nextPowerOfTwo(K) * 2;
+  const withSplits = (tiles: Int8GemmTactic[]) =>
+    tiles.flatMap(tile => {
+      const workgroups = Math.ceil(M / tile.tileM) * Math.ceil(N / tile.tileN) * batch;
+      const splitK = splitFor(workgroups, Math.ceil(K / tile.tileK));
+      return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
+    });
+  const dp4a = DP4A_TILES.map(tile => ({ kind: 'dp4a' as const, ...tile })).filter(fits);
+  const dp4aSized = dp4a.filter(sized);
+  const tactics = withSplits(dp4aSized.length > 0 ? dp4aSized : dp4a.slice(-1));
+  if (subgroupMatrices) {
+    const [matrix] = subgroupMatrices.shapes;
+    const tiles = SUBGROUP_MATRIX_TILES.map((tile): SubgroupMatrixTactic => ({
+      kind: 'subgroupMatrix',
+      ...tile,
+      matrix,
+      subgroupSize: subgroupMatrices.subgroupSize
+    }));
+    tactics.push(...withSplits(tiles.filter(t => fits(t) && sized(t))));
+  }
+  return tactics;
 }
 
-/** A short name for the tuner and layer reports, e.g. 'int8 dp4a 64x64x32 4x4'. */
+/**
+ * A short name for the tuner and layer reports, e.g. 'int8 dp4a 64x64x32 4x4' or
+ * 'int8 subgroup matrix 64x64x64 warp 32x32 16x16x32'.
+ */
 export function int8GemmTacticName(t: Int8GemmTactic): string {
   const split = (t.splitK ?? 1) > 1 ? `, K split ${t.splitK} ways` : '';
-  return `int8 dp4a ${t.tileM}x${t.tileN}x${t.tileK} ${t.threadM}x${t.threadN}${split}`;
+  const tile = `${t.tileM}x${t.tileN}x${t.tileK}`;
+  if (t.kind === 'dp4a') {
+    return `int8 dp4a ${tile} ${t.threadM}x${t.threadN}${split}`;
+  }
+  const { M, N, K } = t.matrix;
+  return `int8 subgroup matrix ${tile} warp ${t.warpM}x${t.warpN} ${M}x${N}x${K}${split}`;
 }
 
 /** The WGSL language feature the kernels' dot4I8Packed and pack4xI8 need. */

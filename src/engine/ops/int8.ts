@@ -25,7 +25,8 @@ import {
   int8GemmKernels,
   int8GemmTacticName,
   int8GemmTactics,
-  packedDotProductMissing
+  packedDotProductMissing,
+  subgroupMatrixSupport
 } from '../kernels/int8-gemm';
 import { Activation, activationMath, readActivation } from './activation';
 import { Attributes } from './attributes';
@@ -212,8 +213,8 @@ const int8Conv: OpDefinition<Int8ConvAttributes> = {
       isDepthwise(attrs.group, shapes?.[1])
         ? 'depthwise: INT8 is not faster here'
         : int8KernelDeclines(dtypes),
-    tactics: (inputs, attrs, limits) =>
-      tacticsOf(int8ConvProduct(inputs, attrs), limits).map(int8GemmTacticName),
+    tactics: (inputs, attrs, limits, device) =>
+      tacticsOf(int8ConvProduct(inputs, attrs), limits, device).map(int8GemmTacticName),
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, , b, z] = inputs;
       const shape = outputShape(geometry('conv', attrs, x!, w!, b));
@@ -292,8 +293,8 @@ const int8MatMul: OpDefinition<Int8MatMulAttributes> = {
   webgpu: {
     halfStorage: true,
     unsupported: dtypes => int8KernelDeclines(dtypes),
-    tactics: (inputs, _attrs, limits) =>
-      tacticsOf(int8MatMulProduct(inputs), limits).map(int8GemmTacticName),
+    tactics: (inputs, _attrs, limits, device) =>
+      tacticsOf(int8MatMulProduct(inputs), limits, device).map(int8GemmTacticName),
     run: (ctx, inputs, _host, attrs) => {
       const [a, b, , , z] = inputs;
       checkMatMulOperands(a!.shape, b!.shape);
@@ -324,9 +325,18 @@ function int8KernelDeclines([x, w, ...rest]: (DataType | undefined)[]): string |
   return packedDotProductMissing();
 }
 
-function tacticsOf(product: Int8Product, limits: GPUSupportedLimits): Int8GemmTactic[] {
+/**
+ * The tactics of `product`: dp4a tiles, and subgroup matrix ones where `device` offers i8
+ * subgroup matrices.
+ */
+function tacticsOf(
+  product: Int8Product,
+  limits: GPUSupportedLimits,
+  device: GPUDevice | undefined
+): Int8GemmTactic[] {
   const { M, N, K, batch, layout } = product;
-  return int8GemmTactics(limits, { M, N, K, batch, gathered: layout.kind === 'convolution' });
+  const problem = { M, N, K, batch, gathered: layout.kind === 'convolution' };
+  return int8GemmTactics(limits, problem, device && subgroupMatrixSupport(device));
 }
 
 /**
@@ -346,7 +356,7 @@ function runInt8Gemm(
   if (y.size === 0) {
     return y;
   }
-  const tactics = tacticsOf(product, ctx.device.limits);
+  const tactics = tacticsOf(product, ctx.device.limits, ctx.device);
   const tactic = tactics.find(t => int8GemmTacticName(t) === ctx.tactic) ?? tactics[0];
   const tensors = { x: x!, w: w!, w_scale: wScale!, y, bias, residual };
   const kernels = int8GemmKernels({

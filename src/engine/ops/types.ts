@@ -40,9 +40,15 @@ export interface WebGpuKernel<A> {
   /**
    * The tactics this kernel can run the node with, by name (what it accepts as
    * KernelContext.tactic), its default first. With two or more the builder times each on
-   * the device and keeps the fastest (kernel auto-tuning).
+   * the device and keeps the fastest (kernel auto-tuning). `device`, where given, is the one
+   * the layer runs on, for tactics that need one of its features.
    */
-  tactics?(inputs: (GpuTensor | undefined)[], attrs: A, limits: GPUSupportedLimits): string[];
+  tactics?(
+    inputs: (GpuTensor | undefined)[],
+    attrs: A,
+    limits: GPUSupportedLimits,
+    device?: GPUDevice
+  ): string[];
   /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
    * or null when it can. Without it, every non-host input must be float32. `shapes`, where

@@ -81,7 +81,8 @@ export class LayerTuner {
     inputs: (GpuTensor | undefined)[],
     recordWith: (tactic: string | undefined) => LayerRecording
   ): Promise<ChosenRecording> {
-    const offered = step.op.webgpu!.tactics?.(inputs, step.attrs, this.device.limits) ?? [];
+    const offered =
+      step.op.webgpu!.tactics?.(inputs, step.attrs, this.device.limits, this.device) ?? [];
     const recorded = this.selection.recorded?.get(step.node.name);
     const planned = recorded?.tactic;
     if (planned !== undefined && !offered.includes(planned)) {
