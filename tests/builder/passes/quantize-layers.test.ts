@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BuilderConfig } from '../../../src/engine/builder/config';
 import { withInferredTypes } from '../../../src/engine/builder/pass';
+import { eliminateDeadNodes } from '../../../src/engine/builder/passes/eliminate-dead-nodes';
 import { quantizeLayers } from '../../../src/engine/builder/passes/quantize-layers';
 import { Graph, Node } from '../../../src/engine/ir/graph';
 import { Tensor } from '../../../src/engine/ir/tensor';
@@ -11,9 +12,10 @@ import { applyPass, assertSameOutputs, buildGraph, node, opTypes, randomFeeds } 
 
 const X_SCALE = 0.02;
 
+/** The pass, then dead-node elimination (which removes the Q/DQ pairs that INT8 layers absorbed). */
 function quantize(config: BuilderConfig, graph: Graph) {
   const result = applyPass(quantizeLayers(config), graph);
-  return { ...result, graph: withInferredTypes(result.graph) };
+  return { ...result, graph: withInferredTypes(eliminateDeadNodes(result.graph).graph) };
 }
 
 /** Conv weights whose every output channel holds a ±127 step: max-abs scales are exact. */

@@ -49,7 +49,10 @@ interface InputScale {
   scale: number;
   /** The value the INT8 layer reads: the tensor itself, before any explicit Q/DQ. */
   source: string;
-  /** The explicit QuantizeLinear and DequantizeLinear it absorbs. */
+  /**
+   * The explicit QuantizeLinear and DequantizeLinear the layer computes now, named among
+   * the nodes it was fused from; dead-node elimination removes those nothing else reads.
+   */
   absorbed: Node[];
 }
 
@@ -76,7 +79,6 @@ export function quantizeLayers(config: BuilderConfig): Pass {
       initializers: new Map(graph.initializers)
     };
     const changes: string[] = [];
-    const absorbed = new Set<Node>();
     const nodes = graph.nodes.map(node => {
       const kind = layerKind(node);
       const held = heldPrecision(node, config.layerPrecisions ?? {});
@@ -105,20 +107,13 @@ export function quantizeLayers(config: BuilderConfig): Pass {
         }
         return node;
       }
-      (scale as InputScale).absorbed.forEach(node => absorbed.add(node));
       const origin = explicit ? 'QuantizeLinear' : 'calibration';
       changes.push(
         `layer '${node.name}' (${node.opType}) runs in int8 as ${rewrite.opType}: input '${rewrite.inputs[0]}' scale ${(scale as InputScale).scale} (${origin})`
       );
       return rewrite;
     });
-    const kept = nodes.filter(
-      node => !absorbed.has(node) || node.outputs.some(name => isStillRead(name, nodes, context))
-    );
-    return {
-      graph: rewriteGraph(graph, { nodes: kept, initializers: context.initializers }),
-      changes
-    };
+    return { graph: rewriteGraph(graph, { nodes, initializers: context.initializers }), changes };
   };
   return Object.defineProperty(pass, 'name', { value: 'quantizeLayers' });
 }
@@ -133,11 +128,6 @@ function layerKind(node: Node): 'conv' | 'gemm' | undefined {
     return 'conv';
   }
   return ['MatMul', 'Gemm', 'FusedMatMul'].includes(node.opType) ? 'gemm' : undefined;
-}
-
-/** Whether an absorbed Q/DQ's output is still read by a node kept or by the caller. */
-function isStillRead(name: string, nodes: readonly Node[], context: QuantizeContext): boolean {
-  return context.outputs.has(name) || nodes.some(node => node.inputs.includes(name));
 }
 
 /** The calibration scale of `input`, a reason it has none, or undefined when not asked. */
