@@ -191,3 +191,17 @@ test('a GEMM whose weight is computed, or whose bias is not per column, stays', 
     "layer 'Gemm:z' (Gemm) stays out of int8: its bias 'c' is not one value per column"
   ]);
 });
+
+test('a depthwise Conv stays out of int8 with the kernel reason', () => {
+  const graph = buildGraph({
+    inputs: { x: [1, 4, 6, 6] },
+    outputs: ['y'],
+    nodes: [node('Conv', ['x', 'w'], 'y', { group: 4, kernel_shape: [3, 3] })],
+    initializers: { w: randomTensor([4, 1, 3, 3], { seed: 11 }) }
+  });
+  const { graph: kept, changes } = quantize({ precision: 'int8', int8Scales: { x: 1 } }, graph);
+  assert.deepEqual(opTypes(kept), ['Conv']);
+  assert.deepEqual(changes, [
+    "layer 'Conv:y' (Conv) stays out of int8: depthwise: INT8 is not faster here"
+  ]);
+});

@@ -306,10 +306,15 @@ function floatWeight(name: string, context: QuantizeContext): Tensor | string {
 function checkedLayer(layer: Node, context: QuantizeContext): Node | string {
   const graph = { ...context.graph, initializers: context.initializers };
   const step = prepareNode(graph, layer);
-  const dtypes = layer.inputs.map(name =>
-    name ? (context.initializers.get(name) ?? graph.valueTypes.get(name))?.dtype : undefined
+  const types = layer.inputs.map(name =>
+    name ? (context.initializers.get(name) ?? graph.valueTypes.get(name)) : undefined
   );
-  return step.op.webgpu?.unsupported?.(dtypes, step.attrs) ?? layer;
+  const declined = step.op.webgpu?.unsupported?.(
+    types.map(type => type?.dtype),
+    step.attrs,
+    types.map(type => type?.shape)
+  );
+  return declined ?? layer;
 }
 
 function fusedNames(node: Node, input: InputScale): string[] {
