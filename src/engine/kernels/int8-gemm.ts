@@ -820,10 +820,25 @@ interface SubgroupMatrixConfig {
 }
 
 /**
+ * Configs by device, from its adapter: Dawn's `device.adapterInfo` lists none (its
+ * adapter's `info` does), so whoever requests a device hands them over here.
+ */
+const configsByDevice = new WeakMap<GPUDevice, readonly SubgroupMatrixConfig[]>();
+
+/** Records the subgroup matrix configs of the adapter `device` was requested from. */
+export function rememberSubgroupMatrixConfigs(device: GPUDevice, adapter: GPUAdapter): void {
+  const configs = (adapter.info as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] })
+    .subgroupMatrixConfigs;
+  if (configs?.length) {
+    configsByDevice.set(device, configs);
+  }
+}
+
+/**
  * The i8 subgroup matrices `device` offers, or undefined: it needs the device feature
- * 'chromium-experimental-subgroup-matrix', an i8 -> i32 config whose M and N are a power of
- * two up to 16 and K 32 or less, and one fixed subgroup size (the kernels split a
- * workgroup into subgroups by it).
+ * 'chromium-experimental-subgroup-matrix', an i8 -> i32 config whose M and N are 8 or 16
+ * and K divides 32, and one fixed subgroup size (the kernels split a workgroup into
+ * subgroups by it).
  */
 export function subgroupMatrixSupport(device: GPUDevice): SubgroupMatrixSupport | undefined {
   if (!device.features.has('chromium-experimental-subgroup-matrix')) {
@@ -838,14 +853,16 @@ export function subgroupMatrixSupport(device: GPUDevice): SubgroupMatrixSupport 
   if (!size || info.subgroupMinSize !== size) {
     return undefined;
   }
-  const shapes = (info.subgroupMatrixConfigs ?? [])
+  const configs = info.subgroupMatrixConfigs?.length
+    ? info.subgroupMatrixConfigs
+    : (configsByDevice.get(device) ?? []);
+  const shapes = configs
     .filter(
       c =>
         c.componentType === 'i8' &&
         c.resultComponentType === 'i32' &&
         [8, 16].includes(c.M) &&
         [8, 16].includes(c.N) &&
-        c.K <= 32 &&
         32 % c.K === 0
     )
     .map(({ M, N, K }) => ({ M, N, K }))

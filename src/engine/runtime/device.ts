@@ -1,3 +1,5 @@
+import { rememberSubgroupMatrixConfigs } from '../kernels/int8-gemm';
+
 /**
  * The features an engine can use, when the adapter has them: half precision, subgroup
  * reductions, GPU timestamps for per-layer profiles, and subgroup matrices (tensor cores).
@@ -27,7 +29,10 @@ const ENGINE_LIMITS = [
  * ENGINE_FEATURES the adapter offers and the adapter's own limits, where a default device
  * would get WebGPU's minimums (128 MiB bindings, 16 KiB workgroup storage).
  */
-export function requestEngineDevice(adapter: GPUAdapter, label = 'webtrt'): Promise<GPUDevice> {
+export async function requestEngineDevice(
+  adapter: GPUAdapter,
+  label = 'webtrt'
+): Promise<GPUDevice> {
   const requiredFeatures = ENGINE_FEATURES.filter(feature =>
     adapter.features.has(feature)
   ) as GPUFeatureName[];
@@ -35,5 +40,7 @@ export function requestEngineDevice(adapter: GPUAdapter, label = 'webtrt'): Prom
   for (const name of ENGINE_LIMITS) {
     requiredLimits[name] = adapter.limits[name];
   }
-  return adapter.requestDevice({ label, requiredFeatures, requiredLimits });
+  const device = await adapter.requestDevice({ label, requiredFeatures, requiredLimits });
+  rememberSubgroupMatrixConfigs(device, adapter);
+  return device;
 }
