@@ -15,11 +15,20 @@ import {
   subgroupMatrixSupport
 } from '../../src/engine/kernels/int8-gemm';
 import { activationMath } from '../../src/engine/ops/activation';
+import type { Dp4aTactic } from '../../src/engine/kernels/int8-gemm';
 import { resolveWindow } from '../../src/engine/ops/window';
 import { assertClose, reference } from '../helpers/compare';
 import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
+
+/** The tactics, asserting each is a dp4a one (no subgroup matrices were offered). */
+function dp4aOnly(tactics: Int8GemmTactic[]): Dp4aTactic[] {
+  return tactics.map(t => {
+    assert.equal(t.kind, 'dp4a', int8GemmTacticName(t));
+    return t as Dp4aTactic;
+  });
+}
 
 // --- harness: one INT8 product on the test device against its op's CPU reference ----------
 
@@ -409,7 +418,7 @@ describe('int8GemmTactics', () => {
   test('tiles past the problem size are left out; a gathered B keeps whole tile columns', () => {
     const tactics = int8GemmTactics(limits, { M: 16, N: 16, K: 64, gathered: true });
     assert.ok(tactics.length > 0);
-    for (const t of tactics) {
+    for (const t of dp4aOnly(tactics)) {
       assert.ok(t.tileM <= 32 && t.tileN <= 32, int8GemmTacticName(t));
       const threads = (t.tileM / t.threadM) * (t.tileN / t.threadN);
       assert.equal(threads % t.tileN, 0);
@@ -455,7 +464,9 @@ describe('int8GemmTactics', () => {
 
   test('limits are respected', () => {
     const small = { ...limits, maxComputeInvocationsPerWorkgroup: 64 };
-    for (const t of int8GemmTactics(small, { M: 512, N: 4096, K: 512, gathered: false })) {
+    for (const t of dp4aOnly(
+      int8GemmTactics(small, { M: 512, N: 4096, K: 512, gathered: false })
+    )) {
       assert.ok((t.tileM / t.threadM) * (t.tileN / t.threadN) <= 64, int8GemmTacticName(t));
     }
   });

@@ -209,6 +209,7 @@ const int8Conv: OpDefinition<Int8ConvAttributes> = {
     }),
   webgpu: {
     halfStorage: true,
+    float32Inputs: [2],
     unsupported: (dtypes, attrs, shapes) =>
       isDepthwise(attrs.group, shapes?.[1])
         ? 'depthwise: INT8 is not faster here'
@@ -292,6 +293,7 @@ const int8MatMul: OpDefinition<Int8MatMulAttributes> = {
     }),
   webgpu: {
     halfStorage: true,
+    float32Inputs: [2],
     unsupported: dtypes => int8KernelDeclines(dtypes),
     tactics: (inputs, _attrs, limits, device) =>
       tacticsOf(int8MatMulProduct(inputs), limits, device).map(int8GemmTacticName),

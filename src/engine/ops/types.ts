@@ -32,6 +32,11 @@ export interface WebGpuKernel<A> {
    */
   halfStorage?: boolean;
   /**
+   * Inputs that stay float32 when the layer runs in FP16: per-channel dequantization scales,
+   * whose float16 rounding (1e-3 relative) would shift whole channels.
+   */
+  float32Inputs?: readonly number[];
+  /**
    * Binds one input tensor in more than one binding (Attention reading Q, K and V from one
    * packed tensor). An engine binds such a kernel's inputs read-only: writable bindings of a
    * dispatch must not overlap.

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { BuilderConfig } from '../../../src/engine/builder/config';
 import { withInferredTypes } from '../../../src/engine/builder/pass';
 import { eliminateDeadNodes } from '../../../src/engine/builder/passes/eliminate-dead-nodes';
+import { assignPrecision } from '../../../src/engine/builder/passes/assign-precision';
 import { quantizeLayers } from '../../../src/engine/builder/passes/quantize-layers';
 import { Graph, Node } from '../../../src/engine/ir/graph';
 import { Tensor } from '../../../src/engine/ir/tensor';
@@ -204,4 +205,16 @@ test('a depthwise Conv stays out of int8 with the kernel reason', () => {
   assert.deepEqual(changes, [
     "layer 'Conv:y' (Conv) stays out of int8: depthwise: INT8 is not faster here"
   ]);
+});
+
+test("'best': an INT8 layer reads and writes float16, its weight scales stay float32", () => {
+  const config: BuilderConfig = { precision: 'best', int8Scales: { x: X_SCALE } };
+  const { graph: int8 } = quantize(config, convGraph());
+  const half = withInferredTypes(assignPrecision(config)(int8).graph);
+  const layer = half.nodes.find(n => n.opType === 'Int8Conv')!;
+  const dtypes = layer.inputs.map(
+    name => (half.initializers.get(name) ?? half.valueTypes.get(name))?.dtype
+  );
+  assert.deepEqual(dtypes, ['float16', 'int8', 'float32', 'float16']);
+  assert.equal(half.valueTypes.get(layer.outputs[0])?.dtype, 'float16');
 });

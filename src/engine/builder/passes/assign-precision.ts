@@ -86,7 +86,12 @@ function checkLayerNames(overrides: Record<string, LayerPrecision>, known: Itera
 
 /** The inputs of `step` its kernel reads on the device, by index. */
 function deviceInputs(step: PreparedNode): number[] {
-  return step.node.inputs.flatMap((name, i) => (name && !step.hostInputs.includes(i) ? [i] : []));
+  return step.node.inputs.flatMap((name, i) => (name && !keepsType(step, i) ? [i] : []));
+}
+
+/** Whether input `i` of `step` keeps its type in FP16: read on the host, or held in float32. */
+function keepsType(step: PreparedNode, i: number): boolean {
+  return step.hostInputs.includes(i) || (step.op.webgpu?.float32Inputs?.includes(i) ?? false);
 }
 
 /** What inference knows of a value: its type, and its elements when it is a weight. */
@@ -163,7 +168,7 @@ function convertLayers(
         return;
       }
       const reads = weightReads.get(name) ?? { half: false, full: outputs.has(name) };
-      const half = halfLayers.has(step.node) && !step.hostInputs.includes(i);
+      const half = halfLayers.has(step.node) && !keepsType(step, i);
       reads.half ||= half;
       reads.full ||= !half;
       weightReads.set(name, reads);
@@ -204,7 +209,7 @@ function convertLayers(
     const { node } = step;
     const half = halfLayers.has(node);
     const inputs = node.inputs.map((name, i) => {
-      if (!name || step.hostInputs.includes(i)) {
+      if (!name || keepsType(step, i)) {
         return name;
       }
       if (half && halfWeights.has(name)) {
