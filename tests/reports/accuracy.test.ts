@@ -11,6 +11,8 @@ import { build } from '../../src/engine/builder/build';
 import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { importOnnx } from '../../src/engine/onnx/index';
+import { calibrate } from '../../src/engine/quant/calibrate';
+import { int8Scale } from '../../src/engine/quant/calibrators';
 import { compareAccuracy, fallbackWorstInt8Layers } from '../../src/engine/reports/accuracy';
 import { reportText } from '../../src/engine/reports/text';
 import type { AccuracyReport, ErrorStats } from '../../src/engine/reports/types';
@@ -179,6 +181,46 @@ describe('accuracy report', () => {
       layerPrecisions: { '/c2': 'fp16', '/r2': 'fp16', '/c1': 'fp16' }
     });
     assert.deepEqual(fallbackWorstInt8Layers(report, 9).layers, ['/c2', '/c1', '/c0']);
+    // The error a layer adds on its own ranks it before the error it inherits.
+    const added = (relativeL2: number) => ({ addedError: { ...ZERO_ERROR, relativeL2 } });
+    report.layers[1] = { ...report.layers[1], ...added(0.05) };
+    report.layers[3] = { ...report.layers[3], ...added(0.25) };
+    assert.deepEqual(fallbackWorstInt8Layers(report, 2).layers, ['/c0', '/c1']);
+  });
+
+  test('INT8 small_cnn: each INT8 layer reports the error it adds from the reference inputs', async () => {
+    const graph = importOnnx(new Uint8Array(readFileSync('examples/models/small_cnn.onnx')));
+    const device = await testDevice();
+    const input = randomTensor([1, 3, 32, 32], { low: -1, high: 1, seed: 5 });
+    const calibration = await calibrate(graph, [{ input }], device, {
+      calibrator: { kind: 'minmax' }
+    });
+    const int8Scales = Object.fromEntries(
+      [...calibration.amax].map(([name, amax]) => [name, int8Scale(amax)])
+    );
+    const config = { ...UNTUNED, shapes: { input: [1, 3, 32, 32] } };
+    const candidate = await build(graph, { ...config, precision: 'int8', int8Scales }, device);
+    const reference = await build(graph, { ...config, precision: 'fp32' }, device);
+    try {
+      const report = await compareAccuracy(candidate, reference, [{ input }], {
+        source: 'small_cnn',
+        inputs: 'random'
+      });
+      const int8Rows = report.layers.filter(row => row.precision === 'int8');
+      assert.ok(int8Rows.length >= 5, `${int8Rows.length} INT8 layers compared`);
+      for (const row of int8Rows) {
+        assert.ok((row.addedError?.relativeL2 ?? 0) > 0, `${row.layer}: no added error`);
+      }
+      assert.ok(report.layers.every(row => row.precision === 'int8' || !row.addedError));
+      // The first layer reads the graph input, the same on both sides: all its error is its own.
+      const first = candidate.layers.find(layer => layer.precision === 'int8')!;
+      const row = int8Rows.find(r => r.layer === first.name)!;
+      const [own, total] = [row.addedError!.relativeL2!, row.error.relativeL2!];
+      assert.ok(Math.abs(own - total) <= 1e-3 * total, `added ${own}, total ${total}`);
+    } finally {
+      candidate.destroy();
+      reference.destroy();
+    }
   });
 });
 

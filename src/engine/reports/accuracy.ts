@@ -8,10 +8,11 @@
  */
 import type { LayerPrecision } from '../builder/config';
 import { isFloat } from '../ir/dtype';
-import type { Graph } from '../ir/graph';
+import type { Graph, Node } from '../ir/graph';
 import type { Tensor } from '../ir/tensor';
 import { Engine, LayerInfo, TensorInfo } from '../runtime/engine';
 import { describeAdapter } from '../runtime/fingerprint';
+import { prepareNode } from '../runtime/prepare';
 import { runReference } from '../runtime/reference';
 import type { AccuracyReport, ErrorStats } from './types';
 
@@ -79,6 +80,8 @@ export async function compareAccuracy(
   const layers = new Map(
     sides.layers.map(({ tensor }) => [tensor, new ErrorAccumulator(tolerances)])
   );
+  const isolated = perLayer ? isolatedInt8Layers(candidate, sides.layers) : [];
+  const added = new Map(isolated.map(({ tensor }) => [tensor, new ErrorAccumulator(tolerances)]));
   let iterations = 0;
   try {
     for await (const feeds of inputSets) {
@@ -89,6 +92,12 @@ export async function compareAccuracy(
       }
       for (const [name, counter] of agreements) {
         counter.add(got[name], expected[name]);
+      }
+      if (iterations === 0) {
+        for (const layer of isolated) {
+          const values = { ...feeds, ...expected };
+          added.get(layer.tensor)!.add(layer.tensor, layer.run(values), expected[layer.tensor]);
+        }
       }
       iterations++;
       options.onProgress?.(iterations);
@@ -121,7 +130,8 @@ export async function compareAccuracy(
         precision: layer.precision,
         fusedNodes: [...layer.fusedNodes],
         tensor,
-        error: layers.get(tensor)!.stats()
+        error: layers.get(tensor)!.stats(),
+        ...(added.has(tensor) && { addedError: added.get(tensor)!.stats() })
       }))
     )
   };
@@ -138,14 +148,19 @@ export function failedOutputs(report: AccuracyReport): AccuracyReport['outputs']
 }
 
 /**
- * The `count` INT8 layers of largest error, and the layerPrecisions entries that hold them
- * to FP16: each such layer's ONNX nodes (LayerInfo.fusedNodes), as the builder takes them.
+ * The `count` INT8 layers that add the largest error (by addedError, where measured, else by
+ * their output's error), and the layerPrecisions entries that hold them to FP16: each such
+ * layer's ONNX nodes (LayerInfo.fusedNodes), as the builder takes them.
  */
 export function fallbackWorstInt8Layers(
   report: AccuracyReport,
   count: number
 ): { layers: string[]; layerPrecisions: Record<string, LayerPrecision> } {
-  const int8Rows = report.layers.filter(row => row.precision === 'int8');
+  const ownError = (row: AccuracyReport['layers'][number]) =>
+    (row.addedError ?? row.error).relativeL2 ?? Infinity;
+  const int8Rows = report.layers
+    .filter(row => row.precision === 'int8')
+    .sort((x, y) => ownError(y) - ownError(x));
   const layers = [...new Set(int8Rows.map(row => row.layer))].slice(0, count);
   const nodes = int8Rows.filter(row => layers.includes(row.layer)).flatMap(row => row.fusedNodes);
   return {
@@ -257,9 +272,69 @@ function computedTensors(engine: Engine): Map<string, Computed> {
   return tensors;
 }
 
+/** An INT8 layer that can be run alone on the reference's values of its inputs. */
+interface IsolatedLayer {
+  tensor: string;
+  run(reference: Record<string, Tensor>): Tensor;
+}
+
+/**
+ * The INT8 layers among the compared ones whose inputs the reference computes too, each as a
+ * function of the reference's values: the layer's own CPU reference op on them. An input may
+ * reach the layer through the builder's reformats (which only change its type) and views
+ * (Reshape, Flatten: no dispatch), which are applied to the reference's value.
+ */
+function isolatedInt8Layers(candidate: Engine, compared: ComparedTensor[]): IsolatedLayer[] {
+  const { graph } = candidate;
+  const producers = new Map(graph.nodes.flatMap(node => node.outputs.map(name => [name, node])));
+  const views = new Set(
+    candidate.layers.filter(layer => layer.dispatches === 0).map(layer => layer.name)
+  );
+  const available = new Set([
+    ...graph.inputs.map(input => input.name),
+    ...compared.map(({ tensor }) => tensor)
+  ]);
+  /** How to get a tensor from the reference's values, or undefined when it cannot be had. */
+  const valueOf = (name: string): ((values: Record<string, Tensor>) => Tensor) | undefined => {
+    if (available.has(name)) {
+      return values => values[name];
+    }
+    const producer = producers.get(name);
+    if (producer && REFORMAT.test(producer.name)) {
+      return valueOf(producer.inputs[0]);
+    }
+    return producer && views.has(producer.name) ? nodeOn(producer) : undefined;
+  };
+  /** `node`'s first output on the CPU from the reference's values of its inputs. */
+  const nodeOn = (node: Node): ((values: Record<string, Tensor>) => Tensor) | undefined => {
+    const inputs = node.inputs.map(name => {
+      const weight = name ? graph.initializers.get(name) : undefined;
+      return !name || weight ? () => weight : valueOf(name);
+    });
+    if (inputs.some(input => !input)) {
+      return undefined;
+    }
+    const step = prepareNode(graph, node);
+    return values =>
+      step.op.cpu(
+        inputs.map(input => input!(values)),
+        step.attrs,
+        step.ctx
+      )[0];
+  };
+  return compared.flatMap(({ tensor, layer }) => {
+    const node = producers.get(tensor);
+    const run = layer.precision === 'int8' && node?.outputs.length === 1 && nodeOn(node);
+    return run ? [{ tensor, run }] : [];
+  });
+}
+
+/** The names the builder gives reformatting layers ('x reformat to float16'). */
+const REFORMAT = / reformat to float(16|32)$/;
+
 /** A Cast the builder inserted between precisions, named as TensorRT names reformatting layers. */
 function isReformat(layer: LayerInfo): boolean {
-  return layer.opType === 'Cast' && / reformat to float(16|32)$/.test(layer.name);
+  return layer.opType === 'Cast' && REFORMAT.test(layer.name);
 }
 
 /** The named outputs, or every float output of shape [batch, classes > 1]. */

@@ -516,7 +516,7 @@ function accuracyLines(report: AccuracyReport): string[] {
     ]),
     ...(report.layers.length
       ? [
-          `layers (${counted(report.layers.length, 'tensor')} both compute, worst first by relative L2 error)`,
+          `layers (${counted(report.layers.length, 'tensor')} both compute, worst first by relative L2 error; added: an INT8 layer's own, from the reference's inputs)`,
           ...columns([
             [
               'layer',
@@ -524,6 +524,7 @@ function accuracyLines(report: AccuracyReport): string[] {
               'precision',
               'tensor',
               'rel L2',
+              'added',
               'max abs',
               'mean abs',
               'max rel',
@@ -535,6 +536,7 @@ function accuracyLines(report: AccuracyReport): string[] {
               row.precision,
               row.tensor,
               relative(row.error.relativeL2),
+              row.addedError ? relative(row.addedError.relativeL2) : '',
               ...errorCells(row.error)
             ])
           ])

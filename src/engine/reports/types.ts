@@ -237,6 +237,13 @@ export interface AccuracyReport {
     fusedNodes: string[];
     tensor: string;
     error: ErrorStats;
+    /**
+     * For an INT8 layer: the error it adds on its own, its output computed (on the CPU
+     * reference ops) from the reference's values of its inputs, against the reference's
+     * output, over the first input set. Errors that reach a layer from earlier ones are in
+     * `error`, not here: this is what ranks layers for moving back to FP16.
+     */
+    addedError?: ErrorStats;
   }[];
 }
 

@@ -104,6 +104,7 @@ function layersTable(layers: readonly LayerRow[]): IMarkup {
       { label: 'precision' },
       { label: 'tensor', code: true },
       { label: 'rel L2', numeric: true },
+      { label: 'added', numeric: true },
       ...ERROR_COLUMNS
     ],
     layers.map(row => [
@@ -112,6 +113,7 @@ function layersTable(layers: readonly LayerRow[]): IMarkup {
       row.precision,
       row.tensor,
       relativeText(row.error.relativeL2),
+      row.addedError ? relativeText(row.addedError.relativeL2) : '',
       ...errorCells(row.error)
     ]),
     i => ({ 'data-layer': layers[i].layer, 'data-precision': layers[i].precision })
