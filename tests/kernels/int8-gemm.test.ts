@@ -241,6 +241,25 @@ const LAYERS: [string, Layer][] = [
     { kind: 'conv', x: [1, 4, 5, 5], w: [4, 1, 3, 3], attributes: { group: 4, pads: [1, 1, 1, 1] } }
   ],
   [
+    // Channels in fours: K runs tap by tap, four channels at a time.
+    'conv 3x3 stride 2 pad 1, channels in fours, batch 2',
+    {
+      kind: 'conv',
+      x: [2, 8, 7, 6],
+      w: [12, 8, 3, 3],
+      attributes: { strides: [2, 2], pads: [1, 1, 1, 1] }
+    }
+  ],
+  [
+    'conv grouped 3x2 dilation 2, 2 groups of 4 channels',
+    {
+      kind: 'conv',
+      x: [1, 8, 6, 7],
+      w: [6, 4, 3, 2],
+      attributes: { group: 2, dilations: [2, 1], pads: [2, 0, 1, 1] }
+    }
+  ],
+  [
     'conv 1-D, stride 2, pads',
     { kind: 'conv', x: [2, 3, 9], w: [4, 3, 3], attributes: { strides: [2], pads: [1, 1] } }
   ],

@@ -108,6 +108,14 @@ interface Convolution extends ConvolutionLayout {
   outputPoints: number;
   kernelPoints: number;
   channelsPerGroup: number;
+  /**
+   * K runs window tap by window tap, the group's channels inner (k = tap * channelsPerGroup
+   * + channel), rather than W's order (k = channel * kernelPoints + tap): where the channels
+   * come in fours, each packed quad is then four channels at one tap, whose input position
+   * and padding test are worked out once instead of four times. The sums do not depend on
+   * the order.
+   */
+  tapMajor: boolean;
 }
 
 /** Everything the generator derives from a spec, checked once. */
@@ -191,7 +199,8 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
       inputPoints: product(layout.axes.map(a => a.input)),
       outputPoints: product(layout.axes.map(a => a.output)),
       kernelPoints: product(layout.axes.map(a => a.kernel)),
-      channelsPerGroup: layout.inChannels / batch
+      channelsPerGroup: layout.inChannels / batch,
+      tapMajor: (layout.inChannels / batch) % 4 === 0
     };
     const expected = {
       M: layout.outChannels / batch,
@@ -290,23 +299,53 @@ function readX(plan: Plan): (at: string) => string {
 const readW = (at: string) => `w[${at}]`;
 
 /**
+ * Whether a convolution's weights are read as vec4<i32>, one load per packed quad: where
+ * K comes in fours and each quad's four weights are consecutive in W (K in W's order, or
+ * a 1x1 window, where both orders agree).
+ */
+function weightsInVectors(plan: Plan): boolean {
+  const conv = plan.convolution;
+  return !!conv && plan.K % 4 === 0 && (!conv.tapMajor || conv.kernelPoints === 1);
+}
+
+/**
  * `stage_a(item, row0, k0, base)`: packs item `item` (one row, four K values) of A's
  * tileM x tileK block at (row0, k0) into the workgroup tile. A is row-major [M, K] from
  * `base`: W (int8) for a convolution, X (quantized) for a matmul.
  */
 function aStager(plan: Plan): string {
-  const { M, K, tactic } = plan;
+  const { M, K, tactic, convolution: conv } = plan;
   const quads = tactic.tileK / 4;
-  const weights = plan.layout.kind === 'convolution';
-  const read = weights ? readW : readX(plan);
-  const pack = weights ? 'pack4xI8(v)' : 'quantize4(v)';
+  const pack = conv ? 'pack4xI8(v)' : 'quantize4(v)';
+  let reads: string[];
+  if (!conv) {
+    reads = [
+      `let at = base + (row0 + m) * ${K}u + k;`,
+      ...readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), readX(plan))
+    ];
+  } else if (weightsInVectors(plan)) {
+    reads = [`v = w[(base + (row0 + m) * ${K}u + k) / 4u];`];
+  } else if (conv.tapMajor) {
+    // W's elements of four consecutive channels at one tap lie kernelPoints apart.
+    const { channelsPerGroup: channels, kernelPoints: taps } = conv;
+    reads = [
+      `let at = base + (row0 + m) * ${K}u + (k % ${channels}u) * ${taps}u + k / ${channels}u;`,
+      ...[0, 1, 2, 3].map(
+        c => `v.${COMPONENTS[c]} = ${readW(c === 0 ? 'at' : `at + ${c * taps}u`)};`
+      )
+    ];
+  } else {
+    reads = [
+      `let at = base + (row0 + m) * ${K}u + k;`,
+      ...readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), readW)
+    ];
+  }
   return `fn stage_a(item: u32, row0: u32, k0: u32, base: u32) {
   let m = item / ${quads}u;
   let k = k0 + (item % ${quads}u) * 4u;
-  var v = ${weights ? 'vec4<i32>' : 'vec4<f32>'}();
+  var v = ${conv ? 'vec4<i32>' : 'vec4<f32>'}();
   if (row0 + m < ${M}u && k < ${K}u) {
-    let at = base + (row0 + m) * ${K}u + k;
-    ${readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), read).join('\n    ')}
+    ${reads.join('\n    ')}
   }
   ${storePacked(plan, 'a', `item % ${quads}u`, 'm', pack)}
 }`;
@@ -339,6 +378,68 @@ function digit(value: string, stride: number, size: number, bounded: boolean): s
 }
 
 /**
+ * Where a window tap falls in the input, for the invocation's output point (its window
+ * origin `b_window_d` per axis): statements defining `${name}_d` per axis from `tap`, an
+ * expression whose digits (kernel strides) are the tap's per-axis positions (its first
+ * digit unbounded unless `firstBounded`), the conditions that keep the position inside
+ * the input (the padding reads as zero), and its offset terms within a channel.
+ */
+function windowPosition(
+  conv: Convolution,
+  name: string,
+  tap: string,
+  firstBounded: boolean
+): { lines: string[]; conditions: string[]; offsets: string[] } {
+  const inStrides = stridesOf(conv.axes.map(a => a.input));
+  const kernelStrides = stridesOf(conv.axes.map(a => a.kernel));
+  const lines: string[] = [];
+  const conditions: string[] = [];
+  const offsets: string[] = [];
+  conv.axes.forEach((a, d) => {
+    const input = `${name}_${d}`;
+    const along =
+      a.kernel === 1
+        ? ''
+        : ` + i32(${digit(tap, kernelStrides[d], a.kernel, firstBounded && d === 0)}) * ${a.dilation}i`;
+    lines.push(`let ${input} = b_window_${d}${along};`);
+    const reachesEnd = (a.output - 1) * a.stride - a.padBegin + (a.kernel - 1) * a.dilation;
+    if (a.padBegin > 0 && reachesEnd >= a.input) {
+      conditions.push(`u32(${input}) < ${a.input}u`);
+    } else if (a.padBegin > 0) {
+      conditions.push(`${input} >= 0i`);
+    } else if (reachesEnd >= a.input) {
+      conditions.push(`${input} < ${a.input}i`);
+    }
+    offsets.push(inStrides[d] === 1 ? `u32(${input})` : `u32(${input}) * ${inStrides[d]}u`);
+  });
+  return { lines, conditions, offsets };
+}
+
+/**
+ * A tap-major quad's gather (`k` a multiple of 4): four channels at one tap, one window
+ * position and padding test for all four, then four reads a channel apart.
+ */
+function tapQuad(plan: Plan, conv: Convolution): string[] {
+  const { K } = plan;
+  const { channelsPerGroup: channels, kernelPoints, inputPoints } = conv;
+  const single = kernelPoints === 1;
+  const window = windowPosition(conv, 'i', single ? '0u' : 'tap', true);
+  const channel = single ? 'k' : `k % ${channels}u`;
+  const at = `b_image_base + ${[`(${channel}) * ${inputPoints}u`, ...window.offsets].join(' + ')}`;
+  const read = readX(plan);
+  const quad = [0, 1, 2, 3].map(c => read(c === 0 ? 'at' : `at + ${c * inputPoints}u`));
+  const conditions = [`k < ${K}u`, ...window.conditions];
+  return [
+    ...(single ? [] : [`let tap = k / ${channels}u;`]),
+    ...window.lines,
+    `if (${conditions.join(' && ')}) {`,
+    `  let at = ${at};`,
+    `  v = vec4<f32>(${quad.join(', ')});`,
+    '}'
+  ].map(line => `    ${line}`);
+}
+
+/**
  * A convolution's B staging: each invocation owns one column of the tile, an output point
  * whose window origin it locates once (`setup`), and gathers that column's packed rows
  * (four consecutive input channel x kernel point positions each) from X on every step of
@@ -348,8 +449,6 @@ function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: stri
   const { N, K, tactic } = plan;
   const threads = plan.threads;
   const outStrides = stridesOf(conv.axes.map(a => a.output));
-  const inStrides = stridesOf(conv.axes.map(a => a.input));
-  const kernelStrides = stridesOf(conv.axes.map(a => a.kernel));
   const setup = [
     `let b_col = lidx % ${tactic.tileN}u;`,
     'let b_n = col0 + b_col;',
@@ -363,37 +462,24 @@ function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: stri
   ];
   const element = (c: number) => {
     const kk = `kk_${c}`;
-    const conditions = [`${kk} < ${K}u`];
-    const lines = [`let ${kk} = k + ${c}u;`];
-    const offsets = [`(${kk} / ${conv.kernelPoints}u) * ${conv.inputPoints}u`];
-    conv.axes.forEach((a, d) => {
-      const input = `i_${c}_${d}`;
-      const tap =
-        a.kernel === 1
-          ? ''
-          : ` + i32(${digit(kk, kernelStrides[d], a.kernel, false)}) * ${a.dilation}i`;
-      lines.push(`let ${input} = b_window_${d}${tap};`);
-      const reachesEnd = (a.output - 1) * a.stride - a.padBegin + (a.kernel - 1) * a.dilation;
-      if (a.padBegin > 0 && reachesEnd >= a.input) {
-        conditions.push(`u32(${input}) < ${a.input}u`);
-      } else if (a.padBegin > 0) {
-        conditions.push(`${input} >= 0i`);
-      } else if (reachesEnd >= a.input) {
-        conditions.push(`${input} < ${a.input}i`);
-      }
-      offsets.push(inStrides[d] === 1 ? `u32(${input})` : `u32(${input}) * ${inStrides[d]}u`);
-    });
+    // K in W's order: the tap is kk % kernelPoints, the channel kk / kernelPoints.
+    const window = windowPosition(conv, `i_${c}`, kk, false);
+    const offsets = [`(${kk} / ${conv.kernelPoints}u) * ${conv.inputPoints}u`, ...window.offsets];
     const read = readX(plan)(`b_image_base + ${offsets.join(' + ')}`);
-    return [...lines, `if (${conditions.join(' && ')}) { v.${COMPONENTS[c]} = ${read}; }`].map(
-      line => `    ${line}`
-    );
+    const conditions = [`${kk} < ${K}u`, ...window.conditions];
+    return [
+      `let ${kk} = k + ${c}u;`,
+      ...window.lines,
+      `if (${conditions.join(' && ')}) { v.${COMPONENTS[c]} = ${read}; }`
+    ].map(line => `    ${line}`);
   };
+  const gatherQuad = conv.tapMajor ? tapQuad(plan, conv) : [0, 1, 2, 3].flatMap(element);
   const stage = [
     `for (var kq = lidx / ${tactic.tileN}u; kq < ${tactic.tileK / 4}u; kq += ${threads / tactic.tileN}u) {`,
     '  let k = k0 + kq * 4u;',
     '  var v = vec4<f32>();',
     `  if (b_n < ${N}u) {`,
-    ...[0, 1, 2, 3].flatMap(element),
+    ...gatherQuad,
     '  }',
     `  ${storePacked(plan, 'b', 'kq', 'b_col', 'quantize4(v)')}`,
     '}'
@@ -478,7 +564,8 @@ function elementsOf(plan: Plan, name: Int8TensorName): number {
 }
 
 function declaration(plan: Plan, index: number, name: Int8GemmBindingName): string {
-  const type = name === 'workspace' ? 'i32' : wgslType(plan.tensors[name]!);
+  const scalar = name === 'workspace' ? 'i32' : wgslType(plan.tensors[name]!);
+  const type = name === 'w' && weightsInVectors(plan) ? `vec4<${scalar}>` : scalar;
   const access = name === 'y' || name === 'workspace' ? 'read_write' : 'read';
   return `@group(0) @binding(${index}) var<storage, ${access}> ${name}: array<${type}>;`;
 }
