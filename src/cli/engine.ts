@@ -5,6 +5,9 @@
 export {
   build,
   compareAccuracy,
+  dataInputSets,
+  fp32ReferenceConfig,
+  randomInputSets,
   DEFAULT_TOLERANCES,
   failedOutputs,
   fallbackWorstInt8Layers,
@@ -61,6 +64,7 @@ export {
 export type {
   AccuracyReport,
   InputSet,
+  InputSets,
   Backend,
   CalibrationData,
   CalibrationDataReader,

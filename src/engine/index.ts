@@ -80,11 +80,14 @@ export { calibrate } from './quant/calibrate';
 export { calibrationReport, calibratorName } from './reports/calibration';
 export {
   compareAccuracy,
+  dataInputSets,
   DEFAULT_TOLERANCES,
   failedOutputs,
-  fallbackWorstInt8Layers
+  fallbackWorstInt8Layers,
+  fp32ReferenceConfig,
+  randomInputSets
 } from './reports/accuracy';
-export type { AccuracyOptions, AccuracyReference, InputSet } from './reports/accuracy';
+export type { AccuracyOptions, AccuracyReference, InputSet, InputSets } from './reports/accuracy';
 export type {
   CalibrationBatch,
   CalibrationOptions,

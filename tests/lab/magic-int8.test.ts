@@ -15,6 +15,7 @@ import {
   EngineReport,
   importOnnx,
   readCalibrationCache,
+  reportMimeType,
   Tensor
 } from '../../src/engine';
 import { runMagic } from '../../src/lab/magics/index';
@@ -317,6 +318,28 @@ describe('%trt compare', () => {
     assert.ok(report.layers.some(layer => layer.precision === 'int8'));
     assert.deepEqual(context.files.writes, []);
     assert.equal(context.progressUpdates.at(-1)?.title, 'Comparing small_cnn.onnx');
+  });
+
+  test('--fallbackWorst shows the engine rebuilt with the INT8 layers that add most error held to FP16', async () => {
+    const context = testContext({ files: calibrationFiles({ 'small_cnn.calib': cache }) });
+    await runMagic(
+      '%trt compare small_cnn.onnx --precision int8 --calib small_cnn.calib --data calib --iterations 1 --optimization-level 0 --fallbackWorst 2',
+      context
+    );
+    const reports = context.outputs
+      .map(bundle => bundle[reportMimeType('accuracy')] as AccuracyReport | undefined)
+      .filter((report): report is AccuracyReport => report !== undefined);
+    assert.equal(reports.length, 2);
+    const [first, rebuilt] = reports;
+    const int8Layers = (report: AccuracyReport) =>
+      new Set(report.layers.filter(row => row.precision === 'int8').map(row => row.layer));
+    const held = [...int8Layers(first)].filter(layer => !int8Layers(rebuilt).has(layer));
+    assert.equal(held.length, 2);
+    assert.match(rebuilt.candidate, /^int8 engine, 2 INT8 layers held to FP16 \(.+, .+\)$/);
+    for (const layer of held) {
+      assert.ok(rebuilt.candidate.includes(layer), layer);
+    }
+    context.session.releaseEngines();
   });
 
   test('a plan against the CPU reference ops; build options with a plan are refused', async () => {

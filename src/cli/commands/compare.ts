@@ -24,11 +24,12 @@ import {
   fallbackWorstInt8Layers,
   field,
   formatValue,
+  dataInputSets,
+  fp32ReferenceConfig,
   Graph,
-  InputSet,
-  randomInput,
-  reportText,
-  seededRandom
+  InputSets,
+  randomInputSets,
+  reportText
 } from '../engine';
 import { UsageError } from '../errors';
 import { readBytes } from '../files';
@@ -122,9 +123,9 @@ ${BUILDER_HELP}
         const reference =
           options.reference === 'cpu'
             ? model.graph
-            : await build(model.graph, fp32Config(engine.config), device);
+            : await build(model.graph, fp32ReferenceConfig(engine.config), device);
         try {
-          const inputs = data ?? randomSets(engine, options.iterations ?? 1);
+          const inputs = data ?? randomInputSets(engine.graph, options.iterations ?? 1);
           return await compareAccuracy(engine, reference, inputs.sets, {
             source: modelPath,
             candidate: name,
@@ -187,12 +188,6 @@ function print(...lines: string[]): void {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-/** The input sets of a comparison, and where they came from in words. */
-interface InputSets {
-  sets: InputSet[];
-  description: string;
-}
-
 /** The first --iterations batches of --data (all by default), read before anything is built. */
 async function dataSets(
   graph: Graph,
@@ -200,37 +195,16 @@ async function dataSets(
   options: CompareFlags,
   args: ParsedArgs
 ): Promise<InputSets> {
-  let data;
   try {
-    data = await calibrationData(graph, directory);
+    return await dataInputSets(
+      await calibrationData(graph, directory),
+      directory,
+      options.iterations
+    );
   } catch (error) {
     // The data's layout is calibrate's; the mistake is in this command's --data.
     throw error instanceof UsageError ? new UsageError(error.message, args.command) : error;
   }
-  const sets: InputSet[] = [];
-  for await (const batch of data.batches) {
-    if (sets.length === options.iterations) {
-      break;
-    }
-    sets.push(batch);
-  }
-  return { sets, description: `${directory} (${sets.length} of ${data.count} batches)` };
-}
-
-/** Random inputs of the engine's shapes, a seed per iteration, as `webtrt run` makes them. */
-function randomSets(engine: Engine, iterations: number): InputSets {
-  const sources = new Set<string>();
-  const sets = Array.from({ length: iterations }, (_, iteration) => {
-    const random = seededRandom(iteration + 1);
-    return Object.fromEntries(
-      engine.graph.inputs.map(({ name, dtype, shape }) => {
-        const { tensor, source } = randomInput(dtype, shape as number[], random);
-        sources.add(source);
-        return [name, tensor];
-      })
-    );
-  });
-  return { sets, description: [...sources].join(' and ') };
 }
 
 /** The candidate from the build flags, at --shapes or else at the shapes of --data's first batch. */
@@ -256,14 +230,6 @@ async function loadPlan(path: string, device: GPUDevice): Promise<Engine> {
   } catch (error) {
     throw new Error(`${path}: ${(error as Error).message}`);
   }
-}
-
-/** The reference engine's configuration: the candidate's shapes and settings, every layer FP32. */
-function fp32Config(config: BuilderConfig): BuilderConfig {
-  const reference: BuilderConfig = { ...config, precision: 'fp32' };
-  delete reference.layerPrecisions;
-  delete reference.int8Scales;
-  return reference;
 }
 
 /**

@@ -6,7 +6,9 @@
  * are found; then the layerPrecisions that move the worst INT8 layers back to FP16
  * (Polygraphy's `debug precision`, by hand).
  */
-import type { LayerPrecision } from '../builder/config';
+import type { BuilderConfig, LayerPrecision } from '../builder/config';
+import { randomInput, seededRandom } from '../io/random';
+import type { CalibrationData } from '../quant/calibration-data';
 import { isFloat } from '../ir/dtype';
 import type { Graph, Node } from '../ir/graph';
 import type { Tensor } from '../ir/tensor';
@@ -47,6 +49,52 @@ export interface AccuracyOptions {
   /** Stops before the next input set; the comparison then rejects with the signal's reason. */
   signal?: AbortSignal;
   onProgress?: (iterationsDone: number) => void;
+}
+
+/** The input sets of a comparison, and where they came from in words. */
+export interface InputSets {
+  sets: InputSet[];
+  description: string;
+}
+
+/** Random inputs of the graph's (concrete) input shapes, a seed per iteration, as `run` makes them. */
+export function randomInputSets(graph: Graph, iterations: number): InputSets {
+  const sources = new Set<string>();
+  const sets = Array.from({ length: iterations }, (_, iteration) => {
+    const random = seededRandom(iteration + 1);
+    return Object.fromEntries(
+      graph.inputs.map(({ name, dtype, shape }) => {
+        const { tensor, source } = randomInput(dtype, shape as number[], random);
+        sources.add(source);
+        return [name, tensor];
+      })
+    );
+  });
+  return { sets, description: [...sources].join(' and ') };
+}
+
+/** The first `iterations` batches of calibration-style data in `directory` (all by default). */
+export async function dataInputSets(
+  data: CalibrationData,
+  directory: string,
+  iterations?: number
+): Promise<InputSets> {
+  const sets: InputSet[] = [];
+  for await (const batch of data.batches) {
+    if (sets.length === iterations) {
+      break;
+    }
+    sets.push(batch);
+  }
+  return { sets, description: `${directory} (${sets.length} of ${data.count} batches)` };
+}
+
+/** The reference engine's configuration: the candidate's shapes and settings, every layer FP32. */
+export function fp32ReferenceConfig(config: BuilderConfig): BuilderConfig {
+  const reference: BuilderConfig = { ...config, precision: 'fp32' };
+  delete reference.layerPrecisions;
+  delete reference.int8Scales;
+  return reference;
 }
 
 /** What the candidate is compared against: an engine (the FP32 one), or a graph on the CPU reference ops. */

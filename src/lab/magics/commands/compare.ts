@@ -1,15 +1,16 @@
 import {
   AccuracyReference,
-  BuilderConfig,
+  AccuracyReport,
   CalibrationDataError,
   compareAccuracy,
+  dataInputSets,
   DEFAULT_TOLERANCES,
   Engine,
-  Graph,
-  InputSet,
-  randomInput,
-  readCalibrationData,
-  seededRandom
+  fallbackWorstInt8Layers,
+  fp32ReferenceConfig,
+  InputSets,
+  randomInputSets,
+  readCalibrationData
 } from '../../../engine';
 import { reportBundle } from '../../bundle';
 import { BUILDER_OPTIONS, builderConfig } from '../builder-options';
@@ -68,6 +69,13 @@ export const compareCommand = defineCommand({
       kind: integer(1),
       placeholder: 'N',
       help: 'how many input sets: random ones (default 1), or the first N batches of --data (default all)'
+    } satisfies IOption<number>,
+    fallbackWorst: {
+      kind: integer(1),
+      placeholder: 'N',
+      help:
+        'then hold the N INT8 layers that add the largest error to FP16, rebuild and compare ' +
+        'again: the second report is the rebuilt engine, with its layerPrecisions'
     } satisfies IOption<number>
   },
   cellExample:
@@ -107,40 +115,55 @@ export const compareCommand = defineCommand({
         }
         candidate = held.engine;
       }
-      let against: AccuracyReference = model.graph;
-      if (reference === 'fp32') {
-        const fp32 = await buildEngine(context, model, fp32Config(candidate.config));
-        built.push(fp32);
-        against = fp32;
-      }
-      const inputs = dataSets ?? randomSets(candidate.graph, iterations ?? 1);
-      const title = `Comparing ${path}`;
-      const report = await compareAccuracy(candidate, against, inputs.sets, {
-        source: path,
-        candidate:
-          plan === undefined
-            ? `${candidate.config.precision} engine`
-            : `${plan} (${candidate.config.precision} engine)`,
-        inputs: inputs.description,
-        ...(options.atol !== undefined && { atol: options.atol }),
-        ...(options.rtol !== undefined && { rtol: options.rtol }),
-        signal: context.signal,
-        onProgress: done => context.progress({ title, done, total: inputs.sets.length })
-      }).catch((error: unknown) => {
-        throw workError(`${path} does not compare`, error);
-      });
+      const inputs = dataSets ?? randomInputSets(candidate.graph, iterations ?? 1);
+      const compare = async (engine: Engine, name: string): Promise<AccuracyReport> => {
+        let against: AccuracyReference = model.graph;
+        if (reference === 'fp32') {
+          const fp32 = await buildEngine(context, model, fp32ReferenceConfig(engine.config));
+          built.push(fp32);
+          against = fp32;
+        }
+        return compareAccuracy(engine, against, inputs.sets, {
+          source: path,
+          candidate: name,
+          inputs: inputs.description,
+          ...(options.atol !== undefined && { atol: options.atol }),
+          ...(options.rtol !== undefined && { rtol: options.rtol }),
+          signal: context.signal,
+          onProgress: done =>
+            context.progress({ title: `Comparing ${path}`, done, total: inputs.sets.length })
+        }).catch((error: unknown) => {
+          throw workError(`${path} does not compare`, error);
+        });
+      };
+      const name =
+        plan === undefined
+          ? `${candidate.config.precision} engine`
+          : `${plan} (${candidate.config.precision} engine)`;
+      const report = await compare(candidate, name);
       context.display(reportBundle(report));
+      if (options.fallbackWorst !== undefined) {
+        const { layers, layerPrecisions: held } = fallbackWorstInt8Layers(
+          report,
+          options.fallbackWorst
+        );
+        if (layers.length === 0) {
+          throw new MagicError(`${name} has no INT8 layer to hold to FP16`);
+        }
+        const layerPrecisions = { ...candidate.config.layerPrecisions, ...held };
+        const rebuilt = await buildEngine(context, model, {
+          ...candidate.config,
+          layerPrecisions
+        });
+        built.push(rebuilt);
+        const heldText = `${layers.length} INT8 layer${layers.length === 1 ? '' : 's'} held to FP16 (${layers.join(', ')})`;
+        context.display(reportBundle(await compare(rebuilt, `${name}, ${heldText}`)));
+      }
     } finally {
       built.forEach(engine => engine.destroy());
     }
   }
 });
-
-/** The input sets of a comparison, and where they came from in words. */
-interface IInputSets {
-  sets: InputSet[];
-  description: string;
-}
 
 /** The first `iterations` batches of `directory` (all by default), read before anything is built. */
 async function readSets(
@@ -148,44 +171,13 @@ async function readSets(
   model: ILoadedModel,
   directory: string,
   iterations: number | undefined
-): Promise<IInputSets> {
-  const sets: InputSet[] = [];
+): Promise<InputSets> {
   try {
     const data = await readCalibrationData(model.graph, directory, context.files);
-    for await (const batch of data.batches) {
-      if (sets.length === iterations) {
-        break;
-      }
-      sets.push(batch);
-    }
-    return { sets, description: `${directory} (${sets.length} of ${data.count} batches)` };
+    return await dataInputSets(data, directory, iterations);
   } catch (error) {
     throw error instanceof CalibrationDataError
       ? new MagicError(error.message, { cause: error })
       : error;
   }
-}
-
-/** Random inputs of the engine's shapes, a seed per iteration. */
-function randomSets(graph: Graph, iterations: number): IInputSets {
-  const sources = new Set<string>();
-  const sets = Array.from({ length: iterations }, (_, iteration) => {
-    const random = seededRandom(iteration + 1);
-    return Object.fromEntries(
-      graph.inputs.map(({ name, dtype, shape }) => {
-        const { tensor, source } = randomInput(dtype, shape as number[], random);
-        sources.add(source);
-        return [name, tensor];
-      })
-    );
-  });
-  return { sets, description: [...sources].join(' and ') };
-}
-
-/** The reference engine's configuration: the candidate's shapes and settings, every layer FP32. */
-function fp32Config(config: BuilderConfig): BuilderConfig {
-  const reference: BuilderConfig = { ...config, precision: 'fp32' };
-  delete reference.layerPrecisions;
-  delete reference.int8Scales;
-  return reference;
 }
