@@ -320,10 +320,10 @@ describe('%trt compare', () => {
     assert.equal(context.progressUpdates.at(-1)?.title, 'Comparing small_cnn.onnx');
   });
 
-  test('--fallbackWorst shows the engine rebuilt with the INT8 layers that add most error held to FP16', async () => {
+  test('--fallback-worst shows the engine rebuilt with the INT8 layers that add most error held to FP16', async () => {
     const context = testContext({ files: calibrationFiles({ 'small_cnn.calib': cache }) });
     await runMagic(
-      '%trt compare small_cnn.onnx --precision int8 --calib small_cnn.calib --data calib --iterations 1 --optimization-level 0 --fallbackWorst 2',
+      '%trt compare small_cnn.onnx --precision int8 --calib small_cnn.calib --data calib --iterations 1 --optimization-level 0 --fallback-worst 2',
       context
     );
     const reports = context.outputs

@@ -70,7 +70,7 @@ export const compareCommand = defineCommand({
       placeholder: 'N',
       help: 'how many input sets: random ones (default 1), or the first N batches of --data (default all)'
     } satisfies IOption<number>,
-    fallbackWorst: {
+    'fallback-worst': {
       kind: integer(1),
       placeholder: 'N',
       help:
@@ -142,10 +142,10 @@ export const compareCommand = defineCommand({
           : `${plan} (${candidate.config.precision} engine)`;
       const report = await compare(candidate, name);
       context.display(reportBundle(report));
-      if (options.fallbackWorst !== undefined) {
+      if (options['fallback-worst'] !== undefined) {
         const { layers, layerPrecisions: held } = fallbackWorstInt8Layers(
           report,
-          options.fallbackWorst
+          options['fallback-worst']
         );
         if (layers.length === 0) {
           throw new MagicError(`${name} has no INT8 layer to hold to FP16`);
