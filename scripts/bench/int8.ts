@@ -3,7 +3,7 @@
 // shapes at batch 8, as an FP16 engine stores them (native f16 activations, int8 weights as
 // the INT8 kernels take them), timed with GPU timestamps around each dispatch's pass.
 //
-// Here, through tsx:     npx tsx scripts/bench/int8.ts [--quick] [--runs 20] [--only 3x3]
+// Here, through tsx:     npx tsx scripts/bench/int8.ts [--quick] [--all] [--only 3x3]
 // Bundled for a machine without the sources or tsx:
 //   npx esbuild scripts/bench/int8.ts --bundle --platform=node --format=esm \
 //     --external:webgpu --outfile=lib/bench/int8.mjs
@@ -29,11 +29,13 @@ import {
 } from '../../src/engine/kernels/int8-gemm';
 import { seededRandom } from '../../src/engine/io/random';
 import { describeAdapter } from '../../src/engine/runtime/fingerprint';
+import { withPrelude } from '../../src/engine/kernels/wgsl';
 
 const { values: options } = parseArgs({
   options: {
-    runs: { type: 'string', default: '20' },
-    warmup: { type: 'string', default: '3' },
+    // Runs per timed pass, and timed passes.
+    runs: { type: 'string', default: '50' },
+    passes: { type: 'string', default: '5' },
     // Only the shapes whose label contains this.
     only: { type: 'string', default: '' },
     // Every tactic's time, not only each shape's best per precision.
@@ -43,7 +45,7 @@ const { values: options } = parseArgs({
   }
 });
 const runs = Number(options.runs);
-const warmup = Number(options.warmup);
+const passes = Number(options.passes);
 
 interface Layer {
   label: string;
@@ -139,9 +141,11 @@ type Kernel = ConvKernel | Int8GemmKernel;
 const median = (sorted: number[]) => sorted[Math.floor(sorted.length / 2)];
 
 /**
- * Seconds per run of a layer's kernels (dispatched in order, each in a pass of its own,
- * timed from the first pass's start to the last one's end): the median of `runs`, all
- * encoded into one submission after `warmup` untimed ones.
+ * Seconds per run of a layer's kernels (dispatched in order): the median over `passes`
+ * compute passes of `runs` runs each, timed by the timestamps around each pass, after one
+ * untimed pass. Dawn quantizes timestamps (to 65.5 us on the H100), so single dispatches
+ * cannot be timed; a pass of many runs, each run's dispatches ordered after the last's by
+ * the storage they share, can.
  */
 async function time(
   device: GPUDevice,
@@ -153,7 +157,10 @@ async function time(
     kernels.map(async kernel => {
       const pipeline = await device.createComputePipelineAsync({
         layout: 'auto',
-        compute: { module: device.createShaderModule({ code: kernel.code }), entryPoint: 'main' }
+        compute: {
+          module: device.createShaderModule({ code: withPrelude(kernel.code) }),
+          entryPoint: 'main'
+        }
       });
       const bindGroup = device.createBindGroup({
         layout: pipeline.getBindGroupLayout(0),
@@ -165,10 +172,9 @@ async function time(
       return { pipeline, bindGroup, workgroups: kernel.workgroups };
     })
   );
-  const passes = steps.length;
-  const total = warmup + runs;
-  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * total * passes });
-  const bytes = 16 * total * passes;
+  const total = passes + 1;
+  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * total });
+  const bytes = 16 * total;
   const resolved = device.createBuffer({
     size: bytes,
     usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC
@@ -178,23 +184,24 @@ async function time(
     usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST
   });
   const encoder = device.createCommandEncoder();
-  for (let run = 0; run < total; run++) {
-    steps.forEach((step, i) => {
-      const query = 2 * (run * passes + i);
-      const pass = encoder.beginComputePass({
-        timestampWrites: {
-          querySet,
-          beginningOfPassWriteIndex: query,
-          endOfPassWriteIndex: query + 1
-        }
-      });
-      pass.setPipeline(step.pipeline);
-      pass.setBindGroup(0, step.bindGroup);
-      pass.dispatchWorkgroups(...step.workgroups);
-      pass.end();
+  for (let p = 0; p < total; p++) {
+    const pass = encoder.beginComputePass({
+      timestampWrites: {
+        querySet,
+        beginningOfPassWriteIndex: 2 * p,
+        endOfPassWriteIndex: 2 * p + 1
+      }
     });
+    for (let run = 0; run < runs; run++) {
+      for (const step of steps) {
+        pass.setPipeline(step.pipeline);
+        pass.setBindGroup(0, step.bindGroup);
+        pass.dispatchWorkgroups(...step.workgroups);
+      }
+    }
+    pass.end();
   }
-  encoder.resolveQuerySet(querySet, 0, 2 * total * passes, resolved, 0);
+  encoder.resolveQuerySet(querySet, 0, 2 * total, resolved, 0);
   encoder.copyBufferToBuffer(resolved, 0, readback, 0, bytes);
   device.queue.submit([encoder.finish()]);
   await readback.mapAsync(GPUMapMode.READ);
@@ -206,9 +213,8 @@ async function time(
     throw new Error(error.message);
   }
   const seconds: number[] = [];
-  for (let run = warmup; run < total; run++) {
-    const first = 2 * run * passes;
-    seconds.push(Number(stamps[first + 2 * passes - 1] - stamps[first]) / 1e9);
+  for (let p = 1; p < total; p++) {
+    seconds.push(Number(stamps[2 * p + 1] - stamps[2 * p]) / 1e9 / runs);
   }
   return median(seconds.sort((a, b) => a - b));
 }
@@ -231,12 +237,14 @@ async function main(): Promise<void> {
     `# ${describeAdapter(device.adapterInfo)}; i8 subgroup matrices: ` +
       `${matrices ? matrices.shapes.map(s => `${s.M}x${s.N}x${s.K}`).join(', ') : 'none'}`
   );
-  console.log(`# median of ${runs} runs after ${warmup} warm-up runs, GPU timestamps`);
+  console.log(`# median of ${passes} passes of ${runs} runs each, GPU timestamps`);
   const layers = (options.quick ? QUICK_LAYERS : LAYERS).filter(l =>
     l.label.includes(options.only)
   );
   const summary: string[] = [];
-  for (const layer of layers) {
+  // The first layer twice, the first time untimed, while the GPU's clocks come up.
+  for (const [i, layer] of [layers[0], ...layers].entries()) {
+    const print = i > 0;
     const g = geometryOf(layer);
     const [axis] = g.axes;
     const points = axis.output * axis.output;
@@ -271,7 +279,7 @@ async function main(): Promise<void> {
         }
       }
       timings.sort((a, b) => a.ms - b.ms);
-      for (const t of options.all ? timings : []) {
+      for (const t of options.all && print ? timings : []) {
         console.log(`| ${layer.label} | ${label} | ${t.name} | ${t.ms.toFixed(4)} |`);
       }
       return timings[0];
@@ -319,7 +327,7 @@ async function main(): Promise<void> {
       ])
     );
     buffers.forEach(b => b.destroy());
-    if (fp16 && int8) {
+    if (fp16 && int8 && print) {
       summary.push(
         `| ${layer.label} | ${fp16.ms.toFixed(4)} | ${fp16.name} | ${int8.ms.toFixed(4)} | ` +
           `${int8.name} | ${(fp16.ms / int8.ms).toFixed(2)} |`
