@@ -109,14 +109,13 @@ interface Convolution extends ConvolutionLayout {
   kernelPoints: number;
   channelsPerGroup: number;
   /**
-   * Where the channels come in fours, K runs in blocks of four channels, each block tap by
-   * tap (k = (channel / 4) * 4 * kernelPoints + tap * 4 + channel % 4) rather than in W's
-   * order (k = channel * kernelPoints + tap): each packed quad is then four channels at one
-   * tap, whose input position and padding test are worked out once instead of four times,
-   * while a K tile's weights still come from a few contiguous runs of W (a block's are
-   * 4 * kernelPoints consecutive values). The sums do not depend on the order.
+   * K runs window tap by window tap, the group's channels inner (k = tap * channelsPerGroup
+   * + channel), rather than W's order (k = channel * kernelPoints + tap): where the channels
+   * come in fours, each packed quad is then four channels at one tap, whose input position
+   * and padding test are worked out once instead of four times. The sums do not depend on
+   * the order.
    */
-  channelQuads: boolean;
+  tapMajor: boolean;
 }
 
 /** Everything the generator derives from a spec, checked once. */
@@ -201,7 +200,7 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
       outputPoints: product(layout.axes.map(a => a.output)),
       kernelPoints: product(layout.axes.map(a => a.kernel)),
       channelsPerGroup: layout.inChannels / batch,
-      channelQuads: (layout.inChannels / batch) % 4 === 0
+      tapMajor: (layout.inChannels / batch) % 4 === 0
     };
     const expected = {
       M: layout.outChannels / batch,
@@ -306,13 +305,13 @@ const readW = (at: string) => `w[${at}]`;
  */
 function weightsInVectors(plan: Plan): boolean {
   const conv = plan.convolution;
-  return !!conv && plan.K % 4 === 0 && (!conv.channelQuads || conv.kernelPoints === 1);
+  return !!conv && plan.K % 4 === 0 && (!conv.tapMajor || conv.kernelPoints === 1);
 }
 
 /**
- * `load_a(item, row0, k0, base)`: item `item` (one row, four K values) of A's tileM x tileK
- * block at (row0, k0); `store_a(item, v)` packs it into the workgroup tile. A is row-major
- * [M, K] from `base`: W (int8) for a convolution, X (quantized as stored) for a matmul.
+ * `stage_a(item, row0, k0, base)`: packs item `item` (one row, four K values) of A's
+ * tileM x tileK block at (row0, k0) into the workgroup tile. A is row-major [M, K] from
+ * `base`: W (int8) for a convolution, X (quantized) for a matmul.
  */
 function aStager(plan: Plan): string {
   const { M, K, tactic, convolution: conv } = plan;
@@ -326,11 +325,11 @@ function aStager(plan: Plan): string {
     ];
   } else if (weightsInVectors(plan)) {
     reads = [`v = w[(base + (row0 + m) * ${K}u + k) / 4u];`];
-  } else if (conv.channelQuads) {
-    // The quad's weights, four channels at one tap, lie kernelPoints apart in W.
-    const taps = conv.kernelPoints;
+  } else if (conv.tapMajor) {
+    // W's elements of four consecutive channels at one tap lie kernelPoints apart.
+    const { channelsPerGroup: channels, kernelPoints: taps } = conv;
     reads = [
-      `let at = base + (row0 + m) * ${K}u + (k / ${4 * taps}u) * ${4 * taps}u + (k / 4u) % ${taps}u;`,
+      `let at = base + (row0 + m) * ${K}u + (k % ${channels}u) * ${taps}u + k / ${channels}u;`,
       ...[0, 1, 2, 3].map(
         c => `v.${COMPONENTS[c]} = ${readW(c === 0 ? 'at' : `at + ${c * taps}u`)};`
       )
@@ -341,85 +340,35 @@ function aStager(plan: Plan): string {
       ...readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), readW)
     ];
   }
-  const type = conv ? 'vec4<i32>' : 'vec4<f32>';
-  return `fn load_a(item: u32, row0: u32, k0: u32, base: u32) -> ${type} {
+  return `fn stage_a(item: u32, row0: u32, k0: u32, base: u32) {
   let m = item / ${quads}u;
   let k = k0 + (item % ${quads}u) * 4u;
-  var v = ${type}();
+  var v = ${conv ? 'vec4<i32>' : 'vec4<f32>'}();
   if (row0 + m < ${M}u && k < ${K}u) {
     ${reads.join('\n    ')}
   }
-  return v;
-}
-
-fn store_a(item: u32, v: ${type}) {
-  ${storePacked(plan, 'a', `item % ${quads}u`, `item / ${quads}u`, pack)}
+  ${storePacked(plan, 'a', `item % ${quads}u`, 'm', pack)}
 }`;
 }
 
 /**
- * `load_b(item, col0, k0)`: item `item` (one column, four K values) of a matmul's weights
- * [K, N] at (k0, col0), neighbouring invocations reading neighbouring columns; `store_b`
- * packs it into the workgroup tile.
+ * `stage_b(item, col0, k0)`: packs item `item` (one column, four K values) of a matmul's
+ * weights [K, N] at (k0, col0) into the workgroup tile; neighbouring invocations read
+ * neighbouring columns.
  */
 function bStager(plan: Plan): string {
   const { N, K, tactic } = plan;
-  return `fn load_b(item: u32, col0: u32, k0: u32) -> vec4<i32> {
+  return `fn stage_b(item: u32, col0: u32, k0: u32) {
   let n = item % ${tactic.tileN}u;
-  let k = k0 + (item / ${tactic.tileN}u) * 4u;
+  let kq = item / ${tactic.tileN}u;
+  let k = k0 + kq * 4u;
   var v = vec4<i32>();
   if (col0 + n < ${N}u && k < ${K}u) {
     let at = k * ${N}u + col0 + n;
     ${readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c * N}u`), readW).join('\n    ')}
   }
-  return v;
-}
-
-fn store_b(item: u32, v: vec4<i32>) {
-  ${storePacked(plan, 'b', `item / ${tactic.tileN}u`, `item % ${tactic.tileN}u`, 'pack4xI8(v)')}
+  ${storePacked(plan, 'b', 'kq', 'n', 'pack4xI8(v)')}
 }`;
-}
-
-/**
- * How an operand tile is staged, `slots` items per invocation held in registers
- * (`next_a_0`, ...) between their loads and their stores, so that the loads for the next
- * step of K are in flight while this step's multiply-adds run.
- */
-interface Staging {
-  /** Declares the registers with the items at `k0`. */
-  declare: (k0: string) => string[];
-  /** Loads the items at `k0` into the registers. */
-  load: (k0: string) => string[];
-  /** Stores the registers' items into the workgroup tile. */
-  store: string[];
-}
-
-/**
- * Staging through functions `load_${tile}(item, origin, k0[, base])` and `store_${tile}`,
- * items `lidx + slot * threads` of `items`.
- */
-function itemStaging(
-  plan: Plan,
-  tile: 'a' | 'b',
-  items: number,
-  origin: string,
-  base = ''
-): Staging {
-  const slots = range(Math.ceil(items / plan.threads));
-  const item = (slot: number) => (slot === 0 ? 'lidx' : `lidx + ${slot * plan.threads}u`);
-  const load = (slot: number, k0: string) =>
-    `load_${tile}(${[item(slot), origin, k0, base].filter(a => a).join(', ')})`;
-  const store = (slot: number) => `store_${tile}(${item(slot)}, next_${tile}_${slot});`;
-  return {
-    declare: k0 => slots.map(slot => `var next_${tile}_${slot} = ${load(slot, k0)};`),
-    load: k0 => slots.map(slot => `next_${tile}_${slot} = ${load(slot, k0)};`),
-    // Past the items, an invocation's last slot loads something harmless and stores nothing.
-    store: slots.map(slot =>
-      (slot + 1) * plan.threads <= items
-        ? store(slot)
-        : `if (${item(slot)} < ${items}u) { ${store(slot)} }`
-    )
-  };
 }
 
 /** `(value / stride) % size` without the operations that change nothing. */
@@ -467,21 +416,21 @@ function windowPosition(
 }
 
 /**
- * A channel quad's gather (`k` a multiple of 4): four channels at one tap, one window
+ * A tap-major quad's gather (`k` a multiple of 4): four channels at one tap, one window
  * position and padding test for all four, then four reads a channel apart.
  */
-function channelQuad(plan: Plan, conv: Convolution): string[] {
+function tapQuad(plan: Plan, conv: Convolution): string[] {
   const { K } = plan;
-  const { kernelPoints, inputPoints } = conv;
+  const { channelsPerGroup: channels, kernelPoints, inputPoints } = conv;
   const single = kernelPoints === 1;
   const window = windowPosition(conv, 'i', single ? '0u' : 'tap', true);
-  const channel = single ? 'k' : `(k / ${4 * kernelPoints}u) * 4u`;
+  const channel = single ? 'k' : `k % ${channels}u`;
   const at = `b_image_base + ${[`(${channel}) * ${inputPoints}u`, ...window.offsets].join(' + ')}`;
   const read = readX(plan);
   const quad = [0, 1, 2, 3].map(c => read(c === 0 ? 'at' : `at + ${c * inputPoints}u`));
   const conditions = [`k < ${K}u`, ...window.conditions];
   return [
-    ...(single ? [] : [`let tap = (k / 4u) % ${kernelPoints}u;`]),
+    ...(single ? [] : [`let tap = k / ${channels}u;`]),
     ...window.lines,
     `if (${conditions.join(' && ')}) {`,
     `  let at = ${at};`,
@@ -493,10 +442,10 @@ function channelQuad(plan: Plan, conv: Convolution): string[] {
 /**
  * A convolution's B staging: each invocation owns one column of the tile, an output point
  * whose window origin it locates once (`setup`), and gathers that column's packed rows
- * (four consecutive positions along K each) from X on every step of K (`staging`).
- * Window positions in the padding read as zeros.
+ * (four consecutive input channel x kernel point positions each) from X on every step of
+ * K (`stage`). Window positions in the padding read as zeros.
  */
-function gatherer(plan: Plan, conv: Convolution): { setup: string[]; staging: Staging } {
+function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: string[] } {
   const { N, K, tactic } = plan;
   const threads = plan.threads;
   const outStrides = stridesOf(conv.axes.map(a => a.output));
@@ -524,37 +473,18 @@ function gatherer(plan: Plan, conv: Convolution): { setup: string[]; staging: St
       `if (${conditions.join(' && ')}) { v.${COMPONENTS[c]} = ${read}; }`
     ].map(line => `    ${line}`);
   };
-  const gatherQuad = conv.channelQuads ? channelQuad(plan, conv) : [0, 1, 2, 3].flatMap(element);
-  const quads = tactic.tileK / 4;
-  const rowsAtOnce = threads / tactic.tileN;
-  const slots = range(Math.ceil(quads / rowsAtOnce));
-  const row = (slot: number) =>
-    slot === 0 ? `lidx / ${tactic.tileN}u` : `lidx / ${tactic.tileN}u + ${slot * rowsAtOnce}u`;
-  const load = (k0: string) =>
-    slots.flatMap(slot => [
-      '{',
-      `  let k = ${k0} + (${row(slot)}) * 4u;`,
-      '  var v = vec4<f32>();',
-      `  if (b_n < ${N}u) {`,
-      ...gatherQuad,
-      '  }',
-      `  next_b_${slot} = v;`,
-      '}'
-    ]);
-  const store = (slot: number) =>
-    storePacked(plan, 'b', row(slot), 'b_col', `quantize4(next_b_${slot})`);
-  const staging: Staging = {
-    declare: k0 => [...slots.map(slot => `var next_b_${slot}: vec4<f32>;`), ...load(k0)],
-    load,
-    // Past the tile's rows, an invocation's last slot gathers something harmless and
-    // stores nothing.
-    store: slots.map(slot =>
-      (slot + 1) * rowsAtOnce <= quads
-        ? store(slot)
-        : `if (${row(slot)} < ${quads}u) { ${store(slot)} }`
-    )
-  };
-  return { setup, staging };
+  const gatherQuad = conv.tapMajor ? tapQuad(plan, conv) : [0, 1, 2, 3].flatMap(element);
+  const stage = [
+    `for (var kq = lidx / ${tactic.tileN}u; kq < ${tactic.tileK / 4}u; kq += ${threads / tactic.tileN}u) {`,
+    '  let k = k0 + kq * 4u;',
+    '  var v = vec4<f32>();',
+    `  if (b_n < ${N}u) {`,
+    ...gatherQuad,
+    '  }',
+    `  ${storePacked(plan, 'b', 'kq', 'b_col', 'quantize4(v)')}`,
+    '}'
+  ];
+  return { setup, stage };
 }
 
 /** q(x) of four values, packed: clamp(round(x / x_scale), -128, 127), ties to even. */
@@ -796,7 +726,7 @@ function subgroupMatrixProduct(plan: Plan, tactic: SubgroupMatrixTactic): InnerP
 
 /** The tiled product: Y through the epilogue, or with a split K each slice's sums. */
 function productKernel(plan: Plan): Int8GemmKernel {
-  const { M, N, K, batch, tactic, splitK, convolution: conv } = plan;
+  const { M, N, K, batch, tactic, threads, splitK, convolution: conv } = plan;
   const { tileM, tileN, tileK } = tactic;
   const quads = tileK / 4;
   const names: Int8GemmBindingName[] = [
@@ -835,10 +765,13 @@ function productKernel(plan: Plan): Int8GemmKernel {
         ]
       : ['let batch = wid.z;', 'let k_begin = 0u;', `let k_end = ${K}u;`];
   prologue.push(`let a_base = batch * ${M * K}u;`);
-  const stagings = [
-    itemStaging(plan, 'a', quads * tileM, 'row0', 'a_base'),
-    gather ? gather.staging : itemStaging(plan, 'b', quads * tileN, 'col0')
-  ];
+  const stageB = gather
+    ? gather.stage
+    : [
+        `for (var item = lidx; item < ${quads * tileN}u; item += ${threads}u) {`,
+        '  stage_b(item, col0, k0);',
+        '}'
+      ];
   const deliver = (row: string, col: string, sum: string) =>
     splitK > 1
       ? `store_partial(batch, slice, ${row}, ${col}, ${sum});`
@@ -847,13 +780,12 @@ function productKernel(plan: Plan): Int8GemmKernel {
     ...prologue,
     ...(gather ? gather.setup : []),
     ...inner.setup,
-    ...stagings.flatMap(staging => staging.declare('k_begin')),
     `for (var k0 = k_begin; k0 < k_end; k0 += ${tileK}u) {`,
-    ...stagings.flatMap(staging => staging.store).map(s => `  ${s}`),
-    '  workgroupBarrier();',
-    `  if (k0 + ${tileK}u < k_end) {`,
-    ...stagings.flatMap(staging => staging.load(`k0 + ${tileK}u`)).map(s => `    ${s}`),
+    `  for (var item = lidx; item < ${quads * tileM}u; item += ${threads}u) {`,
+    '    stage_a(item, row0, k0, a_base);',
     '  }',
+    ...stageB.map(s => `  ${s}`),
+    '  workgroupBarrier();',
     ...inner.step.map(s => `  ${s}`),
     '  workgroupBarrier();',
     '}',
