@@ -166,11 +166,43 @@ type StorageFormat = 'f32' | 'f16' | 'packed';
 type ComputeType = 'f32' | 'f16';
 
 /** A convolution's layout with the sizes the kernel bakes in. */
-interface Convolution extends ConvolutionLayout {
+export interface Convolution extends ConvolutionLayout {
   inputPoints: number;
   outputPoints: number;
   kernelPoints: number;
   channelsPerGroup: number;
+}
+
+/** `layout` with its sizes, for `groups` groups of channels. */
+export function convolutionSizes(layout: ConvolutionLayout, groups: number): Convolution {
+  const product = (values: number[]) => values.reduce((p, v) => p * v, 1);
+  return {
+    ...layout,
+    inputPoints: product(layout.axes.map(a => a.input)),
+    outputPoints: product(layout.axes.map(a => a.output)),
+    kernelPoints: product(layout.axes.map(a => a.kernel)),
+    channelsPerGroup: layout.inChannels / groups
+  };
+}
+
+/**
+ * WGSL that locates the B column an invocation stages in an implicit GEMM: its output point
+ * `b_n` (image `b_image`, point `b_point`), where its image's group of channels starts in X
+ * (`b_image_base`), and its window's origin per axis (`b_window_d`, padding subtracted).
+ */
+export function convolutionColumnSetup(conv: Convolution, tileN: number): string[] {
+  const outStrides = stridesOf(conv.axes.map(a => a.output));
+  return [
+    `let b_col = lidx % ${tileN}u;`,
+    'let b_n = col0 + b_col;',
+    `let b_image = b_n / ${conv.outputPoints}u;`,
+    `let b_point = b_n % ${conv.outputPoints}u;`,
+    `let b_image_base = (b_image * ${conv.inChannels}u + batch * ${conv.channelsPerGroup}u) * ${conv.inputPoints}u;`,
+    ...conv.axes.map(
+      (a, d) =>
+        `let b_window_${d} = i32(${axisDigit('b_point', outStrides[d], a.output, d === 0)}) * ${a.stride}i - ${a.padBegin}i;`
+    )
+  ];
 }
 
 /** Everything the generator derives from a spec, checked once. */
@@ -230,14 +262,7 @@ function checkedConvolution(spec: GemmSpec, describe: string): Convolution | und
     return undefined;
   }
   const group = spec.batch ?? 1;
-  const product = (values: number[]) => values.reduce((p, v) => p * v, 1);
-  const convolution: Convolution = {
-    ...layout,
-    inputPoints: product(layout.axes.map(a => a.input)),
-    outputPoints: product(layout.axes.map(a => a.output)),
-    kernelPoints: product(layout.axes.map(a => a.kernel)),
-    channelsPerGroup: layout.inChannels / group
-  };
+  const convolution = convolutionSizes(layout, group);
   const expected = {
     M: layout.outChannels / group,
     N: layout.images * convolution.outputPoints,
@@ -479,7 +504,7 @@ function stager(plan: Plan, op: Operand): string {
 }
 
 /** `(value / stride) % size` without the operations that change nothing. */
-function digit(value: string, stride: number, size: number, bounded: boolean): string {
+export function axisDigit(value: string, stride: number, size: number, bounded: boolean): string {
   const quotient = stride === 1 ? value : `(${value} / ${stride}u)`;
   return bounded ? quotient : `${quotient} % ${size}u`;
 }
@@ -494,20 +519,9 @@ function digit(value: string, stride: number, size: number, bounded: boolean): s
 function gatherer(plan: Plan, b: Operand, conv: Convolution): { setup: string[]; stage: string[] } {
   const { N, K, tactic } = plan;
   const threads = plan.threadsX * plan.threadsY;
-  const outStrides = stridesOf(conv.axes.map(a => a.output));
   const inStrides = stridesOf(conv.axes.map(a => a.input));
   const kernelStrides = stridesOf(conv.axes.map(a => a.kernel));
-  const setup = [
-    `let b_col = lidx % ${tactic.tileN}u;`,
-    'let b_n = col0 + b_col;',
-    `let b_image = b_n / ${conv.outputPoints}u;`,
-    `let b_point = b_n % ${conv.outputPoints}u;`,
-    `let b_image_base = (b_image * ${conv.inChannels}u + batch * ${conv.channelsPerGroup}u) * ${conv.inputPoints}u;`,
-    ...conv.axes.map(
-      (a, d) =>
-        `let b_window_${d} = i32(${digit('b_point', outStrides[d], a.output, d === 0)}) * ${a.stride}i - ${a.padBegin}i;`
-    )
-  ];
+  const setup = convolutionColumnSetup(conv, tactic.tileN);
   const conditions = [`b_n < ${N}u`, `kk < ${K}u`];
   const inputs: string[] = [];
   const offsets: string[] = [`(kk / ${conv.kernelPoints}u) * ${conv.inputPoints}u`];
@@ -515,7 +529,7 @@ function gatherer(plan: Plan, b: Operand, conv: Convolution): { setup: string[];
     const tap =
       a.kernel === 1
         ? ''
-        : ` + i32(${digit('kk', kernelStrides[d], a.kernel, false)}) * ${a.dilation}i`;
+        : ` + i32(${axisDigit('kk', kernelStrides[d], a.kernel, false)}) * ${a.dilation}i`;
     inputs.push(`  let i_${d} = b_window_${d}${tap};`);
     const reachesEnd = (a.output - 1) * a.stride - a.padBegin + (a.kernel - 1) * a.dilation;
     if (a.padBegin > 0 && reachesEnd >= a.input) {

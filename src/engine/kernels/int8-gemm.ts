@@ -21,7 +21,14 @@
  */
 import { stridesOf } from '../ir/tensor';
 import { splitFor, StoredTensor } from './conv';
-import { ConvolutionLayout, GemmLimits } from './gemm';
+import {
+  axisDigit,
+  Convolution as ConvolutionSizes,
+  convolutionColumnSetup,
+  convolutionSizes,
+  ConvolutionLayout,
+  GemmLimits
+} from './gemm';
 import { f32Literal, linearGrid, linearMain, readFloat, wgslType, writeFloat } from './wgsl';
 
 /** The block of C a workgroup computes, and how K is staged and split. */
@@ -102,12 +109,8 @@ export interface Int8GemmKernel {
 const MAX_WORKGROUPS_PER_DIMENSION = 65535;
 const COMPONENTS = ['x', 'y', 'z', 'w'];
 
-/** A convolution's layout with the sizes the kernel bakes in. */
-interface Convolution extends ConvolutionLayout {
-  inputPoints: number;
-  outputPoints: number;
-  kernelPoints: number;
-  channelsPerGroup: number;
+/** A convolution's layout with the sizes the kernel bakes in, and its order of K. */
+interface Convolution extends ConvolutionSizes {
   /**
    * K runs window tap by window tap, the group's channels inner (k = tap * channelsPerGroup
    * + channel), rather than W's order (k = channel * kernelPoints + tap): where the channels
@@ -156,10 +159,6 @@ function gatherRestriction(tactic: Int8GemmTactic): string | null {
     : `gathering a convolution's input needs the workgroup's ${threads} invocations to be a multiple of tileN ${tactic.tileN}`;
 }
 
-function product(values: readonly number[]): number {
-  return values.reduce((p, v) => p * v, 1);
-}
-
 function checkedPlan(spec: Int8GemmSpec): Plan {
   const { M, N, K, tactic } = spec;
   const batch = spec.batch ?? 1;
@@ -195,11 +194,7 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
   if (spec.layout.kind === 'convolution') {
     const layout = spec.layout.convolution;
     convolution = {
-      ...layout,
-      inputPoints: product(layout.axes.map(a => a.input)),
-      outputPoints: product(layout.axes.map(a => a.output)),
-      kernelPoints: product(layout.axes.map(a => a.kernel)),
-      channelsPerGroup: layout.inChannels / batch,
+      ...convolutionSizes(layout, batch),
       tapMajor: (layout.inChannels / batch) % 4 === 0
     };
     const expected = {
@@ -371,12 +366,6 @@ function bStager(plan: Plan): string {
 }`;
 }
 
-/** `(value / stride) % size` without the operations that change nothing. */
-function digit(value: string, stride: number, size: number, bounded: boolean): string {
-  const quotient = stride === 1 ? value : `(${value} / ${stride}u)`;
-  return bounded ? quotient : `${quotient} % ${size}u`;
-}
-
 /**
  * Where a window tap falls in the input, for the invocation's output point (its window
  * origin `b_window_d` per axis): statements defining `${name}_d` per axis from `tap`, an
@@ -400,7 +389,7 @@ function windowPosition(
     const along =
       a.kernel === 1
         ? ''
-        : ` + i32(${digit(tap, kernelStrides[d], a.kernel, firstBounded && d === 0)}) * ${a.dilation}i`;
+        : ` + i32(${axisDigit(tap, kernelStrides[d], a.kernel, firstBounded && d === 0)}) * ${a.dilation}i`;
     lines.push(`let ${input} = b_window_${d}${along};`);
     const reachesEnd = (a.output - 1) * a.stride - a.padBegin + (a.kernel - 1) * a.dilation;
     if (a.padBegin > 0 && reachesEnd >= a.input) {
@@ -448,18 +437,7 @@ function tapQuad(plan: Plan, conv: Convolution): string[] {
 function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: string[] } {
   const { N, K, tactic } = plan;
   const threads = plan.threads;
-  const outStrides = stridesOf(conv.axes.map(a => a.output));
-  const setup = [
-    `let b_col = lidx % ${tactic.tileN}u;`,
-    'let b_n = col0 + b_col;',
-    `let b_image = b_n / ${conv.outputPoints}u;`,
-    `let b_point = b_n % ${conv.outputPoints}u;`,
-    `let b_image_base = (b_image * ${conv.inChannels}u + batch * ${conv.channelsPerGroup}u) * ${conv.inputPoints}u;`,
-    ...conv.axes.map(
-      (a, d) =>
-        `let b_window_${d} = i32(${digit('b_point', outStrides[d], a.output, d === 0)}) * ${a.stride}i - ${a.padBegin}i;`
-    )
-  ];
+  const setup = convolutionColumnSetup(conv, tactic.tileN);
   const element = (c: number) => {
     const kk = `kk_${c}`;
     // K in W's order: the tap is kk % kernelPoints, the channel kk / kernelPoints.
