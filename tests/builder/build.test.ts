@@ -329,13 +329,17 @@ describe('builds that fail', () => {
     const refuses = (config: object, message: RegExp) =>
       assert.rejects(build(graph, { shapes, ...config } as BuilderConfig, device), message);
     await refuses(
-      { precision: 'int8' },
-      /precision must be one of 'fp32', 'fp16', 'best', got 'int8'/
+      { precision: 'tf32' },
+      /precision must be one of 'fp32', 'fp16', 'int8', 'best', got 'tf32'/
     );
     const conv = graph.nodes[0].name;
     await refuses(
-      { ...UNTUNED, precision: 'fp16', layerPrecisions: { [conv]: 'int8' } },
-      new RegExp(`layerPrecisions\\['${conv}'\\] must be 'fp32' or 'fp16', got 'int8'`)
+      { ...UNTUNED, precision: 'fp16', layerPrecisions: { [conv]: 'fp8' } },
+      new RegExp(`layerPrecisions\\['${conv}'\\] must be 'fp32', 'fp16' or 'int8', got 'fp8'`)
+    );
+    await refuses(
+      { ...UNTUNED, precision: 'int8', int8Scales: { [graph.inputs[0].name]: -1 } },
+      /int8Scales\['[^']+'\] must be a finite scale of 0 or more, got -1/
     );
     await refuses(
       { ...UNTUNED, precision: 'fp16', layerPrecisions: { [conv]: 'fp32', conv_99: 'fp16' } },
