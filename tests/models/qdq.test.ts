@@ -29,12 +29,19 @@ test('small_cnn in QDQ format: an FP32 build runs its Convs and Gemm on INT8 ker
     await testDevice()
   );
   try {
-    const convs = graph.nodes.filter(node => node.opType === 'Conv').length;
+    // Every Conv but the depthwise one (not faster in INT8: it stays FP32), and the Gemm.
+    const convs = graph.nodes.filter(node => node.opType === 'Conv');
+    const depthwise = convs.filter(node => Number(node.attributes.group ?? 1) > 1);
+    assert.equal(depthwise.length, 1);
     const int8 = engine.layers.filter(layer => layer.precision === 'int8');
     assert.deepEqual(
       int8.map(layer => layer.opType).sort(),
-      [...Array<string>(convs).fill('Int8Conv'), 'Int8MatMul'].sort()
+      [...Array<string>(convs.length - 1).fill('Int8Conv'), 'Int8MatMul'].sort()
     );
+    const depthwiseLayer = engine.layers.find(layer =>
+      layer.fusedNodes.includes(depthwise[0].name)
+    );
+    assert.equal(depthwiseLayer?.precision, 'fp32');
     // Each INT8 layer absorbed the QuantizeLinear / DequantizeLinear pair before it.
     for (const layer of int8) {
       assert.deepEqual(
