@@ -503,6 +503,21 @@ function stager(plan: Plan, op: Operand): string {
 }`;
 }
 
+/**
+ * WGSL locating a workgroup's GEMM batch and its range of K: with K split, workgroups along z
+ * take each batch's slices in turn, each slice `kSlice` deep.
+ */
+export function splitKPrologue(splitK: number, kSlice: number, K: number): string[] {
+  return splitK > 1
+    ? [
+        `let batch = wid.z / ${splitK}u;`,
+        `let slice = wid.z % ${splitK}u;`,
+        `let k_begin = slice * ${kSlice}u;`,
+        `let k_end = min(k_begin + ${kSlice}u, ${K}u);`
+      ]
+    : ['let batch = wid.z;', 'let k_begin = 0u;', `let k_end = ${K}u;`];
+}
+
 /** `(value / stride) % size` without the operations that change nothing. */
 export function axisDigit(value: string, stride: number, size: number, bounded: boolean): string {
   const quotient = stride === 1 ? value : `(${value} / ${stride}u)`;
@@ -850,15 +865,7 @@ function productKernel(plan: Plan): GemmKernel<GemmKernelBindingName> {
     ];
   };
   const gather = conv && gatherer(plan, b, conv);
-  const prologue =
-    splitK > 1
-      ? [
-          `let batch = wid.z / ${splitK}u;`,
-          `let slice = wid.z % ${splitK}u;`,
-          `let k_begin = slice * ${plan.kSlice}u;`,
-          `let k_end = min(k_begin + ${plan.kSlice}u, ${K}u);`
-        ]
-      : ['let batch = wid.z;', 'let k_begin = 0u;', `let k_end = ${K}u;`];
+  const prologue = splitKPrologue(splitK, plan.kSlice, K);
   prologue.push(`let a_base = batch * ${plan.strideA}u;`);
   if (!conv) {
     prologue.push(`let b_base = batch * ${plan.strideB}u;`);

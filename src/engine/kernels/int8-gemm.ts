@@ -27,7 +27,8 @@ import {
   convolutionColumnSetup,
   convolutionSizes,
   ConvolutionLayout,
-  GemmLimits
+  GemmLimits,
+  splitKPrologue
 } from './gemm';
 import { f32Literal, linearGrid, linearMain, readFloat, wgslType, writeFloat } from './wgsl';
 
@@ -733,15 +734,7 @@ function productKernel(plan: Plan): Int8GemmKernel {
     tactic.kind === 'dp4a' ? dp4aProduct(plan, tactic) : subgroupMatrixProduct(plan, tactic);
 
   const gather = conv && gatherer(plan, conv);
-  const prologue =
-    splitK > 1
-      ? [
-          `let batch = wid.z / ${splitK}u;`,
-          `let slice = wid.z % ${splitK}u;`,
-          `let k_begin = slice * ${plan.kSlice}u;`,
-          `let k_end = min(k_begin + ${plan.kSlice}u, ${K}u);`
-        ]
-      : ['let batch = wid.z;', 'let k_begin = 0u;', `let k_end = ${K}u;`];
+  const prologue = splitKPrologue(splitK, plan.kSlice, K);
   prologue.push(`let a_base = batch * ${M * K}u;`);
   const stageB = gather
     ? gather.stage
