@@ -44,12 +44,29 @@ function defaultToSoftwareVulkan(): void {
 }
 
 /**
- * Flags for Dawn from WEBGPU_DAWN_FLAGS, separated by spaces or semicolons (a flag's own
- * value may hold commas), e.g. `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`.
+ * Dawn rounds GPU timestamps down to multiples of 2^16 ns (about 65.5 µs on NVIDIA) unless
+ * told not to: a browser hides fine timers from pages, but a command-line tool that times
+ * 10–100 µs layers (the tuner, --dumpProfile, GPU compute) needs them whole.
  */
-function dawnFlags(): string[] {
-  const flags = process.env.WEBGPU_DAWN_FLAGS;
-  return flags ? flags.split(/\s*;\s*|\s+/).filter(f => f) : [];
+const TIMESTAMP_QUANTIZATION = 'timestamp_quantization';
+
+/**
+ * Flags for Dawn from WEBGPU_DAWN_FLAGS, separated by spaces or semicolons (a flag's own
+ * value may hold commas), e.g. `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`;
+ * timestamp quantization is disabled unless the flags enable it.
+ */
+export function dawnFlags(value = process.env.WEBGPU_DAWN_FLAGS ?? ''): string[] {
+  const flags = value.split(/\s*;\s*|\s+/).filter(f => f);
+  const toggles = (name: string) =>
+    flags.filter(f => f.startsWith(`${name}=`)).flatMap(f => f.slice(name.length + 1).split(','));
+  if (toggles('enable-dawn-features').includes(TIMESTAMP_QUANTIZATION)) {
+    return flags;
+  }
+  const disabled = [...new Set([...toggles('disable-dawn-features'), TIMESTAMP_QUANTIZATION])];
+  return [
+    ...flags.filter(f => !f.startsWith('disable-dawn-features=')),
+    `disable-dawn-features=${disabled.join(',')}`
+  ];
 }
 
 let instance: GPU | undefined;
