@@ -241,7 +241,7 @@ const LAYERS: [string, Layer][] = [
     { kind: 'conv', x: [1, 4, 5, 5], w: [4, 1, 3, 3], attributes: { group: 4, pads: [1, 1, 1, 1] } }
   ],
   [
-    // Channels in fours: K runs tap by tap, four channels at a time.
+    // Channels in fours: K runs in blocks of four channels, each block tap by tap.
     'conv 3x3 stride 2 pad 1, channels in fours, batch 2',
     {
       kind: 'conv',

@@ -67,6 +67,11 @@ export class TimingCache {
  * unless the cache knows it, records the new timings in the cache, and returns every
  * candidate's timing in order. The candidates' dispatches run on whatever their buffers
  * hold: timings do not depend on the values.
+ *
+ * A GPU left idle while the builder compiled the layer's kernels runs its first work at
+ * lower clocks, so an untimed round runs first, and each round then runs every candidate
+ * back to back: were candidates timed one after another, the first would be timed slower
+ * than its equals for coming first.
  */
 export async function timeTactics(
   device: GPUDevice,
@@ -77,24 +82,29 @@ export async function timeTactics(
 ): Promise<TacticTiming[]> {
   const repeats = options.repeats ?? DEFAULT_REPEATS;
   const rounds = options.rounds ?? DEFAULT_ROUNDS;
-  const timings: TacticTiming[] = [];
-  const timer = new GpuTimer(device, rounds);
-  try {
-    for (const { tactic, dispatches } of candidates) {
-      const known = cache.get(signature, tactic);
-      if (known !== undefined) {
-        timings.push({ tactic, ms: known, cached: true });
-        continue;
+  const unknown = candidates.filter(({ tactic }) => cache.get(signature, tactic) === undefined);
+  if (unknown.length > 0) {
+    const timer = new GpuTimer(device, unknown.length);
+    try {
+      const perRound: number[][] = [];
+      for (let round = 0; round <= rounds; round++) {
+        const times = await timeRound(device, timer, unknown, repeats);
+        if (round > 0) {
+          perRound.push(times);
+        }
       }
-      const perRound = await timeRounds(device, timer, dispatches, repeats, rounds);
-      const ms = Math.min(...perRound) / repeats;
-      cache.set(signature, tactic, ms);
-      timings.push({ tactic, ms, cached: false });
+      unknown.forEach(({ tactic }, i) =>
+        cache.set(signature, tactic, Math.min(...perRound.map(times => times[i])) / repeats)
+      );
+    } finally {
+      timer.destroy();
     }
-  } finally {
-    timer.destroy();
   }
-  return timings;
+  return candidates.map(({ tactic }) => ({
+    tactic,
+    ms: cache.get(signature, tactic)!,
+    cached: !unknown.some(candidate => candidate.tactic === tactic)
+  }));
 }
 
 /** The candidate that ran fastest; the first listed (the kernel's default) on a tie. */
@@ -105,18 +115,17 @@ export function fastestTactic(timings: readonly TacticTiming[]): TacticTiming {
   return timings.reduce((best, timing) => (timing.ms < best.ms ? timing : best));
 }
 
-/** Each round's time for `repeats` runs of `dispatches` in one compute pass. */
-async function timeRounds(
+/** Each candidate's time for `repeats` runs of its dispatches in one compute pass, in order. */
+async function timeRound(
   device: GPUDevice,
   timer: GpuTimer,
-  dispatches: readonly BoundDispatch[],
-  repeats: number,
-  rounds: number
+  candidates: readonly TacticCandidate[],
+  repeats: number
 ): Promise<number[]> {
-  const encodeRound = (encoder: GPUCommandEncoder, round: number) => {
+  const encodeCandidate = (encoder: GPUCommandEncoder, { tactic, dispatches }: TacticCandidate) => {
     const pass = encoder.beginComputePass({
       label: 'tactic timing',
-      timestampWrites: timer.timestampWrites(`round ${round}`)
+      timestampWrites: timer.timestampWrites(tactic)
     });
     for (let run = 0; run < repeats; run++) {
       dispatches.forEach(dispatch => encodeDispatch(pass, dispatch));
@@ -125,17 +134,15 @@ async function timeRounds(
   };
   if (timer.clock === 'timestamp-query') {
     const encoder = device.createCommandEncoder({ label: 'tactic timing' });
-    for (let round = 0; round < rounds; round++) {
-      encodeRound(encoder, round);
-    }
+    candidates.forEach(candidate => encodeCandidate(encoder, candidate));
     timer.resolve(encoder);
     device.queue.submit([encoder.finish()]);
     return (await timer.read()).map(timing => timing.durationMs);
   }
   const times: number[] = [];
-  for (let round = 0; round < rounds; round++) {
+  for (const candidate of candidates) {
     const encoder = device.createCommandEncoder({ label: 'tactic timing' });
-    encodeRound(encoder, round);
+    encodeCandidate(encoder, candidate);
     const started = performance.now();
     device.queue.submit([encoder.finish()]);
     await device.queue.onSubmittedWorkDone();

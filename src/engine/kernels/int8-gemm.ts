@@ -113,13 +113,14 @@ const COMPONENTS = ['x', 'y', 'z', 'w'];
 /** A convolution's layout with the sizes the kernel bakes in, and its order of K. */
 interface Convolution extends ConvolutionSizes {
   /**
-   * K runs window tap by window tap, the group's channels inner (k = tap * channelsPerGroup
-   * + channel), rather than W's order (k = channel * kernelPoints + tap): where the channels
-   * come in fours, each packed quad is then four channels at one tap, whose input position
-   * and padding test are worked out once instead of four times. The sums do not depend on
-   * the order.
+   * Where the channels come in fours, K runs in blocks of four channels, each block tap by
+   * tap (k = (channel / 4) * 4 * kernelPoints + tap * 4 + channel % 4) rather than in W's
+   * order (k = channel * kernelPoints + tap): each packed quad is then four channels at one
+   * tap, whose input position and padding test are worked out once instead of four times,
+   * while a K tile's weights still come from a few contiguous runs of W (a block's are
+   * 4 * kernelPoints consecutive values). The sums do not depend on the order.
    */
-  tapMajor: boolean;
+  channelQuads: boolean;
 }
 
 /** Everything the generator derives from a spec, checked once. */
@@ -196,7 +197,7 @@ function checkedPlan(spec: Int8GemmSpec): Plan {
     const layout = spec.layout.convolution;
     convolution = {
       ...convolutionSizes(layout, batch),
-      tapMajor: (layout.inChannels / batch) % 4 === 0
+      channelQuads: (layout.inChannels / batch) % 4 === 0
     };
     const expected = {
       M: layout.outChannels / batch,
@@ -301,13 +302,13 @@ const readW = (at: string) => `w[${at}]`;
  */
 function weightsInVectors(plan: Plan): boolean {
   const conv = plan.convolution;
-  return !!conv && plan.K % 4 === 0 && (!conv.tapMajor || conv.kernelPoints === 1);
+  return !!conv && plan.K % 4 === 0 && (!conv.channelQuads || conv.kernelPoints === 1);
 }
 
 /**
- * `stage_a(item, row0, k0, base)`: packs item `item` (one row, four K values) of A's
- * tileM x tileK block at (row0, k0) into the workgroup tile. A is row-major [M, K] from
- * `base`: W (int8) for a convolution, X (quantized) for a matmul.
+ * `load_a(item, row0, k0, base)`: item `item` (one row, four K values) of A's tileM x tileK
+ * block at (row0, k0); `store_a(item, v)` packs it into the workgroup tile. A is row-major
+ * [M, K] from `base`: W (int8) for a convolution, X (quantized as stored) for a matmul.
  */
 function aStager(plan: Plan): string {
   const { M, K, tactic, convolution: conv } = plan;
@@ -321,11 +322,11 @@ function aStager(plan: Plan): string {
     ];
   } else if (weightsInVectors(plan)) {
     reads = [`v = w[(base + (row0 + m) * ${K}u + k) / 4u];`];
-  } else if (conv.tapMajor) {
-    // W's elements of four consecutive channels at one tap lie kernelPoints apart.
-    const { channelsPerGroup: channels, kernelPoints: taps } = conv;
+  } else if (conv.channelQuads) {
+    // The quad's weights, four channels at one tap, lie kernelPoints apart in W.
+    const taps = conv.kernelPoints;
     reads = [
-      `let at = base + (row0 + m) * ${K}u + (k % ${channels}u) * ${taps}u + k / ${channels}u;`,
+      `let at = base + (row0 + m) * ${K}u + (k / ${4 * taps}u) * ${4 * taps}u + (k / 4u) % ${taps}u;`,
       ...[0, 1, 2, 3].map(
         c => `v.${COMPONENTS[c]} = ${readW(c === 0 ? 'at' : `at + ${c * taps}u`)};`
       )
@@ -336,35 +337,97 @@ function aStager(plan: Plan): string {
       ...readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c}u`), readW)
     ];
   }
-  return `fn stage_a(item: u32, row0: u32, k0: u32, base: u32) {
+  const type = conv ? 'vec4<i32>' : 'vec4<f32>';
+  return `fn load_a(item: u32, row0: u32, k0: u32, base: u32) -> ${type} {
   let m = item / ${quads}u;
   let k = k0 + (item % ${quads}u) * 4u;
-  var v = ${conv ? 'vec4<i32>' : 'vec4<f32>'}();
+  var v = ${type}();
   if (row0 + m < ${M}u && k < ${K}u) {
     ${reads.join('\n    ')}
   }
-  ${storePacked(plan, 'a', `item % ${quads}u`, 'm', pack)}
+  return v;
+}
+
+fn store_a(item: u32, v: ${type}) {
+  ${storePacked(plan, 'a', `item % ${quads}u`, `item / ${quads}u`, pack)}
 }`;
 }
 
 /**
- * `stage_b(item, col0, k0)`: packs item `item` (one column, four K values) of a matmul's
- * weights [K, N] at (k0, col0) into the workgroup tile; neighbouring invocations read
- * neighbouring columns.
+ * `load_b(item, col0, k0)`: item `item` (one column, four K values) of a matmul's weights
+ * [K, N] at (k0, col0), neighbouring invocations reading neighbouring columns; `store_b`
+ * packs it into the workgroup tile.
  */
 function bStager(plan: Plan): string {
   const { N, K, tactic } = plan;
-  return `fn stage_b(item: u32, col0: u32, k0: u32) {
+  return `fn load_b(item: u32, col0: u32, k0: u32) -> vec4<i32> {
   let n = item % ${tactic.tileN}u;
-  let kq = item / ${tactic.tileN}u;
-  let k = k0 + kq * 4u;
+  let k = k0 + (item / ${tactic.tileN}u) * 4u;
   var v = vec4<i32>();
   if (col0 + n < ${N}u && k < ${K}u) {
     let at = k * ${N}u + col0 + n;
     ${readQuad(plan, 'k', c => (c === 0 ? 'at' : `at + ${c * N}u`), readW).join('\n    ')}
   }
-  ${storePacked(plan, 'b', 'kq', 'n', 'pack4xI8(v)')}
+  return v;
+}
+
+fn store_b(item: u32, v: vec4<i32>) {
+  ${storePacked(plan, 'b', `item / ${tactic.tileN}u`, `item % ${tactic.tileN}u`, 'pack4xI8(v)')}
 }`;
+}
+
+/**
+ * How an operand tile is staged: each invocation holds `slots` items in registers
+ * (`next_a[slot]`, ...) between their loads and their stores, so that the loads for the
+ * next step of K are in flight while this step's multiply-adds run. Loads and stores are
+ * loops over the slots, so that each appears once in the shader.
+ */
+interface Staging {
+  /** Declares the registers. */
+  declare: string;
+  /** Loads the items at `k0` into the registers. */
+  load: (k0: string) => string[];
+  /** Stores the registers' items into the workgroup tile. */
+  store: string[];
+}
+
+/** `for` over an invocation's slots running `body` on `item`, its slot's item, if below `items`. */
+function slotLoop(slots: number, item: string, items: number | undefined, body: string): string[] {
+  return [
+    `for (var slot = 0u; slot < ${slots}u; slot++) {`,
+    `  let item = ${item};`,
+    items === undefined ? `  ${body}` : `  if (item < ${items}u) { ${body} }`,
+    '}'
+  ];
+}
+
+/**
+ * Staging through functions `load_${tile}(item, origin, k0[, base])` and `store_${tile}`,
+ * items `lidx + slot * threads` of `items`.
+ */
+function itemStaging(
+  plan: Plan,
+  tile: 'a' | 'b',
+  items: number,
+  origin: string,
+  base = ''
+): Staging {
+  const slots = Math.ceil(items / plan.threads);
+  const item = `lidx + slot * ${plan.threads}u`;
+  const type = tile === 'a' && !plan.convolution ? 'vec4<f32>' : 'vec4<i32>';
+  const args = (k0: string) => ['item', origin, k0, base].filter(a => a).join(', ');
+  const exact = slots * plan.threads === items;
+  return {
+    declare: `var next_${tile}: array<${type}, ${slots}>;`,
+    // Past the items, an invocation's last slot loads something harmless and stores nothing.
+    load: k0 => slotLoop(slots, item, undefined, `next_${tile}[slot] = load_${tile}(${args(k0)});`),
+    store: slotLoop(
+      slots,
+      item,
+      exact ? undefined : items,
+      `store_${tile}(item, next_${tile}[slot]);`
+    )
+  };
 }
 
 /**
@@ -406,21 +469,21 @@ function windowPosition(
 }
 
 /**
- * A tap-major quad's gather (`k` a multiple of 4): four channels at one tap, one window
+ * A channel quad's gather (`k` a multiple of 4): four channels at one tap, one window
  * position and padding test for all four, then four reads a channel apart.
  */
-function tapQuad(plan: Plan, conv: Convolution): string[] {
+function channelQuad(plan: Plan, conv: Convolution): string[] {
   const { K } = plan;
-  const { channelsPerGroup: channels, kernelPoints, inputPoints } = conv;
+  const { kernelPoints, inputPoints } = conv;
   const single = kernelPoints === 1;
   const window = windowPosition(conv, 'i', single ? '0u' : 'tap', true);
-  const channel = single ? 'k' : `k % ${channels}u`;
+  const channel = single ? 'k' : `(k / ${4 * kernelPoints}u) * 4u`;
   const at = `b_image_base + ${[`(${channel}) * ${inputPoints}u`, ...window.offsets].join(' + ')}`;
   const read = readX(plan);
   const quad = [0, 1, 2, 3].map(c => read(c === 0 ? 'at' : `at + ${c * inputPoints}u`));
   const conditions = [`k < ${K}u`, ...window.conditions];
   return [
-    ...(single ? [] : [`let tap = k / ${channels}u;`]),
+    ...(single ? [] : [`let tap = (k / 4u) % ${kernelPoints}u;`]),
     ...window.lines,
     `if (${conditions.join(' && ')}) {`,
     `  let at = ${at};`,
@@ -432,10 +495,10 @@ function tapQuad(plan: Plan, conv: Convolution): string[] {
 /**
  * A convolution's B staging: each invocation owns one column of the tile, an output point
  * whose window origin it locates once (`setup`), and gathers that column's packed rows
- * (four consecutive input channel x kernel point positions each) from X on every step of
- * K (`stage`). Window positions in the padding read as zeros.
+ * (four consecutive positions along K each) from X on every step of K (`staging`).
+ * Window positions in the padding read as zeros.
  */
-function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: string[] } {
+function gatherer(plan: Plan, conv: Convolution): { setup: string[]; staging: Staging } {
   const { N, K, tactic } = plan;
   const threads = plan.threads;
   const setup = convolutionColumnSetup(conv, tactic.tileN);
@@ -452,18 +515,33 @@ function gatherer(plan: Plan, conv: Convolution): { setup: string[]; stage: stri
       `if (${conditions.join(' && ')}) { v.${COMPONENTS[c]} = ${read}; }`
     ].map(line => `    ${line}`);
   };
-  const gatherQuad = conv.tapMajor ? tapQuad(plan, conv) : [0, 1, 2, 3].flatMap(element);
-  const stage = [
-    `for (var kq = lidx / ${tactic.tileN}u; kq < ${tactic.tileK / 4}u; kq += ${threads / tactic.tileN}u) {`,
-    '  let k = k0 + kq * 4u;',
-    '  var v = vec4<f32>();',
-    `  if (b_n < ${N}u) {`,
-    ...gatherQuad,
-    '  }',
-    `  ${storePacked(plan, 'b', 'kq', 'b_col', 'quantize4(v)')}`,
-    '}'
-  ];
-  return { setup, stage };
+  const gatherQuad = conv.channelQuads ? channelQuad(plan, conv) : [0, 1, 2, 3].flatMap(element);
+  const quads = tactic.tileK / 4;
+  const rowsAtOnce = threads / tactic.tileN;
+  const slots = Math.ceil(quads / rowsAtOnce);
+  const row = `lidx / ${tactic.tileN}u + slot * ${rowsAtOnce}u`;
+  const staging: Staging = {
+    declare: `var next_b: array<vec4<f32>, ${slots}>;`,
+    // Past the tile's rows, an invocation's last slot gathers something harmless and
+    // stores nothing.
+    load: k0 => [
+      `for (var slot = 0u; slot < ${slots}u; slot++) {`,
+      `  let k = ${k0} + (${row}) * 4u;`,
+      '  var v = vec4<f32>();',
+      `  if (b_n < ${N}u) {`,
+      ...gatherQuad,
+      '  }',
+      '  next_b[slot] = v;',
+      '}'
+    ],
+    store: slotLoop(
+      slots,
+      row,
+      slots * rowsAtOnce === quads ? undefined : quads,
+      storePacked(plan, 'b', 'item', 'b_col', 'quantize4(next_b[slot])')
+    )
+  };
+  return { setup, staging };
 }
 
 /** q(x) of four values, packed: clamp(round(x / x_scale), -128, 127), ties to even. */
@@ -705,7 +783,7 @@ function subgroupMatrixProduct(plan: Plan, tactic: SubgroupMatrixTactic): InnerP
 
 /** The tiled product: Y through the epilogue, or with a split K each slice's sums. */
 function productKernel(plan: Plan): Int8GemmKernel {
-  const { M, N, K, batch, tactic, threads, splitK, convolution: conv } = plan;
+  const { M, N, K, batch, tactic, splitK, convolution: conv } = plan;
   const { tileM, tileN, tileK } = tactic;
   const quads = tileK / 4;
   const names: Int8GemmBindingName[] = [
@@ -736,13 +814,10 @@ function productKernel(plan: Plan): Int8GemmKernel {
   const gather = conv && gatherer(plan, conv);
   const prologue = splitKPrologue(splitK, plan.kSlice, K);
   prologue.push(`let a_base = batch * ${M * K}u;`);
-  const stageB = gather
-    ? gather.stage
-    : [
-        `for (var item = lidx; item < ${quads * tileN}u; item += ${threads}u) {`,
-        '  stage_b(item, col0, k0);',
-        '}'
-      ];
+  const stagings = [
+    itemStaging(plan, 'a', quads * tileM, 'row0', 'a_base'),
+    gather ? gather.staging : itemStaging(plan, 'b', quads * tileN, 'col0')
+  ];
   const deliver = (row: string, col: string, sum: string) =>
     splitK > 1
       ? `store_partial(batch, slice, ${row}, ${col}, ${sum});`
@@ -751,13 +826,20 @@ function productKernel(plan: Plan): Int8GemmKernel {
     ...prologue,
     ...(gather ? gather.setup : []),
     ...inner.setup,
-    `for (var k0 = k_begin; k0 < k_end; k0 += ${tileK}u) {`,
-    `  for (var item = lidx; item < ${quads * tileM}u; item += ${threads}u) {`,
-    '    stage_a(item, row0, k0, a_base);',
+    ...stagings.map(staging => staging.declare),
+    // Step i stores the operands step i - 1 loaded, starts loading step i's, and multiplies
+    // step i - 1's: one step more than K has, the first only loading, the last not.
+    `for (var k0 = k_begin; k0 < k_end + ${tileK}u; k0 += ${tileK}u) {`,
+    '  if (k0 > k_begin) {',
+    ...stagings.flatMap(staging => staging.store).map(s => `    ${s}`),
     '  }',
-    ...stageB.map(s => `  ${s}`),
     '  workgroupBarrier();',
-    ...inner.step.map(s => `  ${s}`),
+    '  if (k0 < k_end) {',
+    ...stagings.flatMap(staging => staging.load('k0')).map(s => `    ${s}`),
+    '  }',
+    '  if (k0 > k_begin) {',
+    ...inner.step.map(s => `    ${s}`),
+    '  }',
     '  workgroupBarrier();',
     '}',
     ...inner.deliver(deliver)
