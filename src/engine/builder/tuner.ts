@@ -27,10 +27,13 @@ export interface TuningOptions {
   repeats?: number;
   /** Timed passes per tactic; the fastest counts (the others saw clocks ramping or noise). */
   rounds?: number;
+  /** How long the candidates run untimed first (at least one round), to bring clocks up. */
+  warmUpMs?: number;
 }
 
 const DEFAULT_REPEATS = 10;
 const DEFAULT_ROUNDS = 3;
+const DEFAULT_WARM_UP_MS = 100;
 
 /** Milliseconds per layer run, by layer signature and tactic (TensorRT's timing cache). */
 export class TimingCache {
@@ -68,10 +71,11 @@ export class TimingCache {
  * candidate's timing in order. The candidates' dispatches run on whatever their buffers
  * hold: timings do not depend on the values.
  *
- * A GPU left idle while the builder compiled the layer's kernels runs its first work at
- * lower clocks, so an untimed round runs first, and each round then runs every candidate
- * back to back: were candidates timed one after another, the first would be timed slower
- * than its equals for coming first.
+ * A GPU left idle while the builder compiled the layer's kernels runs at low clocks, where
+ * kernels rank otherwise than at full clocks (on the H100, 1x1 convolutions timed 3-4x
+ * slower than they run in the engine), so the candidates run untimed for `warmUpMs`
+ * first; each round then runs every candidate back to back, so that clocks still moving
+ * favour none.
  */
 export async function timeTactics(
   device: GPUDevice,
@@ -82,16 +86,18 @@ export async function timeTactics(
 ): Promise<TacticTiming[]> {
   const repeats = options.repeats ?? DEFAULT_REPEATS;
   const rounds = options.rounds ?? DEFAULT_ROUNDS;
+  const warmUpMs = options.warmUpMs ?? DEFAULT_WARM_UP_MS;
   const unknown = candidates.filter(({ tactic }) => cache.get(signature, tactic) === undefined);
   if (unknown.length > 0) {
     const timer = new GpuTimer(device, unknown.length);
     try {
+      const warmUpStarted = performance.now();
+      do {
+        await runRound(device, undefined, unknown, repeats);
+      } while (performance.now() - warmUpStarted < warmUpMs);
       const perRound: number[][] = [];
-      for (let round = 0; round <= rounds; round++) {
-        const times = await timeRound(device, timer, unknown, repeats);
-        if (round > 0) {
-          perRound.push(times);
-        }
+      for (let round = 0; round < rounds; round++) {
+        perRound.push(await runRound(device, timer, unknown, repeats));
       }
       unknown.forEach(({ tactic }, i) =>
         cache.set(signature, tactic, Math.min(...perRound.map(times => times[i])) / repeats)
@@ -115,28 +121,35 @@ export function fastestTactic(timings: readonly TacticTiming[]): TacticTiming {
   return timings.reduce((best, timing) => (timing.ms < best.ms ? timing : best));
 }
 
-/** Each candidate's time for `repeats` runs of its dispatches in one compute pass, in order. */
-async function timeRound(
+/**
+ * Runs every candidate `repeats` times, each in a compute pass of its own, and returns their
+ * times in order when `timer` is given.
+ */
+async function runRound(
   device: GPUDevice,
-  timer: GpuTimer,
+  timer: GpuTimer | undefined,
   candidates: readonly TacticCandidate[],
   repeats: number
 ): Promise<number[]> {
   const encodeCandidate = (encoder: GPUCommandEncoder, { tactic, dispatches }: TacticCandidate) => {
     const pass = encoder.beginComputePass({
       label: 'tactic timing',
-      timestampWrites: timer.timestampWrites(tactic)
+      timestampWrites: timer?.timestampWrites(tactic)
     });
     for (let run = 0; run < repeats; run++) {
       dispatches.forEach(dispatch => encodeDispatch(pass, dispatch));
     }
     pass.end();
   };
-  if (timer.clock === 'timestamp-query') {
+  if (!timer || timer.clock === 'timestamp-query') {
     const encoder = device.createCommandEncoder({ label: 'tactic timing' });
     candidates.forEach(candidate => encodeCandidate(encoder, candidate));
-    timer.resolve(encoder);
+    timer?.resolve(encoder);
     device.queue.submit([encoder.finish()]);
+    if (!timer) {
+      await device.queue.onSubmittedWorkDone();
+      return [];
+    }
     return (await timer.read()).map(timing => timing.durationMs);
   }
   const times: number[] = [];
