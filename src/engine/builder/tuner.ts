@@ -33,7 +33,7 @@ export interface TuningOptions {
 
 const DEFAULT_REPEATS = 10;
 const DEFAULT_ROUNDS = 3;
-const DEFAULT_WARM_UP_MS = 100;
+const DEFAULT_WARM_UP_MS = 500;
 
 /** Milliseconds per layer run, by layer signature and tactic (TensorRT's timing cache). */
 export class TimingCache {
