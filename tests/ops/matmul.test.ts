@@ -499,6 +499,31 @@ describe('tactics', () => {
   test('every tactic offered computes the reference in an engine that records it', async () => {
     await checkEveryTactic(c, 3);
   });
+
+  test('a classifier-shaped Gemm (few rows, long K) also splits K, and every split sums right', async () => {
+    const classifier: NodeCase = {
+      opType: 'Gemm',
+      inputs: [
+        randomTensor([4, 512], { seed: 5 }),
+        randomTensor([24, 512], { seed: 6 }),
+        randomTensor([24], { seed: 7 })
+      ],
+      attributes: { transB: 1, alpha: 0.5, beta: 2 }
+    };
+    const gemm = findOp('Gemm')!;
+    const gemmNode = singleNodeGraph(classifier).nodes[0];
+    const device = await testDevice();
+    const names = gemm.webgpu!.tactics!(
+      classifier.inputs.map(t => t && placeholder(device, t.dtype, t.shape)),
+      gemm.parseAttributes({ opset: 17, node: gemmNode }),
+      device.limits
+    );
+    assert.ok(
+      names.some(name => name.includes('K split')),
+      `no split K among ${names.join(', ')}`
+    );
+    await checkEveryTactic(classifier, names.length);
+  });
 });
 
 test(

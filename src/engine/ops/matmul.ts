@@ -18,12 +18,13 @@
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
 import { GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
+import { splitFor } from '../kernels/conv';
 import {
-  gemmKernel,
   GemmBindingName,
   GemmEpilogue,
   GemmLimits,
   GemmSpec,
+  gemmKernels,
   GemmTactic,
   gemmTactics
 } from '../kernels/gemm';
@@ -455,7 +456,7 @@ function multiplyOnGpu(
     c: out
   };
   const math = epilogue.activation && activationMath(epilogue.activation);
-  const kernel = gemmKernel({
+  const kernels = gemmKernels({
     M: m,
     N: n,
     K: k,
@@ -475,23 +476,49 @@ function multiplyOnGpu(
       activationHelpers: math?.helpers
     }
   });
-  ctx.dispatch({
-    label,
-    code: kernel.code,
-    bindings: kernel.bindings.map(({ name }) => tensors[name]!),
-    workgroups: kernel.workgroups
-  });
+  // A split K's slices sum into an f32 workspace that the second kernel reduces into C.
+  const partial =
+    kernels.length > 1
+      ? ctx.allocate('float32', [kernels[0].bindings.find(b => b.name === 'partial')!.elements])
+      : undefined;
+  for (const kernel of kernels) {
+    ctx.dispatch({
+      label,
+      code: kernel.code,
+      bindings: kernel.bindings.map(({ name }) => (name === 'partial' ? partial : tensors[name])!),
+      workgroups: kernel.workgroups
+    });
+  }
   return out;
 }
 
-/** The GEMM tactics the product can run with, the kernel's default first. */
+/**
+ * The GEMM tactics the product can run with, the kernel's default first: each tile as is
+ * and, where its workgroups are too few to occupy the GPU and K is long (a classifier's
+ * 8 x 2048 by 2048 x 1000), first with K split to make up the difference.
+ */
 function productTactics(plan: ProductPlan, limits: GemmLimits): GemmTactic[] {
-  return gemmTactics(limits, plan.m, plan.n, plan.k);
+  const { m, n, k } = plan;
+  const batch = sizeOf(plan.batchShape);
+  return gemmTactics(limits, m, n, k).flatMap(tile => {
+    const workgroups = Math.ceil(m / tile.tileM) * Math.ceil(n / tile.tileN) * batch;
+    const splitK = splitFor(workgroups, Math.ceil(k / tile.tileK));
+    return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
+  });
 }
 
-/** A tactic's name for the tuner and layer reports, e.g. '64x64x16 4x4 vec4'. */
-function tacticName({ tileM, tileN, tileK, threadM, threadN, vector }: GemmTactic): string {
-  return `${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}`;
+/** A tactic's name for the tuner and layer reports, e.g. '64x64x16 4x4 vec4, K split 4 ways'. */
+function tacticName({
+  tileM,
+  tileN,
+  tileK,
+  threadM,
+  threadN,
+  vector,
+  splitK = 1
+}: GemmTactic): string {
+  const split = splitK > 1 ? `, K split ${splitK} ways` : '';
+  return `${tileM}x${tileN}x${tileK} ${threadM}x${threadN} vec${vector}${split}`;
 }
 
 function tacticNames(plan: ProductPlan, limits: GemmLimits): string[] {
