@@ -50,7 +50,17 @@ test('the tour notebook runs top to bottom without an error', async ({ page, tmp
     )
   );
   expect(new Set(kinds)).toEqual(
-    new Set(['device', 'model', 'engine', 'conversion', 'run', 'bench', 'profile'])
+    new Set([
+      'device',
+      'model',
+      'engine',
+      'conversion',
+      'run',
+      'bench',
+      'profile',
+      'calibration',
+      'accuracy'
+    ])
   );
   const python = code.find(cell => String(cell.source).includes('np.load'));
   expect(JSON.stringify(python?.outputs)).toContain('(1, 10)');
