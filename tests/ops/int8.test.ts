@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { DataType } from '../../src/engine/ir/dtype';
 import { AttributeValue } from '../../src/engine/ir/graph';
+import { GpuTensor } from '../../src/engine/kernels/context';
 import { Tensor } from '../../src/engine/ir/tensor';
 import { findOp } from '../../src/engine/ops/registry';
 import { assertClose, checkKernel, NodeCase, reference, values } from '../helpers/compare';
@@ -272,6 +274,60 @@ describe('Int8MatMul on the GPU', () => {
 });
 
 // --- shape inference, attributes, declined layers ------------------------------------------
+
+describe('Int8 tactics by builder optimization level', () => {
+  // An adapter like the H100: one subgroup size, i8 x i8 -> i32 16x16x32 matrices.
+  const limits = {
+    maxComputeInvocationsPerWorkgroup: 1024,
+    maxComputeWorkgroupSizeX: 1024,
+    maxComputeWorkgroupSizeY: 1024,
+    maxComputeWorkgroupStorageSize: 49152
+  } as GPUSupportedLimits;
+  const device = {
+    features: new Set(['chromium-experimental-subgroup-matrix']),
+    limits,
+    adapterInfo: {
+      subgroupMinSize: 32,
+      subgroupMaxSize: 32,
+      subgroupMatrixConfigs: [
+        { componentType: 'i8', resultComponentType: 'i32', M: 16, N: 16, K: 32 }
+      ]
+    }
+  } as unknown as GPUDevice;
+  // Tactics read only shapes: these tensors have no memory.
+  const tensor = (dtype: DataType, shape: number[]): GpuTensor => ({
+    dtype,
+    shape,
+    size: shape.reduce((a, b) => a * b, 1),
+    buffer: {} as GPUBuffer
+  });
+  const inputs = [
+    tensor('float32', [256, 512]),
+    tensor('int8', [512, 256]),
+    tensor('float32', [256])
+  ];
+  const kernel = findOp('Int8MatMul', 'webtrt')!.webgpu!;
+  const tactics = (level?: number) => kernel.tactics!(inputs, {}, limits, device, level);
+  const matrices = (names: string[]) => names.filter(name => name.includes('subgroup matrix'));
+
+  test('subgroup matrix tactics are timed from level 4, dp4a ones at every level', () => {
+    for (const level of [0, 1, 2, 3]) {
+      assert.deepEqual(matrices(tactics(level)), [], `level ${level}`);
+    }
+    for (const level of [4, 5]) {
+      assert.ok(matrices(tactics(level)).length > 0, `level ${level}`);
+      assert.deepEqual(
+        tactics(level).filter(name => !name.includes('subgroup matrix')),
+        tactics(3),
+        `level ${level}`
+      );
+    }
+  });
+
+  test("without a level every tactic is offered, so any plan's tactic still loads", () => {
+    assert.deepEqual(tactics(), tactics(5));
+  });
+});
 
 describe('Int8 shape inference and checks', () => {
   const weights = (shape: number[]) => int8Weights(shape);

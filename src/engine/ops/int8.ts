@@ -214,8 +214,8 @@ const int8Conv: OpDefinition<Int8ConvAttributes> = {
       isDepthwise(attrs.group, shapes?.[1])
         ? 'depthwise: INT8 is not faster here'
         : int8KernelDeclines(dtypes),
-    tactics: (inputs, attrs, limits, device) =>
-      tacticsOf(int8ConvProduct(inputs, attrs), limits, device).map(int8GemmTacticName),
+    tactics: (inputs, attrs, limits, device, level) =>
+      tacticsOf(int8ConvProduct(inputs, attrs), limits, device, level).map(int8GemmTacticName),
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, , b, z] = inputs;
       const shape = outputShape(geometry('conv', attrs, x!, w!, b));
@@ -295,8 +295,8 @@ const int8MatMul: OpDefinition<Int8MatMulAttributes> = {
     halfStorage: true,
     float32Inputs: [2],
     unsupported: dtypes => int8KernelDeclines(dtypes),
-    tactics: (inputs, _attrs, limits, device) =>
-      tacticsOf(int8MatMulProduct(inputs), limits, device).map(int8GemmTacticName),
+    tactics: (inputs, _attrs, limits, device, level) =>
+      tacticsOf(int8MatMulProduct(inputs), limits, device, level).map(int8GemmTacticName),
     run: (ctx, inputs, _host, attrs) => {
       const [a, b, , , z] = inputs;
       checkMatMulOperands(a!.shape, b!.shape);
@@ -328,17 +328,30 @@ function int8KernelDeclines([x, w, ...rest]: (DataType | undefined)[]): string |
 }
 
 /**
+ * From this builder optimization level up, the i8 subgroup matrix tactics are timed too. On
+ * the H100 they took an INT8 ResNet-50's build from 79 s to 220-240 s (their shaders compile
+ * slowly) and the engine was no faster with them (docs/benchmarks.md).
+ */
+const SUBGROUP_MATRIX_LEVEL = 4;
+
+/**
  * The tactics of `product`: dp4a tiles, and subgroup matrix ones where `device` offers i8
- * subgroup matrices.
+ * subgroup matrices and the optimization level, if given, reaches SUBGROUP_MATRIX_LEVEL.
  */
 function tacticsOf(
   product: Int8Product,
   limits: GPUSupportedLimits,
-  device: GPUDevice | undefined
+  device: GPUDevice | undefined,
+  level?: number
 ): Int8GemmTactic[] {
   const { M, N, K, batch, layout } = product;
   const problem = { M, N, K, batch, gathered: layout.kind === 'convolution' };
-  return int8GemmTactics(limits, problem, device && subgroupMatrixSupport(device));
+  const matrices = (level ?? SUBGROUP_MATRIX_LEVEL) >= SUBGROUP_MATRIX_LEVEL;
+  return int8GemmTactics(
+    limits,
+    problem,
+    matrices ? device && subgroupMatrixSupport(device) : undefined
+  );
 }
 
 /**

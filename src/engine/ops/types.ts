@@ -46,13 +46,17 @@ export interface WebGpuKernel<A> {
    * The tactics this kernel can run the node with, by name (what it accepts as
    * KernelContext.tactic), its default first. With two or more the builder times each on
    * the device and keeps the fastest (kernel auto-tuning). `device`, where given, is the one
-   * the layer runs on, for tactics that need one of its features.
+   * the layer runs on, for tactics that need one of its features. `optimizationLevel`, where
+   * given, is the builder's: tactics that seldom win and are slow to compile are offered
+   * only at the higher levels, as TensorRT's builder tries more tactics there; without it,
+   * every tactic is offered.
    */
   tactics?(
     inputs: (GpuTensor | undefined)[],
     attrs: A,
     limits: GPUSupportedLimits,
-    device?: GPUDevice
+    device?: GPUDevice,
+    optimizationLevel?: number
   ): string[];
   /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),

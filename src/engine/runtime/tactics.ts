@@ -81,16 +81,17 @@ export class LayerTuner {
     inputs: (GpuTensor | undefined)[],
     recordWith: (tactic: string | undefined) => LayerRecording
   ): Promise<ChosenRecording> {
-    const offered =
-      step.op.webgpu!.tactics?.(inputs, step.attrs, this.device.limits, this.device) ?? [];
+    const tacticsAt = (level?: number) =>
+      step.op.webgpu!.tactics?.(inputs, step.attrs, this.device.limits, this.device, level) ?? [];
     const recorded = this.selection.recorded?.get(step.node.name);
     const planned = recorded?.tactic;
-    if (planned !== undefined && !offered.includes(planned)) {
+    if (planned !== undefined && !tacticsAt().includes(planned)) {
       throw new OpError(
         step.node,
-        `the plan runs it with tactic '${planned}', which its kernel no longer offers (${offered.join(', ') || 'none'}): rebuild the engine`
+        `the plan runs it with tactic '${planned}', which its kernel no longer offers (${tacticsAt().join(', ') || 'none'}): rebuild the engine`
       );
     }
+    const offered = tacticsAt(this.level);
     if (recorded) {
       return { ...this.bind(recordWith(planned)), tuning: recorded };
     }
