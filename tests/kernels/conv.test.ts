@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
 import { AttributeValue } from '../../src/engine/ir/graph';
 import { Tensor } from '../../src/engine/ir/tensor';
 import {
@@ -19,6 +18,13 @@ import { assertClose, reference } from '../helpers/compare';
 import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
+import {
+  assertFloat16Values,
+  decodeStored,
+  encodeStored,
+  Epilogue,
+  Storage
+} from '../helpers/stored';
 
 // --- harness: one convolution kernel on the test device against FusedConv's reference ------
 
@@ -28,34 +34,12 @@ interface Layer {
   attributes?: { group?: number; strides?: number[]; pads?: number[]; dilations?: number[] };
 }
 
-interface Epilogue {
-  bias?: boolean;
-  residual?: boolean;
-  activation?: [string, number[]];
-}
-
-/** How the tensors are held: f32, float16 values in f32 storage, or native f16. */
-type Storage = 'f32' | 'float16 in f32' | 'f16';
-
 function geometryOf({ x, w, attributes = {} }: Layer): ConvGeometry {
   const axes = resolveWindow({ ...attributes, autoPad: 'NOTSET' }, x.slice(2), w.slice(2));
   return { batch: x[0], inChannels: x[1], outChannels: w[0], group: attributes.group ?? 1, axes };
 }
 
 let seed = 0;
-
-function encode(t: Tensor, storage: Storage): Float32Array | Uint16Array {
-  const values = t.toNumbers();
-  return storage === 'f16'
-    ? Uint16Array.from(values, numberToFloat16Bits)
-    : Float32Array.from(values);
-}
-
-function decode(bytes: ArrayBuffer, size: number, storage: Storage): number[] {
-  return storage === 'f16'
-    ? Array.from(new Uint16Array(bytes, 0, size), float16BitsToNumber)
-    : Array.from(new Float32Array(bytes, 0, size));
-}
 
 /**
  * Runs `layer` with `tactic` (the default when absent) on the GPU and checks Y against
@@ -103,13 +87,14 @@ async function checkConv(
     device,
     kernels,
     (name, elements) =>
-      name === 'workspace' ? new Float32Array(elements).fill(1e4) : encode(inputs[name]!, storage),
+      name === 'workspace'
+        ? new Float32Array(elements).fill(1e4)
+        : encodeStored(inputs[name]!, storage),
     'y'
   );
-  const actual = decode(bytes, inputs.y!.size, storage);
+  const actual = decodeStored(bytes, inputs.y!.size, storage);
   if (storage === 'float16 in f32') {
-    const unrounded = actual.findIndex(v => float16BitsToNumber(numberToFloat16Bits(v)) !== v);
-    assert.equal(unrounded, -1, `Y[${unrounded}] = ${actual[unrounded]} is not a float16 value`);
+    assertFloat16Values(actual);
   }
 
   const attributes: Record<string, AttributeValue> = { ...layer.attributes };

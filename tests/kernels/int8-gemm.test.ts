@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
 import { AttributeValue } from '../../src/engine/ir/graph';
 import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
 import { StoredTensor } from '../../src/engine/kernels/conv';
@@ -21,6 +20,13 @@ import { assertClose, reference } from '../helpers/compare';
 import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
+import {
+  assertFloat16Values,
+  decodeStored,
+  encodeStored,
+  Epilogue,
+  Storage
+} from '../helpers/stored';
 
 /** The tactics, asserting each is a dp4a one (no subgroup matrices were offered). */
 function dp4aOnly(tactics: Int8GemmTactic[]): Dp4aTactic[] {
@@ -47,15 +53,6 @@ interface MatMulLayer {
 }
 
 type Layer = ConvLayer | MatMulLayer;
-
-interface Epilogue {
-  bias?: boolean;
-  residual?: boolean;
-  activation?: [string, number[]];
-}
-
-/** How the float tensors are held: f32, float16 values in f32 storage, or native f16. */
-type Storage = 'f32' | 'float16 in f32' | 'f16';
 
 /** A step that saturates some of X's values (|x| up to 2 quantizes to ±162 before clamping). */
 const INPUT_SCALE = 0.0123;
@@ -92,25 +89,6 @@ function productOf(layer: Layer): {
 }
 
 let seed = 0;
-
-function encode(t: Tensor, storage: Storage): ArrayBufferView {
-  const values = t.toNumbers();
-  if (t.dtype === 'int8') {
-    return Int32Array.from(values);
-  }
-  if (t.dtype === 'float32') {
-    return Float32Array.from(values);
-  }
-  return storage === 'f16'
-    ? Uint16Array.from(values, numberToFloat16Bits)
-    : Float32Array.from(values);
-}
-
-function decode(bytes: ArrayBuffer, size: number, storage: Storage): number[] {
-  return storage === 'f16'
-    ? Array.from(new Uint16Array(bytes, 0, size), float16BitsToNumber)
-    : Array.from(new Float32Array(bytes, 0, size));
-}
 
 /**
  * Runs `layer` with `tactic` (the default when absent) on the GPU and checks Y against the
@@ -167,13 +145,14 @@ async function checkInt8(
     device,
     kernels,
     (name, elements) =>
-      name === 'workspace' ? new Int32Array(elements).fill(12345) : encode(inputs[name]!, storage),
+      name === 'workspace'
+        ? new Int32Array(elements).fill(12345)
+        : encodeStored(inputs[name]!, storage),
     'y'
   );
-  const actual = decode(bytes, sizeOf(yShape), storage);
+  const actual = decodeStored(bytes, sizeOf(yShape), storage);
   if (storage === 'float16 in f32') {
-    const unrounded = actual.findIndex(v => float16BitsToNumber(numberToFloat16Bits(v)) !== v);
-    assert.equal(unrounded, -1, `Y[${unrounded}] = ${actual[unrounded]} is not a float16 value`);
+    assertFloat16Values(actual);
   }
 
   const attributes: Record<string, AttributeValue> =
