@@ -95,3 +95,39 @@ export interface KernelContext {
   /** A tensor sharing `tensor`'s buffer under another shape (Reshape, Flatten, ...). */
   view(tensor: GpuTensor, shape: readonly number[], dtype?: DataType): GpuTensor;
 }
+
+/** A generated kernel whose bindings are named, with the elements each holds. */
+export interface NamedKernel<Name extends string> {
+  code: string;
+  workgroups: readonly [number, number?, number?];
+  bindings: readonly { name: Name; elements: number }[];
+}
+
+/**
+ * Dispatches `kernels` in order, each binding the tensor of its name in `tensors`; the
+ * scratch binding `workspace.name` (a split K's partial sums), where a kernel has one, is
+ * allocated once, of `workspace.dtype`, and shared by all of them.
+ */
+export function dispatchInOrder<Name extends string>(
+  ctx: KernelContext,
+  label: string,
+  kernels: readonly NamedKernel<Name>[],
+  tensors: Partial<Record<Name, GpuTensor>>,
+  workspace: { name: Name; dtype: DataType }
+): void {
+  const scratch = kernels
+    .flatMap(kernel => kernel.bindings)
+    .find(binding => binding.name === workspace.name);
+  const bound: Partial<Record<Name, GpuTensor>> = {
+    ...tensors,
+    ...(scratch && { [workspace.name]: ctx.allocate(workspace.dtype, [scratch.elements]) })
+  };
+  for (const kernel of kernels) {
+    ctx.dispatch({
+      label,
+      code: kernel.code,
+      bindings: kernel.bindings.map(({ name }) => bound[name]!),
+      workgroups: kernel.workgroups
+    });
+  }
+}

@@ -151,6 +151,29 @@ export function splitFor(workgroups: number, kSteps: number): number {
   return split;
 }
 
+/** The size of a GEMM that tactics are split for: M x N x K, `batch` times. */
+export interface ProductSize {
+  M: number;
+  N: number;
+  K: number;
+  batch: number;
+}
+
+/**
+ * Each tile as is and, first, with K split (splitFor) where its workgroups alone are too
+ * few to occupy the GPU on `size`.
+ */
+export function withSplitK<T extends { tileM: number; tileN: number; tileK: number }>(
+  tiles: readonly T[],
+  { M, N, K, batch }: ProductSize
+): (T & { splitK?: number })[] {
+  return tiles.flatMap(tile => {
+    const workgroups = Math.ceil(M / tile.tileM) * Math.ceil(N / tile.tileN) * batch;
+    const splitK = splitFor(workgroups, Math.ceil(K / tile.tileK));
+    return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
+  });
+}
+
 /**
  * The tactics worth timing for one convolution, the default first. Each GEMM tile comes
  * as is and, where its workgroups are too few to occupy the GPU and K is long (a 7x7 map

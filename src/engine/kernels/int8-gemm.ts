@@ -20,7 +20,7 @@
  * dot4I8Packed (WGSL's packed_4x8_integer_dot_product) does four multiply-adds.
  */
 import { stridesOf } from '../ir/tensor';
-import { splitFor, StoredTensor } from './conv';
+import { StoredTensor, withSplitK } from './conv';
 import {
   axisDigit,
   Convolution as ConvolutionSizes,
@@ -1042,15 +1042,13 @@ export function int8GemmTactics(
     tactic.tileM <= nextPowerOfTwo(M) * 2 &&
     tactic.tileN <= nextPowerOfTwo(N) * 2 &&
     tactic.tileK <= nextPowerOfTwo(K) * 2;
-  const withSplits = (tiles: Int8GemmTactic[]) =>
-    tiles.flatMap(tile => {
-      const workgroups = Math.ceil(M / tile.tileM) * Math.ceil(N / tile.tileN) * batch;
-      const splitK = splitFor(workgroups, Math.ceil(K / tile.tileK));
-      return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
-    });
   const dp4a = DP4A_TILES.map(tile => ({ kind: 'dp4a' as const, ...tile })).filter(fits);
   const dp4aSized = dp4a.filter(sized);
-  const tactics = withSplits(dp4aSized.length > 0 ? dp4aSized : dp4a.slice(-1));
+  const size = { M, N, K, batch };
+  const tactics: Int8GemmTactic[] = withSplitK(
+    dp4aSized.length > 0 ? dp4aSized : dp4a.slice(-1),
+    size
+  );
   if (subgroupMatrices) {
     const [matrix] = subgroupMatrices.shapes;
     const tiles = SUBGROUP_MATRIX_TILES.map((tile): SubgroupMatrixTactic => ({
@@ -1059,7 +1057,12 @@ export function int8GemmTactics(
       matrix,
       subgroupSize: subgroupMatrices.subgroupSize
     }));
-    tactics.push(...withSplits(tiles.filter(t => fits(t) && sized(t))));
+    tactics.push(
+      ...withSplitK(
+        tiles.filter(t => fits(t) && sized(t)),
+        size
+      )
+    );
   }
   return tactics;
 }

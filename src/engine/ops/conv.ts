@@ -10,7 +10,7 @@
 import { Dim } from '../ir/graph';
 import { DataType, isFloat } from '../ir/dtype';
 import { sizeOf, stridesOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext } from '../kernels/context';
+import { dispatchInOrder, GpuTensor, KernelContext } from '../kernels/context';
 import {
   ConvGeometry as KernelGeometry,
   convKernels,
@@ -521,25 +521,13 @@ function convLayer(
     tensors: { x: x!, w: w!, y, bias, residual },
     activation
   });
-  const workspace = kernels
-    .flatMap(kernel => kernel.bindings)
-    .find(binding => binding.name === 'workspace');
-  const tensors = {
-    x: x!,
-    w: w!,
-    y,
-    bias,
-    residual,
-    workspace: workspace && ctx.allocate('float32', [workspace.elements])
-  };
-  for (const kernel of kernels) {
-    ctx.dispatch({
-      label,
-      code: kernel.code,
-      bindings: kernel.bindings.map(({ name }) => tensors[name]!),
-      workgroups: kernel.workgroups
-    });
-  }
+  dispatchInOrder(
+    ctx,
+    label,
+    kernels,
+    { x: x!, w: w!, y, bias, residual },
+    { name: 'workspace', dtype: 'float32' }
+  );
   return y;
 }
 

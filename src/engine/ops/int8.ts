@@ -17,9 +17,8 @@
 import { DataType, isFloat } from '../ir/dtype';
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext } from '../kernels/context';
+import { dispatchInOrder, GpuTensor, KernelContext } from '../kernels/context';
 import {
-  Int8GemmBindingName,
   Int8GemmSpec,
   Int8GemmTactic,
   int8GemmKernels,
@@ -381,21 +380,7 @@ function runInt8Gemm(
     activation: activation && activationMath(activation),
     tactic
   });
-  const workspace = kernels
-    .flatMap(kernel => kernel.bindings)
-    .find(binding => binding.name === 'workspace');
-  const bound: Record<Int8GemmBindingName, GpuTensor | undefined> = {
-    ...tensors,
-    workspace: workspace && ctx.allocate('int32', [workspace.elements])
-  };
-  for (const kernel of kernels) {
-    ctx.dispatch({
-      label,
-      code: kernel.code,
-      bindings: kernel.bindings.map(({ name }) => bound[name]!),
-      workgroups: kernel.workgroups
-    });
-  }
+  dispatchInOrder(ctx, label, kernels, tensors, { name: 'workspace', dtype: 'int32' });
   return y;
 }
 

@@ -17,8 +17,8 @@
  */
 import { Dim } from '../ir/graph';
 import { sizeOf, Tensor } from '../ir/tensor';
-import { GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
-import { splitFor } from '../kernels/conv';
+import { dispatchInOrder, GpuTensor, KernelContext, tensorStorage } from '../kernels/context';
+import { withSplitK } from '../kernels/conv';
 import {
   GemmBindingName,
   GemmEpilogue,
@@ -476,19 +476,7 @@ function multiplyOnGpu(
       activationHelpers: math?.helpers
     }
   });
-  // A split K's slices sum into an f32 workspace that the second kernel reduces into C.
-  const partial =
-    kernels.length > 1
-      ? ctx.allocate('float32', [kernels[0].bindings.find(b => b.name === 'partial')!.elements])
-      : undefined;
-  for (const kernel of kernels) {
-    ctx.dispatch({
-      label,
-      code: kernel.code,
-      bindings: kernel.bindings.map(({ name }) => (name === 'partial' ? partial : tensors[name])!),
-      workgroups: kernel.workgroups
-    });
-  }
+  dispatchInOrder(ctx, label, kernels, tensors, { name: 'partial', dtype: 'float32' });
   return out;
 }
 
@@ -498,13 +486,8 @@ function multiplyOnGpu(
  * 8 x 2048 by 2048 x 1000), first with K split to make up the difference.
  */
 function productTactics(plan: ProductPlan, limits: GemmLimits): GemmTactic[] {
-  const { m, n, k } = plan;
-  const batch = sizeOf(plan.batchShape);
-  return gemmTactics(limits, m, n, k).flatMap(tile => {
-    const workgroups = Math.ceil(m / tile.tileM) * Math.ceil(n / tile.tileN) * batch;
-    const splitK = splitFor(workgroups, Math.ceil(k / tile.tileK));
-    return splitK > 1 ? [{ ...tile, splitK }, tile] : [tile];
-  });
+  const { m: M, n: N, k: K } = plan;
+  return withSplitK(gemmTactics(limits, M, N, K), { M, N, K, batch: sizeOf(plan.batchShape) });
 }
 
 /** A tactic's name for the tuner and layer reports, e.g. '64x64x16 4x4 vec4, K split 4 ways'. */
