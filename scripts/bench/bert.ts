@@ -173,10 +173,7 @@ async function main(): Promise<void> {
         await context.execute(feeds);
         latencies.push(performance.now() - start);
       }
-      const compute: number[] = [];
-      for (let i = 0; i < 20; i++) {
-        compute.push((await context.executeTimed(feeds)).times.computeMs);
-      }
+      const compute = (await context.timeCompute(feeds, 20)).timesMs;
       const profile = await context.profile(feeds, 10);
       const byOp = new Map<string, number>();
       for (const layer of profile.layers) {

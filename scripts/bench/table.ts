@@ -65,7 +65,7 @@ function row(run: Run, nativeMedian: number | undefined): string[] {
   }
   const { setup, firstRunMs, executions, phases } = run.times;
   const latency = latencySummary(executions.map(execution => execution.latencyMs));
-  const compute = phases && latencySummary(phases.executions.map(phase => phase.computeMs));
+  const compute = phases && latencySummary(phases.compute.timesMs);
   return [
     ...cells,
     (((setup?.ms ?? 0) + firstRunMs) / 1000).toFixed(2),

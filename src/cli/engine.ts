@@ -68,6 +68,7 @@ export type {
   Backend,
   CalibrationData,
   CalibrationDataReader,
+  ComputeTimes,
   Calibrator,
   BuilderConfig,
   ConversionParams,

@@ -27,6 +27,7 @@ export type {
 export type { EngineCacheStats } from './runtime/engine-cache';
 export type {
   BuildReport,
+  ComputeTimes,
   EngineMemory,
   EngineProfile,
   LayerInfo,

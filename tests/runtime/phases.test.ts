@@ -1,7 +1,7 @@
 /**
  * ExecutionContext.executeTimed: the same outputs as execute, and each phase (H2D, GPU
- * compute, D2H) timed, by GPU timestamps where the device has them and on the wall clock
- * where it does not.
+ * compute, D2H) timed; ExecutionContext.timeCompute: one time per back-to-back compute pass.
+ * Both by GPU timestamps where the device has them and on the wall clock where it does not.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -59,6 +59,24 @@ async function checkTimedExecution(device: GPUDevice, clock: 'gpu' | 'wall-clock
     }
     assertSameOutputs(await context.execute(feeds), expected);
 
+    // More passes than one query set holds take two submissions.
+    for (const count of [1, 7, 2050]) {
+      const { clock: computeClock, timesMs } = await context.timeCompute(feeds, count);
+      assert.equal(computeClock, clock);
+      assert.equal(timesMs.length, count);
+      assert.ok(
+        timesMs.every(ms => Number.isFinite(ms) && (clock === 'gpu' ? ms >= 0 : ms > 0)),
+        `${count} passes: ${timesMs.slice(0, 8).join(', ')} ...`
+      );
+    }
+    assertSameOutputs(await context.execute(feeds), expected);
+    for (const count of [0, 2.5]) {
+      await assert.rejects(
+        context.timeCompute(feeds, count),
+        new RegExp(`timeCompute: count must be a positive integer, got ${count}`)
+      );
+    }
+
     const running = context.executeTimed(feeds);
     await assert.rejects(context.execute(feeds), /still running/);
     await running;
@@ -71,7 +89,7 @@ async function checkTimedExecution(device: GPUDevice, clock: 'gpu' | 'wall-clock
   }
 }
 
-describe('ExecutionContext.executeTimed', () => {
+describe('ExecutionContext.executeTimed and timeCompute', () => {
   test('GPU compute from timestamps where the device has timestamp-query', async () => {
     const device = await testDevice();
     assert.ok(device.features.has('timestamp-query'), 'the test device offers timestamp-query');

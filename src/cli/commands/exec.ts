@@ -18,6 +18,7 @@ import {
 import { Command } from '../command';
 import {
   computedByOneEngine,
+  ComputeTimes,
   conversionReport,
   counted,
   ConversionReportOptions,
@@ -62,8 +63,9 @@ the warm-up time, then times end-to-end executions (random host inputs written, 
 layer run, the outputs read back) and prints the performance summary as trtexec does:
 throughput and latency min / max / mean / median / percentiles. Then it times as many
 executions again phase by phase, each phase awaited before the next starts (which would
-slow the end-to-end executions), for trtexec's H2D Latency, GPU Compute Time (GPU
-timestamps around the compute pass where the device has them) and D2H Latency.
+slow the end-to-end executions), for trtexec's H2D Latency and D2H Latency; and as many
+compute passes run back to back, as the GPU runs inferences that follow one another, for
+its GPU Compute Time (GPU timestamps around each pass where the device has them).
 
 A model that one engine cannot compute whole (see --denyOps) is converted as webtrt
 build converts it, and a plan of a converted model loads as one: its runs go through
@@ -84,8 +86,9 @@ ${BUILDER_HELP}
   --warmUp ms                 run this long before timing (default 200)
   --duration s                time for at least this many seconds as well
   --exportTimes f.json        write the times in ms: the first run's, the build's or
-                              load's, each timed execution's start and latency, and each
-                              phase-timed execution's start, H2D, compute and D2H
+                              load's, each timed execution's start and latency, each
+                              phase-timed execution's start, H2D, compute and D2H, and
+                              the back-to-back compute times
   --dumpProfile               after the summary, profile the engine's layers over
                               --iterations runs (each layer a compute pass of its own,
                               timed with GPU timestamps where the device has them) and
@@ -153,7 +156,7 @@ ${BUILDER_HELP}
       const run = await timeExecutions(target.execute, timing);
       const phases =
         'executeTimed' in target.phases
-          ? await timePhases(target.phases.executeTimed, run.samples.length)
+          ? await timePhases(target.phases, run.samples.length)
           : target.phases;
       print(
         field(
@@ -209,8 +212,8 @@ interface Target {
   /** Building or loading the engine ("build time", ms); none for the native executor. */
   setup?: Setup;
   execute(): Promise<unknown>;
-  /** One execution timed phase by phase (engines only), or why phases are not timed apart. */
-  phases: { executeTimed(): Promise<TimedExecution> } | NotTimed;
+  /** Phase and compute timing (engines only), or why phases are not timed apart. */
+  phases: PhaseTiming | NotTimed;
   /** Per-layer times over `iterations` runs; engines only. */
   profile?(iterations: number): Promise<ProfileReport>;
   /** Lines printed after the performance summary. */
@@ -304,7 +307,10 @@ function engineTarget(
       lines: [reportText(engineReport(engine, source, origin)), sources],
       setup,
       execute: () => context.execute(feeds),
-      phases: { executeTimed: () => context.executeTimed(feeds) },
+      phases: {
+        executeTimed: () => context.executeTimed(feeds),
+        timeCompute: count => context.timeCompute(feeds, count)
+      },
       profile: async iterations =>
         profileReport(engine, await context.profile(feeds, iterations), source),
       release: () => engine.device.destroy()
@@ -493,34 +499,30 @@ export interface PhaseSample extends PhaseTimes {
   startMs: number;
 }
 
-export interface PhaseRun {
-  computeClock: TimedExecution['computeClock'];
-  executions: PhaseSample[];
+/** An engine's executions timed phase by phase, and its compute passes run back to back. */
+interface PhaseTiming {
+  executeTimed(): Promise<TimedExecution>;
+  timeCompute(count: number): Promise<ComputeTimes>;
 }
 
-/** Times `count` executions phase by phase, back to back. */
-async function timePhases(
-  executeTimed: () => Promise<TimedExecution>,
-  count: number
-): Promise<PhaseRun> {
+export interface PhaseRun {
+  /** Each phase awaited before the next: H2D and D2H Latency. */
+  executions: PhaseSample[];
+  /** Compute passes back to back: GPU Compute Time. */
+  compute: ComputeTimes;
+}
+
+/** Times `count` executions phase by phase, then `count` compute passes back to back. */
+async function timePhases(timing: PhaseTiming, count: number): Promise<PhaseRun> {
   const started = performance.now();
   const executions: PhaseSample[] = [];
-  let computeClock: PhaseRun['computeClock'] = 'gpu';
   for (let i = 0; i < count; i++) {
     const begin = performance.now();
-    const timed = await executeTimed();
-    computeClock = timed.computeClock;
-    executions.push({ startMs: begin - started, ...timed.times });
+    const { times } = await timing.executeTimed();
+    executions.push({ startMs: begin - started, ...times });
   }
-  return { computeClock, executions };
+  return { executions, compute: await timing.timeCompute(count) };
 }
-
-/** trtexec's names of the phases. */
-const PHASES: readonly [string, keyof PhaseTimes][] = [
-  ['H2D Latency', 'h2dMs'],
-  ['GPU Compute Time', 'computeMs'],
-  ['D2H Latency', 'd2hMs']
-];
 
 /**
  * trtexec's "Performance summary", its numbers in at most 6 significant digits; the phases
@@ -540,21 +542,29 @@ function performanceSummary(
       run.samples.map(sample => sample.latencyMs)
     ),
     ...('executions' in phases
-      ? PHASES.map(([label, key]) =>
+      ? [
           statistics(
-            label,
-            phases.executions.map(execution => execution[key])
+            'H2D Latency',
+            phases.executions.map(execution => execution.h2dMs)
+          ),
+          statistics('GPU Compute Time', phases.compute.timesMs),
+          statistics(
+            'D2H Latency',
+            phases.executions.map(execution => execution.d2hMs)
           )
-        )
+        ]
       : []),
     ...(setup ? [`${setup.label}: ${formatValue(setup.ms)} ms`] : []),
     `First run: ${formatValue(run.firstRunMs)} ms`,
     `Total Host Walltime: ${formatValue(run.walltimeMs / MS_PER_SECOND)} s (${run.samples.length} executions)`,
     'Latency is end to end: host inputs written, every layer run, outputs read back.',
-    'executions' in phases
-      ? `H2D, GPU compute and D2H: ${phases.executions.length} more executions, each phase awaited ` +
-        `before the next; GPU compute ${COMPUTE_CLOCKS[phases.computeClock]}.`
-      : phases.notTimed
+    ...('executions' in phases
+      ? [
+          `H2D and D2H: ${phases.executions.length} more executions, each phase awaited before the next.`,
+          `GPU compute: ${phases.compute.timesMs.length} more compute passes ` +
+            `${COMPUTE_CLOCKS[phases.compute.clock]}.`
+        ]
+      : [phases.notTimed])
   ];
 }
 
@@ -569,10 +579,10 @@ function statistics(label: string, samplesMs: readonly number[]): string {
   );
 }
 
-const COMPUTE_CLOCKS: Record<PhaseRun['computeClock'], string> = {
-  gpu: 'from GPU timestamps around the compute pass',
+const COMPUTE_CLOCKS: Record<ComputeTimes['clock'], string> = {
+  gpu: 'run back to back, timed by GPU timestamps around each',
   'wall-clock':
-    "on the wall clock from submit until the queue finished (the device has no 'timestamp-query')"
+    "each timed on the wall clock from its submit until the queue finished (the device has no 'timestamp-query')"
 };
 
 /** What --exportTimes writes (all times in ms). */
@@ -582,7 +592,7 @@ export interface ExportedTimes {
   firstRunMs: number;
   /** The end-to-end executions: the summary's Latency. */
   executions: Sample[];
-  /** The executions timed phase by phase (engines only). */
+  /** The executions timed phase by phase, and the back-to-back compute passes (engines only). */
   phases?: PhaseRun;
 }
 

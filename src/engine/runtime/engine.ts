@@ -131,6 +131,17 @@ export interface TimedExecution {
   computeClock: 'gpu' | 'wall-clock';
 }
 
+/** GPU compute times of executions run back to back, as trtexec's GPU Compute Time. */
+export interface ComputeTimes {
+  /**
+   * 'gpu': timestamps around each execution's compute pass, all passes submitted together so
+   * the GPU runs them back to back. 'wall-clock' (a device without 'timestamp-query'): each
+   * pass from its own submit until the queue has done it.
+   */
+  clock: 'gpu' | 'wall-clock';
+  timesMs: number[];
+}
+
 /** What an engine owns on the GPU and replays on every run. */
 interface Program {
   dispatches: BoundDispatch[];
@@ -319,14 +330,27 @@ export class ExecutionContext {
   }
 
   /**
+   * Runs the engine's layers on `feeds` `count` times back to back, with no host work in
+   * between, and times each execution's compute pass: the GPU's own time per inference,
+   * which phases awaited one by one (executeTimed) read with the GPU's clocks lowered by
+   * its idle gaps. Outputs are not read.
+   */
+  async timeCompute(feeds: Record<string, Tensor>, count: number): Promise<ComputeTimes> {
+    checkCount('timeCompute', 'count', count);
+    const whole = { label: this.engine.graph.name, dispatches: this.program.dispatches };
+    return this.exclusively(feeds, async () => {
+      const { clock, timesMs } = await this.timeSeries(feeds, new Array(count).fill(whole));
+      return { clock, timesMs };
+    });
+  }
+
+  /**
    * Runs the engine on `feeds` `iterations` times with each layer in a compute pass of its
    * own, and times every layer (TensorRT's IProfiler). Passes keep the device from
    * overlapping layers, so the total may exceed what execute takes. Outputs are not read.
    */
   async profile(feeds: Record<string, Tensor>, iterations = 1): Promise<EngineProfile> {
-    if (!Number.isInteger(iterations) || iterations < 1) {
-      throw new Error(`profile: iterations must be a positive integer, got ${iterations}`);
-    }
+    checkCount('profile', 'iterations', iterations);
     return this.exclusively(feeds, () => this.timeLayers(feeds, iterations));
   }
 
@@ -439,26 +463,46 @@ export class ExecutionContext {
     feeds: Record<string, Tensor>,
     iterations: number
   ): Promise<EngineProfile> {
-    const { device } = this.engine;
-    const layers = this.program.layers;
     const passes = layerPasses(this.program);
-    const timesMs = layers.map(() => new Array<number>(iterations).fill(0));
+    const { clock, timesMs } = await this.timeSeries(
+      feeds,
+      Array.from({ length: iterations }, () => passes).flat()
+    );
+    const layerTimes = this.program.layers.map(() => new Array<number>(iterations).fill(0));
+    timesMs.forEach((ms, i) => {
+      layerTimes[passes[i % passes.length].layer][Math.floor(i / passes.length)] = ms;
+    });
+    return {
+      clock,
+      layers: this.program.layers.map(({ name, opType }, i) => ({
+        name,
+        opType,
+        timesMs: layerTimes[i]
+      }))
+    };
+  }
+
+  /**
+   * Writes the inputs, then runs `passes` in order and times each: by GPU timestamps with as
+   * many passes per submission as a query set holds, or else one submission per pass.
+   */
+  private async timeSeries(
+    feeds: Record<string, Tensor>,
+    passes: readonly TimedPass[]
+  ): Promise<ComputeTimes> {
+    const { device } = this.engine;
     const timer = new GpuTimer(
       device,
       Math.max(1, Math.min(passes.length, MAX_TIMED_PASSES_PER_SUBMISSION))
     );
     device.pushErrorScope('validation');
+    let timesMs: number[];
     try {
       this.writeInputs(feeds);
-      for (let iteration = 0; iteration < iterations; iteration++) {
-        const passTimes =
-          timer.clock === 'timestamp-query'
-            ? await this.timePasses(passes, timer)
-            : await this.timeSubmissions(passes);
-        passTimes.forEach((ms, i) => {
-          timesMs[passes[i].layer][iteration] = ms;
-        });
-      }
+      timesMs =
+        timer.clock === 'timestamp-query'
+          ? await this.timePasses(passes, timer)
+          : await this.timeSubmissions(passes);
     } catch (error) {
       await device.popErrorScope();
       throw error;
@@ -466,14 +510,11 @@ export class ExecutionContext {
       timer.destroy();
     }
     await this.checkErrors();
-    return {
-      clock: timer.clock === 'timestamp-query' ? 'gpu' : 'wall-clock',
-      layers: layers.map(({ name, opType }, i) => ({ name, opType, timesMs: timesMs[i] }))
-    };
+    return { clock: timer.clock === 'timestamp-query' ? 'gpu' : 'wall-clock', timesMs };
   }
 
   /** Each pass's GPU time, from timestamps written around it, in as few submissions as fit. */
-  private async timePasses(passes: readonly LayerPass[], timer: GpuTimer): Promise<number[]> {
+  private async timePasses(passes: readonly TimedPass[], timer: GpuTimer): Promise<number[]> {
     const { device } = this.engine;
     const times: number[] = [];
     for (let first = 0; first < passes.length; first += timer.maxPasses) {
@@ -489,7 +530,7 @@ export class ExecutionContext {
   }
 
   /** Each pass's host time from its own submit until the queue has done it. */
-  private async timeSubmissions(passes: readonly LayerPass[]): Promise<number[]> {
+  private async timeSubmissions(passes: readonly TimedPass[]): Promise<number[]> {
     const { device } = this.engine;
     const times: number[] = [];
     for (const { label, dispatches } of passes) {
@@ -517,12 +558,22 @@ export class ExecutionContext {
   }
 }
 
+/** Dispatches timed as one compute pass. */
+interface TimedPass {
+  label: string;
+  dispatches: readonly BoundDispatch[];
+}
+
 /** A layer's dispatches, profiled as one compute pass. */
-interface LayerPass {
+interface LayerPass extends TimedPass {
   /** Index in the engine's layers. */
   layer: number;
-  label: string;
-  dispatches: BoundDispatch[];
+}
+
+function checkCount(method: string, name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`${method}: ${name} must be a positive integer, got ${value}`);
+  }
 }
 
 /** A pass for each layer that dispatches anything, in order. */
