@@ -60,8 +60,14 @@ async function checkTimedExecution(device: GPUDevice, clock: 'gpu' | 'wall-clock
     assertSameOutputs(await context.execute(feeds), expected);
 
     // More passes than one query set holds take two submissions.
-    for (const count of [1, 7, 2050]) {
-      const { clock: computeClock, timesMs } = await context.timeCompute(feeds, count);
+    for (const [count, warmUpMs] of [
+      [1, 0],
+      [7, 50],
+      [2050, 0]
+    ]) {
+      const started = performance.now();
+      const { clock: computeClock, timesMs } = await context.timeCompute(feeds, count, warmUpMs);
+      assert.ok(performance.now() - started >= warmUpMs, 'warmed up for the time asked');
       assert.equal(computeClock, clock);
       assert.equal(timesMs.length, count);
       assert.ok(

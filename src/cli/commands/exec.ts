@@ -64,8 +64,9 @@ layer run, the outputs read back) and prints the performance summary as trtexec 
 throughput and latency min / max / mean / median / percentiles. Then it times as many
 executions again phase by phase, each phase awaited before the next starts (which would
 slow the end-to-end executions), for trtexec's H2D Latency and D2H Latency; and as many
-compute passes run back to back, as the GPU runs inferences that follow one another, for
-its GPU Compute Time (GPU timestamps around each pass where the device has them).
+compute passes run back to back after the warm-up time of them untimed, as the GPU runs
+inferences that follow one another, for its GPU Compute Time (GPU timestamps around each
+pass where the device has them).
 
 A model that one engine cannot compute whole (see --denyOps) is converted as webtrt
 build converts it, and a plan of a converted model loads as one: its runs go through
@@ -156,7 +157,7 @@ ${BUILDER_HELP}
       const run = await timeExecutions(target.execute, timing);
       const phases =
         'executeTimed' in target.phases
-          ? await timePhases(target.phases, run.samples.length)
+          ? await timePhases(target.phases, run.samples.length, timing.warmUpMs)
           : target.phases;
       print(
         field(
@@ -309,7 +310,7 @@ function engineTarget(
       execute: () => context.execute(feeds),
       phases: {
         executeTimed: () => context.executeTimed(feeds),
-        timeCompute: count => context.timeCompute(feeds, count)
+        timeCompute: (count, warmUpMs) => context.timeCompute(feeds, count, warmUpMs)
       },
       profile: async iterations =>
         profileReport(engine, await context.profile(feeds, iterations), source),
@@ -502,7 +503,7 @@ export interface PhaseSample extends PhaseTimes {
 /** An engine's executions timed phase by phase, and its compute passes run back to back. */
 interface PhaseTiming {
   executeTimed(): Promise<TimedExecution>;
-  timeCompute(count: number): Promise<ComputeTimes>;
+  timeCompute(count: number, warmUpMs: number): Promise<ComputeTimes>;
 }
 
 export interface PhaseRun {
@@ -512,8 +513,11 @@ export interface PhaseRun {
   compute: ComputeTimes;
 }
 
-/** Times `count` executions phase by phase, then `count` compute passes back to back. */
-async function timePhases(timing: PhaseTiming, count: number): Promise<PhaseRun> {
+/**
+ * Times `count` executions phase by phase, then `count` compute passes back to back after
+ * `warmUpMs` of them untimed (the phases' waits let the GPU lower its clocks).
+ */
+async function timePhases(timing: PhaseTiming, count: number, warmUpMs: number): Promise<PhaseRun> {
   const started = performance.now();
   const executions: PhaseSample[] = [];
   for (let i = 0; i < count; i++) {
@@ -521,7 +525,7 @@ async function timePhases(timing: PhaseTiming, count: number): Promise<PhaseRun>
     const { times } = await timing.executeTimed();
     executions.push({ startMs: begin - started, ...times });
   }
-  return { executions, compute: await timing.timeCompute(count) };
+  return { executions, compute: await timing.timeCompute(count, warmUpMs) };
 }
 
 /**
@@ -561,8 +565,8 @@ function performanceSummary(
     ...('executions' in phases
       ? [
           `H2D and D2H: ${phases.executions.length} more executions, each phase awaited before the next.`,
-          `GPU compute: ${phases.compute.timesMs.length} more compute passes ` +
-            `${COMPUTE_CLOCKS[phases.compute.clock]}.`
+          `GPU compute: ${phases.compute.timesMs.length} more compute passes after the ` +
+            `warm-up time of untimed ones, ${COMPUTE_CLOCKS[phases.compute.clock]}.`
         ]
       : [phases.notTimed])
   ];

@@ -47,6 +47,8 @@ const MIN_BUFFER_BYTES = 4;
 /** A WebGPU query set holds at most 4096 queries: two timestamps per timed pass. */
 const MAX_TIMED_PASSES_PER_SUBMISSION = 2048;
 
+const EXECUTIONS_PER_WARM_UP_SUBMISSION = 4;
+
 export interface TensorInfo {
   name: string;
   dtype: DataType;
@@ -330,18 +332,22 @@ export class ExecutionContext {
   }
 
   /**
-   * Runs the engine's layers on `feeds` `count` times back to back, with no host work in
-   * between, and times each execution's compute pass: the GPU's own time per inference,
-   * which phases awaited one by one (executeTimed) read with the GPU's clocks lowered by
-   * its idle gaps. Outputs are not read.
+   * Runs the engine's layers on `feeds` back to back, with no host work in between: first
+   * untimed for `warmUpMs` (a GPU raises its clocks only under sustained load), then `count`
+   * times, timing each execution's compute pass. That is the GPU's own time per inference,
+   * which phases awaited one by one (executeTimed) read with clocks lowered by the idle
+   * gaps. Outputs are not read.
    */
-  async timeCompute(feeds: Record<string, Tensor>, count: number): Promise<ComputeTimes> {
+  async timeCompute(
+    feeds: Record<string, Tensor>,
+    count: number,
+    warmUpMs = 0
+  ): Promise<ComputeTimes> {
     checkCount('timeCompute', 'count', count);
     const whole = { label: this.engine.graph.name, dispatches: this.program.dispatches };
-    return this.exclusively(feeds, async () => {
-      const { clock, timesMs } = await this.timeSeries(feeds, new Array(count).fill(whole));
-      return { clock, timesMs };
-    });
+    return this.exclusively(feeds, () =>
+      this.timeSeries(feeds, new Array<TimedPass>(count).fill(whole), warmUpMs)
+    );
   }
 
   /**
@@ -488,7 +494,8 @@ export class ExecutionContext {
    */
   private async timeSeries(
     feeds: Record<string, Tensor>,
-    passes: readonly TimedPass[]
+    passes: readonly TimedPass[],
+    warmUpMs = 0
   ): Promise<ComputeTimes> {
     const { device } = this.engine;
     const timer = new GpuTimer(
@@ -499,6 +506,7 @@ export class ExecutionContext {
     let timesMs: number[];
     try {
       this.writeInputs(feeds);
+      await this.runUntimed(warmUpMs);
       timesMs =
         timer.clock === 'timestamp-query'
           ? await this.timePasses(passes, timer)
@@ -511,6 +519,27 @@ export class ExecutionContext {
     }
     await this.checkErrors();
     return { clock: timer.clock === 'timestamp-query' ? 'gpu' : 'wall-clock', timesMs };
+  }
+
+  /**
+   * Runs the whole engine for `ms`, a few executions per submission, the next submitted
+   * before the previous is awaited so that the GPU never waits for the host.
+   */
+  private async runUntimed(ms: number): Promise<void> {
+    const { device, graph } = this.engine;
+    const started = performance.now();
+    let previous: Promise<undefined> | undefined;
+    while (performance.now() - started < ms) {
+      const encoder = device.createCommandEncoder({ label: `${graph.name} warm-up` });
+      for (let i = 0; i < EXECUTIONS_PER_WARM_UP_SUBMISSION; i++) {
+        encodePass(encoder, graph.name, this.program.dispatches, undefined);
+      }
+      device.queue.submit([encoder.finish()]);
+      const done = device.queue.onSubmittedWorkDone();
+      await previous;
+      previous = done;
+    }
+    await previous;
   }
 
   /** Each pass's GPU time, from timestamps written around it, in as few submissions as fit. */
