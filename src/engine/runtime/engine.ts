@@ -36,7 +36,7 @@ import { loadGraph, storeGraph, StoredGraph } from './stored-graph';
 import { checkOutputCount, PreparedNode, prepareNodes } from './prepare';
 import { GpuTimer } from './profiler';
 import { ChosenTactic, LayerTuner, TacticSelection } from './tactics';
-import { createTensorBuffer, fromStorage, toStorage, upload, writeTensor } from './transfer';
+import { createTensorBuffer, fromStorage, InputUpload, toStorage, upload } from './transfer';
 
 /** Written in every engine plan's metadata; a reader refuses another format or version. */
 const ENGINE_PLAN: PlanContents = { format: 'webtrt-engine', formatVersion: 1 };
@@ -288,6 +288,7 @@ function recordedTactics(layers: readonly LayerInfo[]): Map<string, ChosenTactic
  * staging buffer made once.
  */
 export class ExecutionContext {
+  private readonly inputUpload: InputUpload;
   private readonly staging: GPUBuffer | undefined;
   /** The graph outputs on the GPU, each at its byte offset in the staging buffer. */
   private readonly readbacks: { name: string; tensor: GpuTensor; at: number }[] = [];
@@ -300,6 +301,11 @@ export class ExecutionContext {
     readonly engine: Engine,
     private readonly program: Program
   ) {
+    this.inputUpload = new InputUpload(
+      engine.device,
+      [...program.inputs.values()],
+      `${engine.graph.name} inputs`
+    );
     let end = 0;
     for (const [name, tensor] of program.outputs) {
       if (!(tensor instanceof Tensor)) {
@@ -374,26 +380,39 @@ export class ExecutionContext {
     }
   }
 
-  private writeInputs(feeds: Record<string, Tensor>): void {
-    const stored = [...this.program.inputs].map(([name, target]) => ({
-      target,
-      storage: toStorage(feeds[name], name, target.storage)
-    }));
-    for (const { target, storage } of stored) {
-      writeTensor(this.engine.device, target, storage);
-    }
+  /** The feeds in the inputs' storage forms; this fails on values the GPU cannot store. */
+  private storedInputs(feeds: Record<string, Tensor>) {
+    return [...this.program.inputs].map(([name, target]) =>
+      toStorage(feeds[name], name, target.storage)
+    );
   }
 
   private async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
     const { device, graph } = this.engine;
+    const stored = this.storedInputs(feeds);
     device.pushErrorScope('validation');
-    this.writeInputs(feeds);
     const encoder = device.createCommandEncoder({ label: graph.name });
+    try {
+      await this.inputUpload.write(encoder, stored);
+    } catch (error) {
+      await device.popErrorScope();
+      throw error;
+    }
     encodePass(encoder, graph.name, this.program.dispatches, undefined);
     this.encodeReadback(encoder);
     device.queue.submit([encoder.finish()]);
+    this.inputUpload.submitted();
     await this.checkErrors();
     return this.readOutputs();
+  }
+
+  /** Uploads the inputs in a submission of their own. */
+  private async submitInputs(feeds: Record<string, Tensor>): Promise<void> {
+    const { device, graph } = this.engine;
+    const encoder = device.createCommandEncoder({ label: `${graph.name} inputs` });
+    await this.inputUpload.write(encoder, this.storedInputs(feeds));
+    device.queue.submit([encoder.finish()]);
+    this.inputUpload.submitted();
   }
 
   private async runPhases(feeds: Record<string, Tensor>): Promise<TimedExecution> {
@@ -405,7 +424,7 @@ export class ExecutionContext {
     let outputs: Record<string, Tensor>;
     try {
       const started = performance.now();
-      this.writeInputs(feeds);
+      await this.submitInputs(feeds);
       await queue.onSubmittedWorkDone();
       const written = performance.now();
 
@@ -505,7 +524,7 @@ export class ExecutionContext {
     device.pushErrorScope('validation');
     let timesMs: number[];
     try {
-      this.writeInputs(feeds);
+      await this.submitInputs(feeds);
       await this.runUntimed(warmUpMs);
       timesMs =
         timer.clock === 'timestamp-query'
@@ -582,6 +601,7 @@ export class ExecutionContext {
   }
 
   destroy(): void {
+    this.inputUpload.destroy();
     this.staging?.destroy();
     this.phaseTimer?.destroy();
   }

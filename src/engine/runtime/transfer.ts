@@ -159,3 +159,82 @@ export function fromStorage(
       return Tensor.fromNumbers(dtype, shape, new Int32Array(raw, 0, size));
   }
 }
+
+/**
+ * The host-visible buffer an execution context writes its inputs through, made once.
+ * queue.writeBuffer stages each write in Dawn's 4 MiB upload ring, and one larger than
+ * the ring (a batch of 8 images is 4.8 MB) in a new buffer every time; this one is written
+ * while mapped, copied to the inputs on the GPU, and mapped again as soon as the copies
+ * are submitted, so it is ready by the next execution.
+ */
+export class InputUpload {
+  private readonly buffer: GPUBuffer;
+  /** Each input's byte offset in the buffer. */
+  private readonly offsets: number[] = [];
+  /** Resolves once the buffer is mapped for writing; null while it is unmapped. */
+  private mapping: Promise<void> | null = Promise.resolve();
+
+  constructor(
+    device: GPUDevice,
+    private readonly targets: readonly GpuTensor[],
+    label: string
+  ) {
+    let end = 0;
+    for (const target of targets) {
+      this.offsets.push(end);
+      end += storageBytes(target);
+    }
+    this.buffer = device.createBuffer({
+      label,
+      size: Math.max(4, end),
+      usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true
+    });
+  }
+
+  /**
+   * Writes each target's elements (as toStorage gives them) into the buffer and encodes
+   * their copies to the targets; submit `encoder`, then call `submitted`.
+   */
+  async write(
+    encoder: GPUCommandEncoder,
+    elements: readonly (Float32Array | Int32Array | Uint32Array | Uint16Array)[]
+  ): Promise<void> {
+    await (this.mapping ??= this.map());
+    const mapped = this.buffer.getMappedRange();
+    elements.forEach((values, i) => {
+      const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+      new Uint8Array(mapped, this.offsets[i], bytes.length).set(bytes);
+    });
+    this.buffer.unmap();
+    this.mapping = null;
+    this.targets.forEach((target, i) => {
+      const bytes = storageBytes(target);
+      if (bytes > 0) {
+        encoder.copyBufferToBuffer(
+          this.buffer,
+          this.offsets[i],
+          target.buffer,
+          target.offset ?? 0,
+          bytes
+        );
+      }
+    });
+  }
+
+  /** After the encoder of `write` was submitted: maps the buffer for the next write. */
+  submitted(): void {
+    this.mapping ??= this.map();
+  }
+
+  private map(): Promise<void> {
+    const mapping = this.buffer.mapAsync(GPUMapMode.WRITE);
+    // A failed mapping (a lost device) is reported by the write that awaits it.
+    mapping.catch(() => undefined);
+    return mapping;
+  }
+
+  destroy(): void {
+    this.buffer.destroy();
+  }
+}
