@@ -5,6 +5,9 @@ import { TimingCache } from '../../src/engine/builder/tuner';
 import { Graph } from '../../src/engine/ir/graph';
 import { Engine } from '../../src/engine/runtime/engine';
 import { encodePlan, decodePlan } from '../../src/engine/runtime/plan';
+import { runReference } from '../../src/engine/runtime/reference';
+import { buildGraph, node } from '../builder/passes/graphs';
+import { errorStats } from '../helpers/compare';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 
@@ -67,6 +70,48 @@ describe('kernel auto-tuning', () => {
     assert.deepEqual(actual.y.data, expected.y.data);
     engine.destroy();
     again.destroy();
+  });
+
+  test('INT8 layers that differ only in their input scale share timings: the second compiles only its fastest tactic', async () => {
+    const weights = (seed: number) =>
+      randomTensor([64, 64], { dtype: 'int8', low: -128, high: 128, seed });
+    const scales = (seed: number) => randomTensor([64], { low: 0.001, high: 0.02, seed });
+    const graph = buildGraph({
+      inputs: { x: [32, 64] },
+      outputs: ['z'],
+      nodes: [
+        { ...node('Int8MatMul', ['x', 'b1', 's1'], 'y', { a_scale: 0.01 }), domain: 'webtrt' },
+        { ...node('Int8MatMul', ['y', 'b2', 's2'], 'z', { a_scale: 0.3 }), domain: 'webtrt' }
+      ],
+      initializers: { b1: weights(1), s1: scales(2), b2: weights(3), s2: scales(4) },
+      opset: 17
+    });
+    graph.opsets.webtrt = 1;
+    const engine = await build(
+      graph,
+      { precision: 'fp32', optimizationLevel: 1 },
+      await testDevice()
+    );
+    const [first, second] = engine.layers;
+    assert.ok((first.tacticTimings?.length ?? 0) >= 2, 'several tactics timed');
+    assert.ok(
+      first.tacticTimings!.every(t => !t.cached),
+      'the first layer is timed'
+    );
+    assert.deepEqual(
+      second.tacticTimings,
+      first.tacticTimings!.map(t => ({ ...t, cached: true })),
+      "the second layer takes the first's timings"
+    );
+    assert.equal(second.tactic, first.tactic);
+
+    const x = { x: randomTensor([32, 64], { seed: 5 }) };
+    const { z } = await engine.createContext().execute(x);
+    assert.ok(
+      errorStats(z, runReference(graph, x).z).maxRel < 1e-4,
+      'the second layer computes with its own scale'
+    );
+    engine.destroy();
   });
 
   test('level 0 takes the default tactic untimed; a plan keeps its tactics, and refuses one its kernel lacks', async () => {

@@ -215,6 +215,7 @@ const int8Conv: OpDefinition<Int8ConvAttributes> = {
         : int8KernelDeclines(dtypes),
     tactics: (inputs, attrs, limits, device, level) =>
       tacticsOf(int8ConvProduct(inputs, attrs), limits, device, level).map(int8GemmTacticName),
+    timedAttributes: ({ xScale: _scale, ...timed }) => timed,
     run: (ctx, inputs, _host, attrs) => {
       const [x, w, , b, z] = inputs;
       const shape = outputShape(geometry('conv', attrs, x!, w!, b));
@@ -296,6 +297,7 @@ const int8MatMul: OpDefinition<Int8MatMulAttributes> = {
     unsupported: dtypes => int8KernelDeclines(dtypes),
     tactics: (inputs, _attrs, limits, device, level) =>
       tacticsOf(int8MatMulProduct(inputs), limits, device, level).map(int8GemmTacticName),
+    timedAttributes: ({ aScale: _scale, ...timed }) => timed,
     run: (ctx, inputs, _host, attrs) => {
       const [a, b, , , z] = inputs;
       checkMatMulOperands(a!.shape, b!.shape);

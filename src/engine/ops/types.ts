@@ -59,6 +59,13 @@ export interface WebGpuKernel<A> {
     optimizationLevel?: number
   ): string[];
   /**
+   * The attributes a tactic's speed depends on, for the timing cache's key; all of them
+   * without it. Layers that differ only in a value their shaders bake in (an INT8 layer's
+   * input scale) then share their tactics' timings, as TensorRT's timing cache keys a
+   * layer by its shape and not its values.
+   */
+  timedAttributes?(attrs: A): unknown;
+  /**
    * Why this node cannot run on the GPU with these input types (e.g. an integer dtype),
    * or null when it can. Without it, every non-host input must be float32. `shapes`, where
    * the caller knows them, lets a kernel decline shapes it gains nothing on.

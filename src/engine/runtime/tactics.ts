@@ -99,10 +99,18 @@ export class LayerTuner {
       const tactic = offered[0];
       return { ...this.bind(recordWith(tactic)), tuning: tactic ? { tactic } : {} };
     }
+    const signature = layerSignature(step, inputs);
+    const known = cachedTimings(this.cache, signature, offered);
+    if (known) {
+      // A layer timed before (an equal one of this build, or the loaded timing cache's):
+      // only its fastest tactic is compiled.
+      const { tactic } = fastestTactic(known);
+      return { ...this.bind(recordWith(tactic)), tuning: { tactic, tacticTimings: known } };
+    }
     const candidates = offered.map(tactic => ({ tactic, ...this.bind(recordWith(tactic)) }));
     const timings = await timeTactics(
       this.device,
-      layerSignature(step, inputs),
+      signature,
       candidates.map(({ tactic, bound }) => ({ tactic, dispatches: bound })),
       this.cache,
       effortAt(this.level)
@@ -123,8 +131,28 @@ export class LayerTuner {
   }
 }
 
-/** What makes two layers time alike: op, attributes, and input types, storage and shapes. */
+/** Every tactic's timing from `cache`, or undefined when one has none. */
+function cachedTimings(
+  cache: TimingCache,
+  signature: string,
+  tactics: readonly string[]
+): TacticTiming[] | undefined {
+  const timings = tactics.map(tactic => ({
+    tactic,
+    ms: cache.get(signature, tactic),
+    cached: true
+  }));
+  return timings.every((timing): timing is TacticTiming => timing.ms !== undefined)
+    ? timings
+    : undefined;
+}
+
+/**
+ * What makes two layers time alike: op, the attributes its speed depends on, and input
+ * types, storage and shapes.
+ */
 function layerSignature(step: PreparedNode, inputs: readonly (GpuTensor | undefined)[]): string {
   const described = inputs.map(t => (t ? `${t.storage ?? t.dtype}[${t.shape.join(',')}]` : '-'));
-  return `${step.node.domain}::${step.node.opType} ${JSON.stringify(step.attrs)} (${described.join(' ')})`;
+  const attrs = step.op.webgpu?.timedAttributes?.(step.attrs) ?? step.attrs;
+  return `${step.node.domain}::${step.node.opType} ${JSON.stringify(attrs)} (${described.join(' ')})`;
 }
