@@ -4,7 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
-import { Tensor } from '../../src/engine/ir/tensor';
+import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
+import { StoredTensor } from '../../src/engine/kernels/conv';
+import { assertClose, NodeCase, reference } from './compare';
+import { dispatchNamedKernels, KernelRun } from './dispatch';
 
 /** How float tensors are held: f32, float16 values in f32 storage, or native f16. */
 export type Storage = 'f32' | 'float16 in f32' | 'f16';
@@ -38,4 +41,89 @@ export function decodeStored(bytes: ArrayBuffer, size: number, storage: Storage)
 export function assertFloat16Values(values: readonly number[]): void {
   const unrounded = values.findIndex(v => float16BitsToNumber(numberToFloat16Bits(v)) !== v);
   assert.equal(unrounded, -1, `Y[${unrounded}] = ${values[unrounded]} is not a float16 value`);
+}
+
+/** A kernel case's float dtype, and how its float tensors are held. */
+export function floatForm(storage: Storage): {
+  dtype: 'float32' | 'float16';
+  stored: StoredTensor;
+} {
+  return {
+    dtype: storage === 'f32' ? 'float32' : 'float16',
+    stored: {
+      dtype: storage === 'f32' ? 'float32' : 'float16',
+      ...(storage === 'f16' && { storage: 'f16' })
+    }
+  };
+}
+
+/**
+ * The epilogue's inputs: a bias per channel and a residual of Y's shape where it has them;
+ * and Y filled with garbage, so that an element the kernels leave unwritten shows.
+ */
+export function epilogueInputs(
+  epilogue: Epilogue,
+  channels: number,
+  yShape: number[],
+  random: (shape: number[]) => Tensor
+): { bias?: Tensor; residual?: Tensor; y: Tensor } {
+  return {
+    bias: epilogue.bias ? random([channels]) : undefined,
+    residual: epilogue.residual ? random(yShape) : undefined,
+    y: random(yShape)
+  };
+}
+
+/** The epilogue's activation as the kernels and the fused ops take it. */
+export function epilogueActivation(
+  epilogue: Epilogue
+): { opType: string; params: number[] } | undefined {
+  return epilogue.activation && { opType: epilogue.activation[0], params: epilogue.activation[1] };
+}
+
+/**
+ * Runs `kernels` on `inputs` held in `storage` (a split K's workspace, where one has it,
+ * full of `workspace`'s garbage) and checks Y, of `yShape`, against the CPU reference of
+ * `node` with the epilogue's `activation` added to its attributes.
+ */
+export async function checkAgainstReference<Name extends string>(
+  device: GPUDevice,
+  kernels: (KernelRun & { bindings: { name: Name | 'workspace'; elements: number }[] })[],
+  inputs: Partial<Record<Name, Tensor>>,
+  check: {
+    storage: Storage;
+    yShape: number[];
+    workspace: (elements: number) => ArrayBufferView;
+    node: NodeCase;
+    activation?: { opType: string; params: number[] };
+    label: string;
+  }
+): Promise<void> {
+  const { storage, yShape, activation } = check;
+  const bytes = await dispatchNamedKernels(
+    device,
+    kernels,
+    (name, elements) =>
+      name === 'workspace' ? check.workspace(elements) : encodeStored(inputs[name]!, storage),
+    'y' as Name
+  );
+  const actual = decodeStored(bytes, sizeOf(yShape), storage);
+  if (storage === 'float16 in f32') {
+    assertFloat16Values(actual);
+  }
+  const [expected] = reference({
+    ...check.node,
+    attributes: {
+      ...check.node.attributes,
+      ...(activation && { activation: activation.opType, activation_params: activation.params })
+    }
+  });
+  // float16: Y rounded once by the kernel, after the sum and after the residual by the reference.
+  const tolerance = storage === 'f32' ? 1e-5 : 2e-3;
+  assertClose(
+    Tensor.fromNumbers(floatForm(storage).dtype, yShape, actual),
+    expected,
+    tolerance,
+    `${check.label}, ${storage}`
+  );
 }

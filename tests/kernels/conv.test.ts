@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AttributeValue } from '../../src/engine/ir/graph';
-import { Tensor } from '../../src/engine/ir/tensor';
 import {
-  ConvBindingName,
   ConvGeometry,
   convKernels,
   ConvTactic,
@@ -14,15 +11,14 @@ import {
 import { implicitGemmRestriction } from '../../src/engine/kernels/gemm';
 import { activationMath } from '../../src/engine/ops/activation';
 import { resolveWindow } from '../../src/engine/ops/window';
-import { assertClose, reference } from '../helpers/compare';
-import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 import {
-  assertFloat16Values,
-  decodeStored,
-  encodeStored,
+  checkAgainstReference,
   Epilogue,
+  epilogueActivation,
+  epilogueInputs,
+  floatForm,
   Storage
 } from '../helpers/stored';
 
@@ -52,70 +48,42 @@ async function checkConv(
 ): Promise<ConvTactic> {
   const device = await testDevice();
   const storage = options.storage ?? 'f32';
-  const dtype = storage === 'f32' ? 'float32' : 'float16';
+  const { dtype, stored } = floatForm(storage);
   const g = geometryOf(layer);
   const tactic = options.tactic ?? convTactics(g, device.limits)[0];
   const random = (shape: number[]) => randomTensor(shape, { dtype, seed: ++seed });
   const yShape = [g.batch, g.outChannels, ...g.axes.map(a => a.output)];
-  const inputs: Partial<Record<Exclude<ConvBindingName, 'workspace'>, Tensor>> = {
+  const inputs = {
     x: random(layer.x),
     w: random(layer.w),
-    bias: epilogue.bias ? random([layer.w[0]]) : undefined,
-    residual: epilogue.residual ? random(yShape) : undefined,
-    // Garbage where Y goes, so that an element left unwritten shows.
-    y: random(yShape)
+    ...epilogueInputs(epilogue, layer.w[0], yShape, random)
   };
-  const stored: StoredTensor = { dtype, storage: storage === 'f16' ? 'f16' : undefined };
-  const tensors = {
-    x: stored,
-    w: stored,
-    y: stored,
-    bias: inputs.bias && stored,
-    residual: inputs.residual && stored
-  };
-  const activation = epilogue.activation && {
-    opType: epilogue.activation[0],
-    params: epilogue.activation[1]
-  };
+  const activation = epilogueActivation(epilogue);
   const kernels = convKernels({
     geometry: g,
     tactic,
-    tensors,
+    tensors: {
+      x: stored,
+      w: stored,
+      y: stored,
+      bias: inputs.bias && stored,
+      residual: inputs.residual && stored
+    },
     activation: activation && activationMath(activation)
   });
-  const bytes = await dispatchNamedKernels(
-    device,
-    kernels,
-    (name, elements) =>
-      name === 'workspace'
-        ? new Float32Array(elements).fill(1e4)
-        : encodeStored(inputs[name]!, storage),
-    'y'
-  );
-  const actual = decodeStored(bytes, inputs.y!.size, storage);
-  if (storage === 'float16 in f32') {
-    assertFloat16Values(actual);
-  }
-
-  const attributes: Record<string, AttributeValue> = { ...layer.attributes };
-  if (activation) {
-    attributes.activation = activation.opType;
-    attributes.activation_params = activation.params;
-  }
-  const [expected] = reference({
-    opType: 'FusedConv',
-    domain: 'webtrt',
-    inputs: [inputs.x, inputs.w, inputs.bias, inputs.residual],
-    attributes
+  await checkAgainstReference(device, kernels, inputs, {
+    storage,
+    yShape,
+    workspace: elements => new Float32Array(elements).fill(1e4),
+    node: {
+      opType: 'FusedConv',
+      domain: 'webtrt',
+      inputs: [inputs.x, inputs.w, inputs.bias, inputs.residual],
+      attributes: { ...layer.attributes }
+    },
+    activation,
+    label: convTacticName(tactic)
   });
-  // float16: Y rounded once by the kernel, after the sum and after the residual by the reference.
-  const tolerance = storage === 'f32' ? 1e-5 : 2e-3;
-  assertClose(
-    Tensor.fromNumbers(dtype, yShape, actual),
-    expected,
-    tolerance,
-    `${convTacticName(tactic)}, ${storage}`
-  );
   return tactic;
 }
 

@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AttributeValue } from '../../src/engine/ir/graph';
-import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
-import { StoredTensor } from '../../src/engine/kernels/conv';
+import { sizeOf } from '../../src/engine/ir/tensor';
 import {
-  Int8GemmBindingName,
   Int8GemmLayout,
   int8GemmKernels,
   Int8GemmTactic,
@@ -16,15 +13,14 @@ import {
 import { activationMath } from '../../src/engine/ops/activation';
 import type { Dp4aTactic } from '../../src/engine/kernels/int8-gemm';
 import { resolveWindow } from '../../src/engine/ops/window';
-import { assertClose, reference } from '../helpers/compare';
-import { dispatchNamedKernels } from '../helpers/dispatch';
 import { testDevice } from '../helpers/gpu';
 import { randomTensor } from '../helpers/random';
 import {
-  assertFloat16Values,
-  decodeStored,
-  encodeStored,
+  checkAgainstReference,
   Epilogue,
+  epilogueActivation,
+  epilogueInputs,
+  floatForm,
   Storage
 } from '../helpers/stored';
 
@@ -101,14 +97,14 @@ async function checkInt8(
 ): Promise<Int8GemmTactic> {
   const device = await testDevice();
   const storage = options.storage ?? 'f32';
-  const dtype = storage === 'f32' ? 'float32' : 'float16';
+  const { dtype, stored } = floatForm(storage);
   const { yShape, ...product } = productOf(layer);
   const tactic =
     options.tactic ??
     int8GemmTactics(device.limits, { ...product, gathered: layer.kind === 'conv' })[0];
   const random = (shape: number[]) => randomTensor(shape, { dtype, seed: ++seed });
   const channels = yShape[layer.kind === 'conv' ? 1 : yShape.length - 1];
-  const inputs: Partial<Record<Exclude<Int8GemmBindingName, 'workspace'>, Tensor>> = {
+  const inputs = {
     x: random(layer.kind === 'conv' ? layer.x : layer.a),
     w: randomTensor(layer.kind === 'conv' ? layer.w : layer.b, {
       dtype: 'int8',
@@ -117,16 +113,9 @@ async function checkInt8(
       seed: ++seed
     }),
     w_scale: randomTensor([channels], { low: 0.001, high: 0.02, seed: ++seed }),
-    bias: epilogue.bias ? random([channels]) : undefined,
-    residual: epilogue.residual ? random(yShape) : undefined,
-    // Garbage where Y goes, so that an element left unwritten shows.
-    y: random(yShape)
+    ...epilogueInputs(epilogue, channels, yShape, random)
   };
-  const stored: StoredTensor = { dtype, storage: storage === 'f16' ? 'f16' : undefined };
-  const activation = epilogue.activation && {
-    opType: epilogue.activation[0],
-    params: epilogue.activation[1]
-  };
+  const activation = epilogueActivation(epilogue);
   const kernels = int8GemmKernels({
     ...product,
     inputScale: INPUT_SCALE,
@@ -141,41 +130,22 @@ async function checkInt8(
     activation: activation && activationMath(activation),
     tactic
   });
-  const bytes = await dispatchNamedKernels(
-    device,
-    kernels,
-    (name, elements) =>
-      name === 'workspace'
-        ? new Int32Array(elements).fill(12345)
-        : encodeStored(inputs[name]!, storage),
-    'y'
-  );
-  const actual = decodeStored(bytes, sizeOf(yShape), storage);
-  if (storage === 'float16 in f32') {
-    assertFloat16Values(actual);
-  }
-
-  const attributes: Record<string, AttributeValue> =
-    layer.kind === 'conv'
-      ? { ...layer.attributes, x_scale: INPUT_SCALE }
-      : { a_scale: INPUT_SCALE };
-  if (activation) {
-    attributes.activation = activation.opType;
-    attributes.activation_params = activation.params;
-  }
-  const [expected] = reference({
-    opType: layer.kind === 'conv' ? 'Int8Conv' : 'Int8MatMul',
-    domain: 'webtrt',
-    inputs: [inputs.x, inputs.w, inputs.w_scale, inputs.bias, inputs.residual],
-    attributes
+  await checkAgainstReference(device, kernels, inputs, {
+    storage,
+    yShape,
+    workspace: elements => new Int32Array(elements).fill(12345),
+    node: {
+      opType: layer.kind === 'conv' ? 'Int8Conv' : 'Int8MatMul',
+      domain: 'webtrt',
+      inputs: [inputs.x, inputs.w, inputs.w_scale, inputs.bias, inputs.residual],
+      attributes:
+        layer.kind === 'conv'
+          ? { ...layer.attributes, x_scale: INPUT_SCALE }
+          : { a_scale: INPUT_SCALE }
+    },
+    activation,
+    label: int8GemmTacticName(tactic)
   });
-  const tolerance = storage === 'f32' ? 1e-5 : 2e-3;
-  assertClose(
-    Tensor.fromNumbers(dtype, yShape, actual),
-    expected,
-    tolerance,
-    `${int8GemmTacticName(tactic)}, ${storage}`
-  );
   return tactic;
 }
 
