@@ -32,7 +32,9 @@ export const PRECISION_HELP = `  --fp16                      allow FP16 layers b
                               and GEMMs whose input has a scale in --calib, or an
                               explicit QuantizeLinear/DequantizeLinear pair before it
   --best                      allow every precision webtrt has (trtexec's --best;
-                              --fp16 --int8 is the same)
+                              --fp16 --int8 is the same); with --calib and tuning,
+                              each INT8 layer is timed against FP16 and the faster
+                              precision kept
   --calib model.calib         the INT8 scales: a calibration cache in TensorRT's
                               format, as \`webtrt calibrate\` writes it`;
 

@@ -6,7 +6,8 @@ import { Graph, ValueInfo } from '../ir/graph';
  * FP32) and 'best' (--best: every precision allowed). Each layer runs in the fastest
  * precision it has a kernel for among those allowed: INT8 where the layer has an INT8 kernel
  * and `int8Scales` holds its input's scale, else FP16 wherever the layer's kernel declares
- * `halfStorage`, else FP32.
+ * `halfStorage`, else FP32. With 'best' and tuning, `build` times INT8 layers against FP16
+ * and holds those that FP16 runs faster to FP16.
  */
 export type Precision = 'fp32' | 'fp16' | 'int8' | 'best';
 

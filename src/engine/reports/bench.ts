@@ -269,7 +269,8 @@ async function prepareRunner(
     options.device,
     {
       signal: options.signal,
-      onProgress: ({ layersDone, totalLayers }) => onLayer(`layer ${layersDone} of ${totalLayers}`)
+      onProgress: ({ layersDone, totalLayers, stage }) =>
+        onLayer(`${stage ? `${stage}, ` : ''}layer ${layersDone} of ${totalLayers}`)
     }
   );
   const context = engine.createContext();

@@ -166,9 +166,9 @@ export function buildProgress(
   context: IMagicContext,
   title: string
 ): (progress: BuildProgress) => void {
-  return ({ layersDone, totalLayers, layer }) =>
+  return ({ layersDone, totalLayers, layer, stage }) =>
     context.progress({
-      title,
+      title: stage ? `${title}: ${stage}` : title,
       done: layersDone,
       total: totalLayers,
       ...(layer !== undefined && { detail: `layer ${layersDone} of ${totalLayers}: ${layer}` })
