@@ -555,6 +555,8 @@ export class ExecutionContext {
       }
       device.queue.submit([encoder.finish()]);
       const done = device.queue.onSubmittedWorkDone();
+      // Awaited next round; if the previous one fails first (a lost device), not at all.
+      done.catch(() => undefined);
       await previous;
       previous = done;
     }
