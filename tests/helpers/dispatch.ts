@@ -2,6 +2,7 @@
  * Runs generated compute shaders straight on the test device, one storage buffer per
  * tensor, for kernel generators tested apart from the ops that use them.
  */
+import { NamedKernel } from '../../src/engine/kernels/context';
 import { withPrelude } from '../../src/engine/kernels/wgsl';
 
 export interface KernelRun {
@@ -85,7 +86,7 @@ export async function dispatchKernels(
  */
 export function dispatchNamedKernels<Name extends string>(
   device: GPUDevice,
-  kernels: (KernelRun & { bindings: { name: Name; elements: number }[] })[],
+  kernels: readonly NamedKernel<Name>[],
   contentsOf: (name: Name, elements: number) => ArrayBufferView,
   output: Name
 ): Promise<ArrayBuffer> {

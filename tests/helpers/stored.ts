@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { float16BitsToNumber, numberToFloat16Bits } from '../../src/engine/ir/dtype';
 import { sizeOf, Tensor } from '../../src/engine/ir/tensor';
+import { NamedKernel } from '../../src/engine/kernels/context';
 import { StoredTensor } from '../../src/engine/kernels/conv';
 import { assertClose, NodeCase, reference } from './compare';
-import { dispatchNamedKernels, KernelRun } from './dispatch';
+import { dispatchNamedKernels } from './dispatch';
 
 /** How float tensors are held: f32, float16 values in f32 storage, or native f16. */
 export type Storage = 'f32' | 'float16 in f32' | 'f16';
@@ -88,7 +89,7 @@ export function epilogueActivation(
  */
 export async function checkAgainstReference<Name extends string>(
   device: GPUDevice,
-  kernels: (KernelRun & { bindings: { name: Name | 'workspace'; elements: number }[] })[],
+  kernels: readonly NamedKernel<Name | 'workspace'>[],
   inputs: Partial<Record<Name, Tensor>>,
   check: {
     storage: Storage;
